@@ -1,0 +1,93 @@
+"""The ``hepsift`` command line: a thin typer app that parses options and calls the API.
+
+Imports stay light here so that ``hepsift --version`` answers at once: each command module in
+:mod:`hepsift.commands` imports its heavy dependencies inside the command function. A
+:class:`~hepsift.errors.HepsiftError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from hepsift import __version__
+from hepsift.errors import HepsiftError
+
+__all__ = ["app", "main"]
+
+#: Command modules, each with a ``register(app)`` function. Keep them light at import time.
+COMMAND_MODULES = (
+    "hepsift.commands.example",
+    "hepsift.commands.generate",
+    "hepsift.commands.data",
+    "hepsift.commands.models",
+    "hepsift.commands.run",
+)
+
+app = typer.Typer(
+    name="hepsift",
+    help="Sift signal from background in collider events.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hepsift {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Sift signal from background in collider events."""
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that command family is not part of this build
+                continue
+            raise
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (2 on a user error, with one line on stderr)."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except HepsiftError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except typer.Exit as exc:
+        return int(exc.exit_code or 0)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 1
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""Config names -> model classes. ``create(name, **hyperparameters)`` builds one.
+
+Families register themselves lazily: the table maps a name to ``"module:Class"`` so that
+importing the registry never imports torch or xgboost.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from hepsift.errors import ConfigError, suggest
+
+__all__ = ["MODELS", "create", "hyperparameters", "model_class"]
+
+#: name -> "module:Class". Families add their line here.
+MODELS: dict[str, str] = {
+    "logistic": "hepsift.models.logistic:LogisticRegression",
+}
+
+
+def model_class(name: str) -> type[Any]:
+    """The class registered under ``name``; ConfigError with the nearest name otherwise."""
+    if name not in MODELS:
+        raise ConfigError(
+            f"unknown model '{name}'{suggest(name, MODELS)} (known: {', '.join(sorted(MODELS))})"
+        )
+    module, _, cls = MODELS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+def hyperparameters(name: str) -> dict[str, Any]:
+    """The documented hyperparameters of a family with their defaults."""
+    cls = model_class(name)
+    sig = inspect.signature(cls.__init__)
+    return {
+        p.name: p.default
+        for p in sig.parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    }
+
+
+def create(name: str, **params: Any) -> Any:
+    """Build an unfitted model of family ``name`` with the given hyperparameters."""
+    cls = model_class(name)
+    allowed = hyperparameters(name)
+    for key in params:
+        if key not in allowed:
+            raise ConfigError(
+                f"model '{name}' has no hyperparameter '{key}'{suggest(key, allowed)} "
+                f"(allowed: {', '.join(allowed)})"
+            )
+    return cls(**params)
