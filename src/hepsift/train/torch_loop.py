@@ -1,0 +1,453 @@
+"""The one PyTorch training loop every torch model in hepsift uses.
+
+Signature::
+
+    history = train_module(
+        module,                 # torch.nn.Module; forward(*inputs) -> logits / predictions
+        inputs,                 # tuple of arrays/tensors, each with events on axis 0
+        target,                 # (n,) int class index ("bce", "ce") or float (n,) / (n, k) ("mse")
+        weight=None,            # (n,) per-event weights (may be negative: MC weights); None -> 1
+        *,
+        loss="bce",             # "bce" (binary, logits (n,) or (n, 1)), "ce" (logits (n, C)), "mse"
+        validation=None,        # (inputs, target, weight) for early stopping / LR schedule
+        epochs=50, batch_size=256, lr=1e-3, weight_decay=0.0,
+        patience=10,            # epochs without validation-loss improvement before stopping
+        min_delta=0.0,          # improvement smaller than this does not count
+        schedule="plateau",     # "plateau" (ReduceLROnPlateau), "cosine", "none"
+        seed=0,                 # shuffling, dropout: torch RNG forked locally, global state kept
+        progress=True,          # rich progress bar
+        on_epoch=None,          # callback(epoch, history) -> bool; True stops (Optuna pruning)
+        eval_batch_size=65536,
+        auc=True,               # compute per-epoch AUC (train: running, on the batches seen)
+        num_threads=None,       # torch.set_num_threads for the fit, restored afterwards
+    ) -> History
+
+``inputs`` is a tuple so that any model fits: a plain MLP passes ``(X,)``, a parametric network
+``(X, mass)``, a set model ``(objects, mask)``. NumPy floating arrays become float32 tensors,
+integer and boolean arrays keep their kind. The loss of a mini-batch is
+``sum(w_i * l_i) / (batch * mean|w|)`` with ``mean|w|`` taken over the whole training set, so
+that batches with negative or tiny weights do not blow up the step size.
+
+Optimiser: AdamW. Early stopping watches the validation loss (the training loss when no
+validation set is given) and the best state is restored at the end, also when training stops by
+``KeyboardInterrupt`` (``history.interrupted`` is then True) or when ``on_epoch`` returns True.
+Exceptions raised by ``on_epoch`` (e.g. ``optuna.TrialPruned``) propagate after the restore.
+
+The returned :class:`History` holds per-epoch train/validation loss and AUC (binary: weighted
+ROC AUC of the signal score; multi-class: mean one-vs-rest AUC; regression: NaN), learning rate
+and wall time; ``best_epoch`` is the epoch whose weights the module holds on return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hepsift.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["History", "LossName", "ScheduleName", "train_module", "weighted_auc"]
+
+LossName = Literal["bce", "ce", "mse"]
+ScheduleName = Literal["plateau", "cosine", "none"]
+_LOSSES = ("bce", "ce", "mse")
+_SCHEDULES = ("plateau", "cosine", "none")
+
+
+@dataclass
+class History:
+    """Per-epoch record of a fit (lists are indexed by epoch, 0-based)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    train_auc: list[float] = field(default_factory=list)
+    val_auc: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    best_loss: float = math.inf
+    stopped_early: bool = False
+    interrupted: bool = False
+    n_train: int = 0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (NaN becomes None)."""
+
+        def clean(v: Any) -> Any:
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            if isinstance(v, list):
+                return [clean(x) for x in v]
+            return v
+
+        return {k: clean(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        def unclean(v: Any) -> Any:
+            if v is None:
+                return math.nan
+            if isinstance(v, list):
+                return [unclean(x) for x in v]
+            return v
+
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: unclean(v) for k, v in data.items() if k in known})
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def weighted_auc(
+    score: NDArray[np.floating[Any]], y: NDArray[Any], w: NDArray[np.floating[Any]] | None = None
+) -> float:
+    """Weighted ROC AUC of ``score`` for ``y == 1`` against ``y == 0`` (ties count one half).
+
+    Negative weights are allowed; NaN when one class has no (or zero total) weight.
+    """
+    s = np.asarray(score, dtype=np.float64).ravel()
+    yy = np.asarray(y).ravel().astype(bool)
+    ww = np.ones_like(s) if w is None else np.asarray(w, dtype=np.float64).ravel()
+    order = np.argsort(s, kind="mergesort")
+    s, yy, ww = s[order], yy[order], ww[order]
+    ws = np.where(yy, ww, 0.0)
+    wb = np.where(yy, 0.0, ww)
+    total_s, total_b = ws.sum(), wb.sum()
+    if total_s == 0 or total_b == 0:
+        return math.nan
+    # group ties: unique scores, per-group signal and background weight
+    boundaries = np.flatnonzero(np.diff(s)) + 1
+    starts = np.concatenate([[0], boundaries])
+    gs = np.add.reduceat(ws, starts)
+    gb = np.add.reduceat(wb, starts)
+    cum_b_below = np.cumsum(gb) - gb
+    area = np.sum(gs * (cum_b_below + 0.5 * gb))
+    return float(area / (total_s * total_b))
+
+
+def _auc_from_outputs(
+    out: NDArray[np.float64], y: NDArray[Any], w: NDArray[np.float64], loss: str
+) -> float:
+    if loss == "mse":
+        return math.nan
+    if loss == "bce":
+        return weighted_auc(out.ravel(), y, w)
+    # multi-class: mean one-vs-rest AUC over classes present
+    aucs = []
+    for k in range(out.shape[1]):
+        a = weighted_auc(out[:, k], y == k, w)
+        if math.isfinite(a):
+            aucs.append(a)
+    return float(np.mean(aucs)) if aucs else math.nan
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _as_tensor(a: Any) -> torch.Tensor:
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return a.float() if a.is_floating_point() and a.dtype != torch.float32 else a
+    arr = np.asarray(a)
+    if arr.dtype == bool:
+        return torch.from_numpy(np.ascontiguousarray(arr))
+    if np.issubdtype(arr.dtype, np.integer):
+        return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.int64))
+    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+
+
+def _prepare(
+    inputs: Any, target: Any, weight: Any, loss: str, what: str
+) -> tuple[tuple[torch.Tensor, ...], torch.Tensor, torch.Tensor]:
+    import torch
+
+    if not isinstance(inputs, tuple | list):
+        inputs = (inputs,)
+    tensors = tuple(_as_tensor(a) for a in inputs)
+    if not tensors:
+        raise ConfigError(f"{what}: inputs must hold at least one array")
+    n = int(tensors[0].shape[0])
+    for i, t in enumerate(tensors):
+        if int(t.shape[0]) != n:
+            raise DataError(f"{what}: input {i} has {int(t.shape[0])} events but input 0 has {n}")
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise DataError(f"{what}: input {i} contains NaN or inf")
+    tgt = np.asarray(target)
+    if tgt.shape[0] != n:
+        raise DataError(f"{what}: target has {tgt.shape[0]} events but inputs have {n}")
+    if loss == "mse":
+        y = torch.from_numpy(np.ascontiguousarray(tgt, dtype=np.float32))
+    elif loss == "bce":
+        y = torch.from_numpy(np.ascontiguousarray(tgt, dtype=np.float32).reshape(-1))
+    else:
+        y = torch.from_numpy(np.ascontiguousarray(tgt, dtype=np.int64).reshape(-1))
+    if weight is None:
+        w = torch.ones(n, dtype=torch.float32)
+    else:
+        wa = np.asarray(weight, dtype=np.float64).reshape(-1)
+        if wa.shape != (n,):
+            raise DataError(f"{what}: weight has shape {wa.shape}, expected ({n},)")
+        if not np.all(np.isfinite(wa)):
+            raise DataError(f"{what}: weight contains NaN or inf")
+        w = torch.from_numpy(wa.astype(np.float32))
+    return tensors, y, w
+
+
+def _per_event_loss(out: torch.Tensor, y: torch.Tensor, loss: str) -> torch.Tensor:
+    import torch.nn.functional as F
+
+    if loss == "bce":
+        return F.binary_cross_entropy_with_logits(out.reshape(-1), y, reduction="none")
+    if loss == "ce":
+        return F.cross_entropy(out, y, reduction="none")
+    diff = (out.reshape(y.shape) - y) ** 2
+    return diff.reshape(diff.shape[0], -1).mean(dim=1)
+
+
+def _activation_out(out: torch.Tensor, loss: str) -> NDArray[np.float64]:
+    import torch
+
+    if loss == "bce":
+        return torch.sigmoid(out.reshape(-1)).double().numpy()
+    if loss == "ce":
+        return torch.softmax(out, dim=1).double().numpy()
+    return out.double().numpy()
+
+
+def _evaluate(
+    module: torch.nn.Module,
+    tensors: tuple[torch.Tensor, ...],
+    y: torch.Tensor,
+    w: torch.Tensor,
+    loss: str,
+    norm: float,
+    batch: int,
+    want_auc: bool,
+) -> tuple[float, float]:
+    import torch
+
+    n = int(y.shape[0])
+    total = 0.0
+    outs = []
+    with torch.no_grad():
+        for start in range(0, n, batch):
+            sl = slice(start, start + batch)
+            out = module(*(t[sl] for t in tensors))
+            total += float((_per_event_loss(out, y[sl], loss) * w[sl]).sum())
+            if want_auc:
+                outs.append(_activation_out(out, loss))
+    auc = math.nan
+    if want_auc and outs:
+        auc = _auc_from_outputs(np.concatenate(outs), y.numpy(), w.double().numpy(), loss)
+    return total / (n * norm), auc
+
+
+@contextlib.contextmanager
+def _threads(num_threads: int | None) -> Iterator[None]:
+    import torch
+
+    if num_threads is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(num_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, epochs: int) -> Iterator[Callable[[str], None]]:
+    if not enabled:
+        yield lambda _msg: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        transient=False,
+    ) as bar:
+        task = bar.add_task("", total=epochs)
+
+        def advance(msg: str) -> None:
+            bar.update(task, advance=1, description=msg)
+
+        yield advance
+
+
+def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        from hepsift.errors import suggest
+
+        raise ConfigError(
+            f"{name} '{value}' is not one of {list(allowed)}{suggest(str(value), allowed)}"
+        )
+
+
+# -- the loop --------------------------------------------------------------------------------
+def train_module(
+    module: torch.nn.Module,
+    inputs: Sequence[Any] | Any,
+    target: Any,
+    weight: Any = None,
+    *,
+    loss: LossName = "bce",
+    validation: tuple[Any, Any, Any] | None = None,
+    epochs: int = 50,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    patience: int = 10,
+    min_delta: float = 0.0,
+    schedule: ScheduleName = "plateau",
+    seed: int = 0,
+    progress: bool = True,
+    on_epoch: Callable[[int, History], bool | None] | None = None,
+    eval_batch_size: int = 65536,
+    auc: bool = True,
+    num_threads: int | None = None,
+) -> History:
+    """Train ``module`` in place and return its :class:`History` (see the module docstring)."""
+    import torch
+
+    _check_choice("loss", loss, _LOSSES)
+    _check_choice("schedule", schedule, _SCHEDULES)
+    if int(epochs) < 1:
+        raise ConfigError(f"epochs must be >= 1; got {epochs}")
+    if int(batch_size) < 1:
+        raise ConfigError(f"batch_size must be >= 1; got {batch_size}")
+    if not lr > 0:
+        raise ConfigError(f"lr must be > 0; got {lr}")
+
+    X, y, w = _prepare(inputs, target, weight, loss, "training data")
+    n = int(y.shape[0])
+    if n == 0:
+        raise DataError("training data holds no events")
+    norm = float(w.abs().mean())
+    if norm == 0:
+        raise DataError("training weights are all zero")
+    val = None
+    if validation is not None:
+        v_inputs, v_target, v_weight = (*tuple(validation), None)[:3]
+        val = _prepare(v_inputs, v_target, v_weight, loss, "validation data")
+        if int(val[1].shape[0]) == 0:
+            val = None
+    want_auc = bool(auc) and loss != "mse"
+
+    history = History(n_train=n)
+    best_state: dict[str, torch.Tensor] | None = None
+
+    def snapshot() -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    y_np = y.numpy()
+    w_np = w.double().numpy()
+    with _threads(num_threads), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(int(seed))
+        opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+        sched: Any = None
+        if schedule == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode="min", factor=0.5, patience=max(1, patience // 3)
+            )
+        elif schedule == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(epochs))
+        bad_epochs = 0
+        with _progress_bar(progress, int(epochs)) as advance:
+            try:
+                for epoch in range(int(epochs)):
+                    t0 = time.perf_counter()
+                    module.train()
+                    perm = torch.randperm(n, generator=gen)
+                    total = torch.zeros((), dtype=torch.float64)
+                    outs: list[torch.Tensor] = []
+                    for start in range(0, n, int(batch_size)):
+                        idx = perm[start : start + int(batch_size)]
+                        out = module(*(t[idx] for t in X))
+                        per = _per_event_loss(out, y[idx], loss)
+                        batch_loss = (per * w[idx]).sum() / (idx.shape[0] * norm)
+                        opt.zero_grad(set_to_none=True)
+                        batch_loss.backward()
+                        opt.step()
+                        total += batch_loss.detach().double() * idx.shape[0]
+                        if want_auc:
+                            outs.append(out.detach())
+                    train_loss = float(total) / n
+                    train_auc = math.nan
+                    if want_auc:
+                        order = perm.numpy()
+                        cat = torch.cat(outs)
+                        train_auc = _auc_from_outputs(
+                            _activation_out(cat, loss), y_np[order], w_np[order], loss
+                        )
+                    module.eval()
+                    if val is not None:
+                        val_loss, val_auc = _evaluate(
+                            module, *val, loss, norm, eval_batch_size, want_auc
+                        )
+                    else:
+                        val_loss, val_auc = math.nan, math.nan
+                    monitor = val_loss if val is not None else train_loss
+                    history.train_loss.append(train_loss)
+                    history.val_loss.append(val_loss)
+                    history.train_auc.append(train_auc)
+                    history.val_auc.append(val_auc)
+                    history.lr.append(float(opt.param_groups[0]["lr"]))
+                    history.seconds.append(time.perf_counter() - t0)
+                    if not math.isfinite(monitor):
+                        raise DataError(
+                            f"training diverged at epoch {epoch}: loss is {monitor} "
+                            "(lower lr, or check the inputs' scale)"
+                        )
+                    if monitor < history.best_loss - float(min_delta):
+                        history.best_loss = monitor
+                        history.best_epoch = epoch
+                        best_state = snapshot()
+                        bad_epochs = 0
+                    else:
+                        bad_epochs += 1
+                    if sched is not None:
+                        if schedule == "plateau":
+                            sched.step(monitor)
+                        else:
+                            sched.step()
+                    advance(
+                        f"loss {train_loss:.4f}"
+                        + (f" val {val_loss:.4f}" if val is not None else "")
+                        + (f" auc {val_auc:.4f}" if math.isfinite(val_auc) else "")
+                    )
+                    stop = on_epoch(epoch, history) if on_epoch is not None else None
+                    if stop:
+                        break
+                    if bad_epochs >= int(patience):
+                        history.stopped_early = True
+                        break
+            except KeyboardInterrupt:
+                history.interrupted = True
+            finally:
+                if best_state is not None:
+                    module.load_state_dict(best_state)
+                module.eval()
+    return history
