@@ -99,6 +99,17 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Xv = self._validate_X(X, reset=True)
         y_arr = np.asarray(y)
         if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+            import warnings
+
+            from sklearn.exceptions import DataConversionWarning
+
+            # scikit-learn's contract (check_supervised_y_2d): accept, but say so
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please change the "
+                "shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=3,
+            )
             y_arr = y_arr.ravel()
         if y_arr.ndim != 1:
             raise ValueError(f"y should be a 1d array, got an array of shape {y_arr.shape} instead.")

@@ -1,0 +1,520 @@
+"""Logistic regression from scratch (NumPy): binary sigmoid and multinomial softmax.
+
+The model minimises the weighted cross-entropy plus an L2 penalty on the weights (the intercept
+is not penalised), with scikit-learn's meaning of ``C``::
+
+    f(W, b) = [ sum_i w_i * loss_i(W, b) + ||W||^2 / (2 C) ] / sum_i |w_i|
+
+(the division by the total weight only scales the objective; the minimum is scikit-learn's).
+Binary problems use one weight vector (``coef_`` of shape (1, d)) and the sigmoid; K > 2
+classes use K weight vectors and the softmax (multinomial), as scikit-learn does.
+
+Solvers
+-------
+``newton`` (default): Newton / IRLS steps with an Armijo backtracking line search. The Hessian
+``X^T diag(h) X`` is accumulated over row chunks so that no n x d temporary is built; its
+eigenvalues are clipped to be positive, which keeps steps downhill when negative Monte Carlo
+weights make the loss non-convex. When the multinomial Hessian would be large
+(K (d + 1) > ``NEWTON_MAX_PARAMS``) it falls back to gradient descent with line search.
+Large data sets (n > ``WARM_START_MIN_ROWS``) are first solved on an evenly strided subsample,
+then polished by Newton steps on all events: the full-data optimum is the one returned.
+
+``gd``: full-batch gradient descent with a fixed ``learning_rate`` for up to ``max_iter`` steps.
+
+Both stop when the largest gradient component of ``f`` is at most ``tol``; otherwise a
+:class:`sklearn.exceptions.ConvergenceWarning` says so.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hepsift.errors import ConfigError, DataError, ModelError, suggest
+from hepsift.models.base import Classifier
+
+__all__ = ["LogisticRegression"]
+
+FloatArray = NDArray[np.float64]
+
+SOLVERS = ("newton", "gd")
+#: Above this many parameters (K (d + 1)) the multinomial Newton solver uses gradient descent.
+NEWTON_MAX_PARAMS = 1500
+#: Data sets with more rows than this get a Newton warm start on a strided subsample.
+WARM_START_MIN_ROWS = 200_000
+#: Rows in the warm-start subsample.
+WARM_START_ROWS = 50_000
+PAYLOAD = "logistic.npz"
+
+
+def _expit(x: FloatArray) -> FloatArray:
+    """The logistic sigmoid, without overflow."""
+    from scipy.special import expit
+
+    return np.asarray(expit(x), dtype=np.float64)
+
+
+def _softmax(eta: FloatArray) -> FloatArray:
+    z = eta - eta.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+class _Problem:
+    """The objective, gradient and Hessian of one fit, on a fixed (X, y, w)."""
+
+    def __init__(
+        self,
+        X: FloatArray,
+        y: NDArray[np.int64],
+        w: FloatArray,
+        n_classes: int,
+        C: float,
+        fit_intercept: bool,
+        chunk_size: int,
+    ) -> None:
+        self.X = X
+        self.n, self.d = X.shape
+        self.binary = n_classes == 2
+        self.m = 1 if self.binary else n_classes
+        total = float(np.abs(w).sum())
+        if total == 0.0:
+            raise DataError("all sample weights are zero; nothing to fit")
+        self.ws = w / total  # weights scaled to unit total |w|
+        self.pen = 0.0 if np.isinf(C) else 1.0 / (C * total)
+        self.fit_intercept = fit_intercept
+        self.chunk = max(1, chunk_size)
+        if self.binary:
+            self.Y = y.astype(np.float64).reshape(-1, 1)
+        else:
+            self.Y = np.zeros((self.n, self.m))
+            self.Y[np.arange(self.n), y] = 1.0
+        self.y = y
+        self.p = self.m * (self.d + 1) if fit_intercept else self.m * self.d
+
+    # parameters are a flat vector: for each class row k, [W_k (d), b_k (1 if intercept)]
+    def unpack(self, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+        cols = self.d + 1 if self.fit_intercept else self.d
+        M = theta.reshape(self.m, cols)
+        W = M[:, : self.d]
+        b = M[:, self.d] if self.fit_intercept else np.zeros(self.m)
+        return W, b
+
+    def eta(self, theta: FloatArray) -> FloatArray:
+        W, b = self.unpack(theta)
+        out = self.X @ W.T
+        out += b
+        return out
+
+    def loss(self, eta: FloatArray, theta: FloatArray) -> float:
+        if self.binary:
+            e = eta[:, 0]
+            per = np.logaddexp(0.0, e)
+            per -= self.Y[:, 0] * e
+        else:
+            mx = eta.max(axis=1)
+            per = np.log(np.exp(eta - mx[:, None]).sum(axis=1))
+            per += mx
+            per -= eta[np.arange(self.n), self.y]
+        W, _ = self.unpack(theta)
+        return float(self.ws @ per) + 0.5 * self.pen * float(np.sum(W * W))
+
+    def proba(self, eta: FloatArray) -> FloatArray:
+        return _expit(eta) if self.binary else _softmax(eta)
+
+    def gradient(self, P: FloatArray, theta: FloatArray) -> FloatArray:
+        R = P - self.Y
+        R *= self.ws[:, None]
+        gW = R.T @ self.X
+        W, _ = self.unpack(theta)
+        gW += self.pen * W
+        if self.fit_intercept:
+            return np.concatenate([gW, R.sum(axis=0)[:, None]], axis=1).ravel()
+        return gW.ravel()
+
+    def hessian(self, P: FloatArray) -> FloatArray:
+        """``sum_i w_i x~_i x~_i^T (diag(p_i) - p_i p_i^T)`` (blocks per class pair) plus the
+        penalty, accumulated over row chunks."""
+        d, m = self.d, self.m
+        cols = d + 1 if self.fit_intercept else d
+        H = np.zeros((m, cols, m, cols))
+        for start in range(0, self.n, self.chunk):
+            stop = min(start + self.chunk, self.n)
+            A = self.X[start:stop]
+            Pc = P[start:stop]
+            wc = self.ws[start:stop]
+            for k in range(m):
+                for j in range(k, m):
+                    if self.binary:
+                        c = wc * Pc[:, 0] * (1.0 - Pc[:, 0])
+                    elif j == k:
+                        c = wc * Pc[:, k] * (1.0 - Pc[:, k])
+                    else:
+                        c = -wc * Pc[:, k] * Pc[:, j]
+                    B = A * c[:, None]
+                    blk = H[k, :, j, :]
+                    blk[:d, :d] += B.T @ A
+                    if self.fit_intercept:
+                        col = B.sum(axis=0)
+                        blk[:d, d] += col
+                        blk[d, :d] += col
+                        blk[d, d] += c.sum()
+        for k in range(m):
+            for j in range(k + 1, m):
+                H[j, :, k, :] = H[k, :, j, :].T
+            H[k, np.arange(d), k, np.arange(d)] += self.pen
+        return H.reshape(m * cols, m * cols)
+
+    def initial(self) -> FloatArray:
+        """Zero weights; intercepts at the log of the weighted class fractions when positive."""
+        theta = np.zeros(self.p)
+        if not self.fit_intercept:
+            return theta
+        if self.binary:
+            ps = float(self.ws @ self.Y[:, 0])
+            pb = float(self.ws.sum()) - ps
+            if ps > 0 and pb > 0:
+                theta[self.d] = np.log(ps / pb)
+        else:
+            frac = self.ws @ self.Y
+            if np.all(frac > 0):
+                b = np.log(frac)
+                theta.reshape(self.m, self.d + 1)[:, self.d] = b - b.mean()
+        return theta
+
+
+def _newton_direction(H: FloatArray, g: FloatArray) -> FloatArray:
+    """``-H^-1 g`` with the eigenvalues of H replaced by max(|lambda|, floor): exact Newton for
+    a convex loss, a descent direction always."""
+    vals, vecs = np.linalg.eigh(H)
+    scale = float(np.max(np.abs(vals))) if vals.size else 1.0
+    floor = max(scale * 1e-12, 1e-300)
+    vals = np.maximum(np.abs(vals), floor)
+    return np.asarray(-(vecs @ ((vecs.T @ g) / vals)), dtype=np.float64)
+
+
+class LogisticRegression(Classifier):
+    """Logistic regression (binary sigmoid / multinomial softmax) written with NumPy.
+
+    Parameters
+    ----------
+    C : inverse L2 strength as in scikit-learn (larger = weaker penalty; ``inf`` = none).
+    solver : ``"newton"`` (second order with line search, default) or ``"gd"`` (fixed-step
+        gradient descent).
+    max_iter : maximum number of iterations (Newton steps or gradient steps).
+    tol : stop when the largest gradient component of the (weight-normalised) objective is
+        at most ``tol``.
+    learning_rate : step size of ``solver="gd"`` (and the first trial step of the line-search
+        fallback of large multinomial problems).
+    fit_intercept : fit an unpenalised intercept per class row.
+    chunk_size : rows per chunk when accumulating the Hessian (memory vs. BLAS efficiency).
+
+    Learned attributes: ``classes_``, ``coef_`` (1 or K, d), ``intercept_`` (1 or K,),
+    ``n_iter_``, ``loss_history_`` (objective before the first and after every iteration),
+    ``converged_``, ``n_features_in_``.
+    """
+
+    family: ClassVar[str] = "logistic"
+    onnx_supported: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        *,
+        solver: str = "newton",
+        max_iter: int = 100,
+        tol: float = 1e-6,
+        learning_rate: float = 0.5,
+        fit_intercept: bool = True,
+        chunk_size: int = 8192,
+    ) -> None:
+        self.C = C
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+        self.learning_rate = learning_rate
+        self.fit_intercept = fit_intercept
+        self.chunk_size = chunk_size
+
+    # -- parameters --------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if self.solver not in SOLVERS:
+            raise ConfigError(
+                f"LogisticRegression: solver '{self.solver}' is not known"
+                f"{suggest(str(self.solver), SOLVERS)} (allowed: {', '.join(SOLVERS)})"
+            )
+        checks: list[tuple[str, Any, bool, str]] = [
+            ("C", self.C, _num(self.C) and float(self.C) > 0, "a number > 0 (inf: no penalty)"),
+            (
+                "max_iter",
+                self.max_iter,
+                isinstance(self.max_iter, int | np.integer) and int(self.max_iter) >= 1,
+                "an integer >= 1",
+            ),
+            ("tol", self.tol, _num(self.tol) and 0 <= float(self.tol) < np.inf, "a number >= 0"),
+            (
+                "learning_rate",
+                self.learning_rate,
+                _num(self.learning_rate) and 0 < float(self.learning_rate) < np.inf,
+                "a finite number > 0",
+            ),
+            (
+                "chunk_size",
+                self.chunk_size,
+                isinstance(self.chunk_size, int | np.integer) and int(self.chunk_size) >= 1,
+                "an integer >= 1",
+            ),
+        ]
+        for name, value, ok, allowed in checks:
+            if not ok:
+                raise ConfigError(
+                    f"LogisticRegression: {name}={value!r} is not allowed; use {allowed}"
+                )
+
+    # -- fitting -----------------------------------------------------------------------------
+    def _fit(self, X: FloatArray, y: NDArray[np.int64], w: FloatArray, **fit_params: Any) -> None:
+        if fit_params:
+            raise ConfigError(
+                f"LogisticRegression.fit takes no extra arguments; got {sorted(fit_params)}"
+            )
+        self._check_params()
+        n_classes = int(np.asarray(self.classes_).size)
+        prob = _Problem(
+            X, y, w, n_classes, float(self.C), bool(self.fit_intercept), int(self.chunk_size)
+        )
+        history: list[float] = []
+        max_iter = int(self.max_iter)
+        theta = prob.initial()
+        if self.solver == "gd":
+            theta, n_iter, converged = _gradient_descent(
+                prob, theta, float(self.learning_rate), max_iter, float(self.tol), history, False
+            )
+        elif prob.p > NEWTON_MAX_PARAMS:
+            theta, n_iter, converged = _gradient_descent(
+                prob, theta, float(self.learning_rate), max_iter, float(self.tol), history, True
+            )
+        else:
+            if prob.n > WARM_START_MIN_ROWS:
+                step = prob.n // WARM_START_ROWS
+                sub = _Problem(
+                    X[::step],
+                    y[::step],
+                    w[::step],
+                    n_classes,
+                    float(self.C) * step,  # same penalty per unit weight
+                    bool(self.fit_intercept),
+                    int(self.chunk_size),
+                )
+                if np.unique(y[::step]).size == n_classes:
+                    theta, _, _ = _newton(sub, theta, max_iter, float(self.tol) * 10, [])
+            theta, n_iter, converged = _newton(prob, theta, max_iter, float(self.tol), history)
+        if not converged:
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.warn(
+                f"LogisticRegression (solver={self.solver}) did not reach tol={self.tol:g} in "
+                f"max_iter={max_iter} iterations; increase max_iter or scale the features",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        W, b = prob.unpack(theta)
+        if not prob.binary:
+            b = b - b.mean()  # softmax is unchanged by a common shift of the intercepts
+        self.coef_ = np.array(W, dtype=np.float64)
+        self.intercept_ = np.array(b, dtype=np.float64)
+        self.n_iter_ = int(n_iter)
+        self.loss_history_ = np.asarray(history, dtype=np.float64)
+        self.converged_ = bool(converged)
+
+    def _predict_proba(self, X: FloatArray) -> FloatArray:
+        eta = X @ self.coef_.T
+        eta += self.intercept_
+        if self.coef_.shape[0] == 1:
+            p = _expit(eta[:, 0])
+            return np.column_stack([1.0 - p, p])
+        return _softmax(eta)
+
+    # -- files -------------------------------------------------------------------------------
+    def _get_state(self, directory: Path) -> dict[str, Any]:
+        np.savez(directory / PAYLOAD, coef=self.coef_, intercept=self.intercept_)
+        return {
+            "payload": PAYLOAD,
+            "n_iter": int(self.n_iter_),
+            "converged": bool(self.converged_),
+            "loss_history": [float(v) for v in self.loss_history_],
+        }
+
+    def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
+        path = directory / str(state.get("payload", PAYLOAD))
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                coef = np.asarray(data["coef"], dtype=np.float64)
+                intercept = np.asarray(data["intercept"], dtype=np.float64)
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelError(f"cannot read logistic weights from '{path}': {exc}") from None
+        n_classes = int(np.asarray(self.classes_).size)
+        rows = 1 if n_classes == 2 else n_classes
+        if coef.shape != (rows, self.n_features_in_) or intercept.shape != (rows,):
+            raise ModelError(
+                f"'{path}' holds coef {coef.shape} and intercept {intercept.shape}; expected "
+                f"({rows}, {self.n_features_in_}) and ({rows},) for {n_classes} classes"
+            )
+        self.coef_ = coef
+        self.intercept_ = intercept
+        self.n_iter_ = int(state.get("n_iter", 0))
+        self.converged_ = bool(state.get("converged", True))
+        self.loss_history_ = np.asarray(state.get("loss_history", []), dtype=np.float64)
+
+    def to_onnx(self, path: str | os.PathLike[str]) -> Path:
+        """Write an ONNX graph (MatMul + Add + Sigmoid/Softmax) built by hand.
+
+        Input ``X``: float32 (n, d). Output ``probabilities``: float32 (n, n_classes), the same
+        columns as :meth:`predict_proba`. Written atomically.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "coef_")
+        model = _onnx_model(self.coef_, self.intercept_)
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(model.SerializeToString())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return target
+
+
+def _num(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
+def _line_search(
+    prob: _Problem,
+    theta: FloatArray,
+    eta: FloatArray,
+    f0: float,
+    g: FloatArray,
+    direction: FloatArray,
+    t0: float,
+) -> tuple[float, FloatArray, FloatArray, float] | None:
+    """Armijo backtracking along ``direction``; returns (t, theta, eta, f) or None."""
+    slope = float(g @ direction)
+    if not slope < 0:
+        return None
+    d_eta = prob.eta(direction)  # the change of the linear predictor per unit step
+    t = t0
+    for _ in range(50):
+        new_theta = theta + t * direction
+        new_eta = eta + t * d_eta
+        f = prob.loss(new_eta, new_theta)
+        if np.isfinite(f) and f <= f0 + 1e-4 * t * slope:
+            return t, new_theta, new_eta, f
+        t *= 0.5
+    return None
+
+
+def _newton(
+    prob: _Problem, theta: FloatArray, max_iter: int, tol: float, history: list[float]
+) -> tuple[FloatArray, int, bool]:
+    eta = prob.eta(theta)
+    f = prob.loss(eta, theta)
+    history.append(f)
+    for it in range(max_iter + 1):
+        P = prob.proba(eta)
+        g = prob.gradient(P, theta)
+        if float(np.max(np.abs(g))) <= tol:
+            return theta, it, True
+        if it == max_iter:
+            break
+        direction = _newton_direction(prob.hessian(P), g)
+        if -float(g @ direction) <= 1e-15 * max(1.0, abs(f)):
+            return theta, it, True  # no further decrease representable in float64
+        step = _line_search(prob, theta, eta, f, g, direction, 1.0)
+        if step is None:
+            return theta, it, True  # at the numerical optimum along every descent direction
+        _, theta, eta, f = step
+        history.append(f)
+    return theta, max_iter, False
+
+
+def _gradient_descent(
+    prob: _Problem,
+    theta: FloatArray,
+    learning_rate: float,
+    max_iter: int,
+    tol: float,
+    history: list[float],
+    line_search: bool,
+) -> tuple[FloatArray, int, bool]:
+    eta = prob.eta(theta)
+    f = prob.loss(eta, theta)
+    history.append(f)
+    t = learning_rate
+    for it in range(max_iter + 1):
+        g = prob.gradient(prob.proba(eta), theta)
+        if float(np.max(np.abs(g))) <= tol:
+            return theta, it, True
+        if it == max_iter:
+            break
+        if line_search:
+            step = _line_search(prob, theta, eta, f, g, -g, min(4.0 * t, 1e6))
+            if step is None:
+                return theta, it, True
+            t, theta, eta, f = step
+        else:
+            theta = theta - learning_rate * g
+            eta = prob.eta(theta)
+            f = prob.loss(eta, theta)
+        history.append(f)
+    return theta, max_iter, False
+
+
+def _onnx_model(coef: FloatArray, intercept: FloatArray) -> Any:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rows, d = coef.shape
+    n_out = 2 if rows == 1 else rows
+    inits = [
+        numpy_helper.from_array(np.ascontiguousarray(coef.T, dtype=np.float32), "coef_t"),
+        numpy_helper.from_array(np.asarray(intercept, dtype=np.float32), "intercept"),
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["X", "coef_t"], ["linear"]),
+        helper.make_node("Add", ["linear", "intercept"], ["logit"]),
+    ]
+    if rows == 1:
+        inits.append(numpy_helper.from_array(np.ones((1, 1), dtype=np.float32), "one"))
+        nodes += [
+            helper.make_node("Sigmoid", ["logit"], ["p_signal"]),
+            helper.make_node("Sub", ["one", "p_signal"], ["p_background"]),
+            helper.make_node("Concat", ["p_background", "p_signal"], ["probabilities"], axis=1),
+        ]
+    else:
+        nodes.append(helper.make_node("Softmax", ["logit"], ["probabilities"], axis=1))
+    graph = helper.make_graph(
+        nodes,
+        "hepsift_logistic",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, d])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, n_out])],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph,
+        producer_name="hepsift",
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    model.ir_version = 8  # readable by every onnxruntime that knows opset 17
+    onnx.checker.check_model(model)
+    return model
