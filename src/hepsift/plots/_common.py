@@ -1,0 +1,50 @@
+"""Shared helpers of the plot functions: axes handling, style, labels."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["COLORS", "get_axes", "hep_label", "style"]
+
+#: colour cycle used for models and classes (colour-blind friendly, Petroff 10)
+COLORS = (
+    "#3f90da",
+    "#ffa90e",
+    "#bd1f01",
+    "#94a4a2",
+    "#832db6",
+    "#a96b59",
+    "#e76300",
+    "#b9ac70",
+    "#717581",
+    "#92dadd",
+)
+
+
+def get_axes(ax: Any = None) -> Any:
+    """``ax`` itself, or the current pyplot axes when None (the matplotlib convention)."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.gca()
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """The mplhep style (ATLAS-like fonts and ticks) for the plots drawn inside the block."""
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    with plt.style.context(mplhep.style.ATLAS):
+        yield
+
+
+def hep_label(ax: Any, *, lumi_fb: float | None = None) -> Any:
+    """An experiment-style label above the axes: ``hepsift Simulation``, 13 TeV, luminosity."""
+    import mplhep
+
+    lumi = f"{lumi_fb:.3g}" if lumi_fb is not None else None
+    return mplhep.label.exp_label(exp="hepsift", data=False, lumi=lumi, ax=ax, loc=0)
