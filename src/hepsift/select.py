@@ -1,0 +1,587 @@
+"""Declarative cuts on awkward event arrays and the weighted cutflow.
+
+A selection is an ordered list of cuts, each a small expression on branch names::
+
+    name: hgamgam
+    cuts:
+      - {name: trigger, cut: trigP}
+      - {name: photon pt, object: photon, cut: pt > 25}
+      - {name: two photons, cut: photon_n == 2}
+      - {name: mass window, cut: 105 < m_gg < 160}
+
+An *object* cut (``object: photon``) filters the objects of that collection (all its read
+branches together, count branch recomputed); inside it bare names are the collection's fields
+(``pt`` means ``photon_pt``). An *event* cut filters events. Names are branches (GeV after
+reading), collection fields, or derived features of :mod:`hepsift.features.build` (``m_gg``,
+``ptt_gg``, ``photon_pt_0``...). ``x[i]`` is the i-th leading object (NaN, so failing any
+comparison, when absent).
+
+Expressions are parsed with ``ast.parse(mode="eval")`` and walked with a whitelist: numbers,
+booleans, names, ``x[int]``, arithmetic ``+ - * / ** %``, comparisons (chains allowed),
+``and or not`` (and ``& | ~``), and the functions in :data:`FUNCTIONS` / :data:`REDUCERS`.
+Nothing else is accepted and user text is never evaluated or compiled.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hepsift.errors import ConfigError, DataError, suggest
+
+__all__ = [
+    "FUNCTIONS",
+    "PRESETS",
+    "REDUCERS",
+    "Cut",
+    "Cutflow",
+    "Expr",
+    "Selection",
+    "compile_expr",
+]
+
+#: element-wise functions allowed in cut expressions
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "abs": np.abs,
+    "sqrt": np.sqrt,
+    "exp": np.exp,
+    "log": np.log,
+    "cos": np.cos,
+    "sin": np.sin,
+    "tan": np.tan,
+    "cosh": np.cosh,
+    "sinh": np.sinh,
+    "tanh": np.tanh,
+    "arctan2": np.arctan2,
+    "minimum": np.minimum,
+    "maximum": np.maximum,
+}
+#: per-event reductions over a collection (``count(photon_pt > 25)``, ``sum(jet_pt)``)
+REDUCERS = ("count", "sum", "max", "min", "mean", "any", "all")
+
+_BINOPS: dict[type[ast.operator], Callable[..., Any]] = {
+    ast.Add: np.add,
+    ast.Sub: np.subtract,
+    ast.Mult: np.multiply,
+    ast.Div: np.true_divide,
+    ast.Pow: np.power,
+    ast.Mod: np.mod,
+    ast.BitAnd: np.logical_and,
+    ast.BitOr: np.logical_or,
+}
+_CMPOPS: dict[type[ast.cmpop], Callable[..., Any]] = {
+    ast.Lt: np.less,
+    ast.LtE: np.less_equal,
+    ast.Gt: np.greater,
+    ast.GtE: np.greater_equal,
+    ast.Eq: np.equal,
+    ast.NotEq: np.not_equal,
+}
+
+Resolver = Callable[[str], Any]
+
+
+def _leading(value: Any, i: int) -> Any:
+    import awkward as ak
+
+    if not isinstance(value, ak.Array) or value.ndim < 2:
+        raise DataError("x[i] needs a per-object (jagged) branch such as photon_pt")
+    padded = ak.pad_none(value, i + 1, axis=1, clip=True)[:, i]
+    return np.asarray(ak.to_numpy(ak.fill_none(padded, np.nan)), dtype=np.float64)
+
+
+def _reduce(how: str, value: Any) -> Any:
+    import awkward as ak
+
+    if not isinstance(value, ak.Array) or value.ndim < 2:
+        raise DataError(f"{how}() needs a per-object (jagged) value")
+    if how == "count":
+        return np.asarray(ak.to_numpy(ak.sum(value, axis=1)))
+    func = {"sum": ak.sum, "max": ak.max, "min": ak.min, "mean": ak.mean}.get(how)
+    if func is not None:
+        return np.asarray(ak.to_numpy(ak.fill_none(func(value, axis=1), np.nan)), dtype=np.float64)
+    func = {"any": ak.any, "all": ak.all}[how]
+    return np.asarray(ak.to_numpy(func(value, axis=1)), dtype=bool)
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A compiled cut expression: ``names`` it reads and ``evaluate(resolve)``."""
+
+    text: str
+    names: frozenset[str]
+    _fn: Callable[[Resolver], Any] = field(repr=False)
+
+    def evaluate(self, resolve: Resolver) -> Any:
+        return self._fn(resolve)
+
+
+def compile_expr(text: str, *, where: str = "cut") -> Expr:
+    """Parse ``text`` with the whitelist grammar (module docstring) into an :class:`Expr`."""
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"{where}: expression must be a non-empty string; got {text!r}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ConfigError(f"{where}: cannot parse '{text}': {exc.msg}") from None
+    names: set[str] = set()
+
+    def bad(node: ast.AST, what: str) -> ConfigError:
+        return ConfigError(
+            f"{where}: '{ast.unparse(node)}' is not allowed in a cut ({what}); allowed: numbers, "
+            "names, x[i], + - * / ** %, comparisons, and/or/not, "
+            f"{', '.join([*FUNCTIONS, *REDUCERS])}"
+        )
+
+    def build(node: ast.AST) -> Callable[[Resolver], Any]:
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool | int | float):
+                v = node.value
+                return lambda r: v
+            raise bad(node, "only numbers and True/False are constants")
+        if isinstance(node, ast.Name):
+            if node.id in FUNCTIONS or node.id in REDUCERS:
+                raise bad(node, "a function must be called")
+            name = node.id
+            names.add(name)
+            return lambda r: r(name)
+        if isinstance(node, ast.Subscript):
+            if not isinstance(node.value, ast.Name):
+                raise bad(node, "only a branch name can be indexed")
+            idx = node.slice
+            if not (isinstance(idx, ast.Constant) and type(idx.value) is int and idx.value >= 0):
+                raise bad(node, "the index must be a non-negative integer")
+            inner = build(node.value)
+            i = int(idx.value)
+            return lambda r: _leading(inner(r), i)
+        if isinstance(node, ast.BoolOp):
+            parts = [build(v) for v in node.values]
+            op = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+
+            def boolop(r: Resolver) -> Any:
+                out = parts[0](r)
+                for p in parts[1:]:
+                    out = op(out, p(r))
+                return out
+
+            return boolop
+        if isinstance(node, ast.UnaryOp):
+            operand = build(node.operand)
+            if isinstance(node.op, ast.Not | ast.Invert):
+                return lambda r: np.logical_not(operand(r))
+            if isinstance(node.op, ast.USub):
+                return lambda r: np.negative(operand(r))
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            raise bad(node, "unknown unary operator")
+        if isinstance(node, ast.BinOp):
+            func = _BINOPS.get(type(node.op))
+            if func is None:
+                raise bad(node, "operator not allowed")
+            left, right = build(node.left), build(node.right)
+            return lambda r: func(left(r), right(r))
+        if isinstance(node, ast.Compare):
+            terms = [build(node.left), *(build(c) for c in node.comparators)]
+            ops = []
+            for o in node.ops:
+                f = _CMPOPS.get(type(o))
+                if f is None:
+                    raise bad(node, "only < <= > >= == != comparisons")
+                ops.append(f)
+
+            def compare(r: Resolver) -> Any:
+                values = [t(r) for t in terms]
+                out = ops[0](values[0], values[1])
+                for k in range(1, len(ops)):
+                    out = np.logical_and(out, ops[k](values[k], values[k + 1]))
+                return out
+
+            return compare
+        if isinstance(node, ast.Call):
+            if not isinstance(node.func, ast.Name) or node.keywords:
+                raise bad(node, "only plain calls of allowed functions")
+            fname = node.func.id
+            args = [build(a) for a in node.args]
+            if fname in FUNCTIONS:
+                f = FUNCTIONS[fname]
+                return lambda r: f(*(a(r) for a in args))
+            if fname in REDUCERS:
+                if len(args) != 1:
+                    raise bad(node, f"{fname}() takes one argument")
+                arg = args[0]
+                return lambda r: _reduce(fname, arg(r))
+            raise ConfigError(
+                f"{where}: unknown function '{fname}'"
+                f"{suggest(fname, [*FUNCTIONS, *REDUCERS])} "
+                f"(allowed: {', '.join([*FUNCTIONS, *REDUCERS])})"
+            )
+        raise bad(node, f"{type(node).__name__} syntax")
+
+    fn = build(tree.body)
+    return Expr(text=text.strip(), names=frozenset(names), _fn=fn)
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cut:
+    """One step of a selection: an event cut, or an object cut when ``object`` is set."""
+
+    name: str
+    expr: Expr
+    object: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "event" if self.object is None else "object"
+
+
+_CUT_KEYS = ("name", "cut", "object")
+_SEL_KEYS = ("name", "cuts", "description")
+
+
+@dataclass(frozen=True)
+class Cutflow:
+    """Per cut: raw events, sum of weights and sum of squared weights after the cut.
+
+    Row 0 is the input (``"all"``). Cutflows of chunks or files add up with ``+``.
+    """
+
+    names: tuple[str, ...]
+    kinds: tuple[str, ...]
+    events: NDArray[np.int64]
+    sumw: NDArray[np.float64]
+    sumw2: NDArray[np.float64]
+    objects: NDArray[np.int64]
+    sample: str = ""
+
+    def __add__(self, other: Cutflow) -> Cutflow:
+        if self.names != other.names:
+            raise DataError("cannot add cutflows of different selections")
+        return Cutflow(
+            self.names,
+            self.kinds,
+            self.events + other.events,
+            self.sumw + other.sumw,
+            self.sumw2 + other.sumw2,
+            self.objects + other.objects,
+            self.sample or other.sample,
+        )
+
+    def with_sample(self, sample: str) -> Cutflow:
+        return Cutflow(
+            self.names, self.kinds, self.events, self.sumw, self.sumw2, self.objects, sample
+        )
+
+    def as_rows(self) -> list[dict[str, Any]]:
+        """One dict per row: cut, kind, events, yield, error, relative and cumulative
+        efficiencies (raw ``eff_rel``/``eff_cum`` and weighted ``weff_rel``/``weff_cum``),
+        and for object cuts the number of surviving objects."""
+        rows = []
+        n0, w0 = self.events[0], self.sumw[0]
+        for i, name in enumerate(self.names):
+            prev_n = self.events[i - 1] if i else n0
+            prev_w = self.sumw[i - 1] if i else w0
+            rows.append(
+                {
+                    "cut": name,
+                    "kind": self.kinds[i],
+                    "events": int(self.events[i]),
+                    "yield": float(self.sumw[i]),
+                    "error": float(np.sqrt(self.sumw2[i])),
+                    "eff_rel": _ratio(self.events[i], prev_n),
+                    "eff_cum": _ratio(self.events[i], n0),
+                    "weff_rel": _ratio(self.sumw[i], prev_w),
+                    "weff_cum": _ratio(self.sumw[i], w0),
+                    "objects": int(self.objects[i]) if self.kinds[i] == "object" else None,
+                }
+            )
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sample": self.sample, "rows": self.as_rows()}
+
+    def table(self, title: str | None = None) -> Any:
+        """A rich Table of the cutflow."""
+        from rich.table import Table
+
+        t = Table(title=title or f"cutflow {self.sample}".strip())
+        cols = (
+            "cut",
+            "objects",
+            "events",
+            "rel. eff",
+            "cum. eff",
+            "yield",
+            "± stat",
+            "w. cum. eff",
+        )
+        for col in cols:
+            t.add_column(col, justify="left" if col == "cut" else "right")
+        for row in self.as_rows():
+            t.add_row(
+                row["cut"],
+                "" if row["objects"] is None else f"{row['objects']:,}",
+                f"{row['events']:,}",
+                _pct(row["eff_rel"]),
+                _pct(row["eff_cum"]),
+                f"{row['yield']:.4g}",
+                f"{row['error']:.2g}",
+                _pct(row["weff_cum"]),
+            )
+        return t
+
+    def print(self, console: Any = None) -> None:
+        from rich.console import Console
+
+        (console or Console()).print(self.table())
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b != 0 else float("nan")
+
+
+def _pct(x: float) -> str:
+    return "-" if not np.isfinite(x) else f"{100 * x:.2f} %"
+
+
+class Selection:
+    """An ordered list of :class:`Cut` applied to awkward events with a weighted cutflow."""
+
+    def __init__(self, cuts: Sequence[Cut], *, name: str = "selection") -> None:
+        self.cuts = tuple(cuts)
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Selection({self.name!r}, {len(self.cuts)} cuts)"
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: Any) -> Selection:
+        """From a preset name (:data:`PRESETS`), a YAML file path, a dict or a list of cuts."""
+        if isinstance(config, Selection):
+            return config
+        if isinstance(config, str | os.PathLike) and not str(config).endswith((".yaml", ".yml")):
+            key = str(config)
+            if key in PRESETS:
+                return cls.from_config({"name": key, **PRESETS[key]})
+            raise ConfigError(
+                f"unknown selection preset '{key}'{suggest(key, PRESETS)} "
+                f"(presets: {', '.join(PRESETS)}; or give a .yaml file)"
+            )
+        if isinstance(config, str | os.PathLike):
+            import yaml
+
+            path = Path(config)
+            if not path.is_file():
+                raise ConfigError(f"selection file '{path}' does not exist")
+            try:
+                loaded = yaml.safe_load(path.read_text())
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"selection file '{path}' is not valid YAML: {exc}") from None
+            return cls.from_config(loaded)
+        if isinstance(config, list):
+            config = {"cuts": config}
+        if not isinstance(config, Mapping):
+            raise ConfigError(
+                f"selection must be a preset name, YAML path, dict or list; got {type(config).__name__}"
+            )
+        for key in config:
+            if key not in _SEL_KEYS:
+                raise ConfigError(
+                    f"selection has unknown key '{key}'{suggest(str(key), _SEL_KEYS)} "
+                    f"(allowed: {', '.join(_SEL_KEYS)})"
+                )
+        raw = config.get("cuts")
+        if not isinstance(raw, list) or not raw:
+            raise ConfigError("selection 'cuts' must be a non-empty list of {name, cut[, object]}")
+        cuts = []
+        for i, item in enumerate(raw):
+            if isinstance(item, str):
+                item = {"name": item, "cut": item}
+            if not isinstance(item, Mapping):
+                raise ConfigError(f"selection cut #{i + 1} must be a mapping; got {item!r}")
+            for key in item:
+                if key not in _CUT_KEYS:
+                    raise ConfigError(
+                        f"selection cut #{i + 1} has unknown key '{key}'{suggest(str(key), _CUT_KEYS)}"
+                        f" (allowed: {', '.join(_CUT_KEYS)})"
+                    )
+            if "cut" not in item:
+                raise ConfigError(f"selection cut #{i + 1} has no 'cut' expression")
+            name = str(item.get("name", item["cut"]))
+            expr = compile_expr(str(item["cut"]), where=f"selection cut '{name}'")
+            obj = item.get("object")
+            cuts.append(Cut(name=name, expr=expr, object=None if obj is None else str(obj)))
+        return cls(cuts, name=str(config.get("name", "selection")))
+
+    # -- what to read --------------------------------------------------------------------
+    def branches(self, available: Iterable[str]) -> set[str]:
+        """Branches (among ``available``) the selection reads, incl. those of derived names."""
+        from hepsift.features.build import resolve_feature
+        from hepsift.features.jagged import collections
+
+        avail = list(available)
+        have = set(avail)
+        colls = collections(avail)
+        need: set[str] = set()
+        for cut in self.cuts:
+            if cut.object is not None:
+                if cut.object not in colls:
+                    raise ConfigError(
+                        f"selection cut '{cut.name}': unknown object collection '{cut.object}'"
+                        f"{suggest(cut.object, colls)} (collections: {', '.join(sorted(colls))})"
+                    )
+                need.add(colls[cut.object])
+            for n in cut.expr.names:
+                if cut.object is not None and f"{cut.object}_{n}" in have:
+                    need.add(f"{cut.object}_{n}")
+                elif n in have:
+                    need.add(n)
+                else:
+                    feat = resolve_feature(n, avail, where=f"selection cut '{cut.name}'")
+                    need |= set(feat.requires)
+        # object cuts filter every read branch of their collection: read them consistently
+        return need
+
+    # -- applying ------------------------------------------------------------------------
+    def apply(
+        self, events: Any, weight: NDArray[np.float64] | None = None, *, sample: str = ""
+    ) -> tuple[Any, Cutflow, NDArray[np.int64]]:
+        """(selected events, cutflow, indices of the selected events in the input)."""
+        import awkward as ak
+
+        from hepsift.features.build import resolve_feature
+        from hepsift.features.jagged import collection_fields, filter_collection
+
+        n = len(events)
+        w = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
+        if w.shape != (n,):
+            raise DataError(f"selection weight has shape {w.shape} for {n} events")
+        index = np.arange(n, dtype=np.int64)
+        names = ["all"]
+        kinds = ["input"]
+        ev_counts = [n]
+        sumw = [float(w.sum())]
+        sumw2 = [float((w * w).sum())]
+        objects = [0]
+        for cut in self.cuts:
+            resolve = _resolver(events, cut, resolve_feature)
+            try:
+                value = cut.expr.evaluate(resolve)
+            except (ValueError, TypeError) as exc:
+                raise DataError(
+                    f"selection cut '{cut.name}' ({cut.expr.text}) failed on the data: {exc}"
+                ) from None
+            if cut.object is not None:
+                mask = _as_jagged_mask(value, cut, n_events=len(events))
+                events = filter_collection(events, cut.object, mask)
+                first = collection_fields(events.fields, cut.object)
+                n_obj = int(ak.sum(ak.num(events[first[0]], axis=1))) if first else 0
+            else:
+                keep = _as_event_mask(value, cut, n_events=len(events))
+                events = events[keep]
+                w = w[keep]
+                index = index[keep]
+                n_obj = 0
+            names.append(cut.name)
+            kinds.append(cut.kind)
+            ev_counts.append(len(events))
+            sumw.append(float(w.sum()))
+            sumw2.append(float((w * w).sum()))
+            objects.append(n_obj)
+        flow = Cutflow(
+            tuple(names),
+            tuple(kinds),
+            np.asarray(ev_counts, dtype=np.int64),
+            np.asarray(sumw),
+            np.asarray(sumw2),
+            np.asarray(objects, dtype=np.int64),
+            sample,
+        )
+        return events, flow, index
+
+
+def _resolver(events: Any, cut: Cut, resolve_feature: Callable[..., Any]) -> Resolver:
+    """Names of a cut -> values on ``events``: collection field, branch, then derived feature."""
+    fields = list(events.fields)
+    fset = set(fields)
+    cache: dict[Any, Any] = {}
+
+    def resolve(name: str) -> Any:
+        if cut.object is not None and f"{cut.object}_{name}" in fset:
+            return events[f"{cut.object}_{name}"]
+        if name in fset:
+            return events[name]
+        feat = resolve_feature(name, fields, where=f"selection cut '{cut.name}'")
+        return feat.compute(events, cache)
+
+    return resolve
+
+
+def _as_event_mask(value: Any, cut: Cut, *, n_events: int) -> NDArray[np.bool_]:
+    import awkward as ak
+
+    if isinstance(value, ak.Array):
+        if value.ndim > 1:
+            raise ConfigError(
+                f"selection cut '{cut.name}' ({cut.expr.text}) gives one value per object; make it "
+                "an object cut (object: <collection>) or reduce it with any()/all()/count()"
+            )
+        value = ak.to_numpy(ak.fill_none(value, False))
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        arr = np.full(n_events, bool(arr))
+    if arr.shape != (n_events,):
+        raise DataError(f"selection cut '{cut.name}' gave shape {arr.shape} for {n_events} events")
+    return arr.astype(bool)
+
+
+def _as_jagged_mask(value: Any, cut: Cut, *, n_events: int) -> Any:
+    import awkward as ak
+
+    if not isinstance(value, ak.Array) or value.ndim < 2:
+        raise ConfigError(
+            f"object cut '{cut.name}' ({cut.expr.text}) does not depend on any '{cut.object}' "
+            "field; use an event cut instead"
+        )
+    return ak.values_astype(ak.fill_none(value, False), bool)
+
+
+#: Named selections. ``hgamgam``: the ATLAS Open Data 13 TeV H -> gamma gamma selection (the
+#: seed's): photon trigger; tight, isolated photons (ptcone30/pT < 0.065, etcone20/pT < 0.065)
+#: with pT > 25 GeV, |eta| < 2.37 outside the crack 1.37 < |eta| < 1.52; exactly two; leading
+#: (subleading) E_T > 35 (25) GeV and E_T/m_gg > 0.35 (0.25); 105 < m_gg < 160 GeV.
+PRESETS: dict[str, dict[str, Any]] = {
+    "hgamgam": {
+        "description": "ATLAS Open Data 13 TeV H -> gamma gamma selection (GeV)",
+        "cuts": [
+            {"name": "trigger", "cut": "trigP"},
+            {"name": "tight photons", "object": "photon", "cut": "isTightID"},
+            {"name": "photon pT > 25 GeV", "object": "photon", "cut": "pt > 25"},
+            {
+                "name": "photon |eta| < 2.37, not crack",
+                "object": "photon",
+                "cut": "abs(eta) < 2.37 and not (1.37 < abs(eta) < 1.52)",
+            },
+            {
+                "name": "isolated photons",
+                "object": "photon",
+                "cut": "ptcone30 < 0.065 * pt and etcone20 < 0.065 * pt",
+            },
+            {"name": "exactly 2 photons", "cut": "photon_n == 2"},
+            {"name": "E_T > 35, 25 GeV", "cut": "photon_pt[0] > 35 and photon_pt[1] > 25"},
+            {
+                "name": "E_T/m_gg > 0.35, 0.25",
+                "cut": "photon_pt[0] > 0.35 * m_gg and photon_pt[1] > 0.25 * m_gg",
+            },
+            {"name": "105 < m_gg < 160 GeV", "cut": "105 < m_gg < 160"},
+        ],
+    },
+}
