@@ -91,7 +91,7 @@ class ModelEvaluation:
 
 
 def _clean(value: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, non-finite floats to None."""
+    """JSON-safe: numpy scalars to Python, NaN to None, +-inf to "inf"/"-inf"."""
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -101,7 +101,8 @@ def _clean(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
-        return None
+        # JSON has no inf/nan: infinite rejection (no background passes) is the string "inf"
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     return value
 
 

@@ -22,7 +22,7 @@ def history_series(history: Any) -> dict[str, list[float]]:
         for k, v in history.items():
             if isinstance(v, Sequence) and not isinstance(v, str) and len(v) > 0:
                 try:
-                    out[str(k)] = [float(x) for x in v]
+                    out[str(k)] = [float("nan") if x is None else float(x) for x in v]
                 except (TypeError, ValueError):
                     continue
         return out

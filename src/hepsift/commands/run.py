@@ -1,0 +1,106 @@
+"""``hepsift run [CONFIG] [--out DIR] [--scheduler ADDRESS] [--set key=value]`` and ``--list``.
+
+Heavy imports happen inside the command so that ``hepsift --version`` stays instant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+__all__ = ["register"]
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _list(console: Any) -> None:
+    import yaml
+    from rich.table import Table
+
+    from hepsift.config import DEFAULT_CONFIG, list_configs
+
+    table = Table(title="Shipped configs (run: hepsift run NAME)")
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    table.add_column("file")
+    for name, path in list_configs().items():
+        try:
+            desc = str((yaml.safe_load(path.read_text()) or {}).get("description", ""))
+        except yaml.YAMLError:
+            desc = "(not valid YAML)"
+        label = f"{name} (default)" if name == DEFAULT_CONFIG else name
+        table.add_row(label, desc, str(path))
+    console.print(table)
+
+
+def _ranking_table(result: Any) -> Any:
+    import math
+
+    from rich.table import Table
+
+    from hepsift.evaluate import ranking
+
+    binary = len(result.metrics.get("classes", [])) == 2
+    table = Table(title=f"Which model is best? ({result.config.name}, test split)")
+    table.add_column("#", justify="right")
+    table.add_column("model", style="bold")
+    table.add_column("family")
+    table.add_column("AUC [68 % CI]", justify="right")
+    if binary:
+        table.add_column("1/eps_b @ 50 %", justify="right")
+        table.add_column("best Z_A", justify="right")
+    table.add_column("KS p (min)", justify="right")
+    for i, ev in enumerate(ranking(result.evaluations), start=1):
+        low, high = ev.auc_ci68
+        ks = min((r.pvalue for r in ev.ks.values()), default=float("nan"))
+        ks_text = f"{ks:.3g}" + (" [red]![/red]" if ks < ev.extra.get("ks_alpha", 0.05) else "")
+        row = [str(i), ev.name, ev.family, f"{ev.auc:.4f} [{low:.4f}, {high:.4f}]"]
+        if binary:
+            rej = ev.rejection_at(0.5)
+            z = (ev.best_cut or {}).get("z", float("nan"))
+            row += [
+                f"{rej:.3g}" if math.isfinite(rej) else "inf",
+                f"{z:.3g}" if isinstance(z, float) and math.isfinite(z) else "–",
+            ]
+        row.append(ks_text)
+        table.add_row(*row)
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_command(
+        config: str | None = typer.Argument(
+            None, help="Shipped config name (see --list) or YAML path; default: higgs-diphoton."
+        ),
+        out: str | None = typer.Option(
+            None, "--out", "-o", help="Folder that receives the run folder (default: runs/)."
+        ),
+        scheduler: str | None = typer.Option(
+            None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT) for generation."
+        ),
+        overrides: list[str] | None = typer.Option(
+            None, "--set", help="Override a config value: key.path=value (repeatable)."
+        ),
+        list_: bool = typer.Option(False, "--list", help="List the shipped configs and exit."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the final table."),
+    ) -> None:
+        """Run a config end to end: data, features, models, evaluation, plots and report."""
+        console = _console()
+        if list_:
+            _list(console)
+            return
+        from hepsift.run import run
+
+        def log(message: str) -> None:
+            if not quiet:
+                console.print(f"[dim]hepsift run:[/dim] {message}")
+
+        result = run(config, overrides=overrides or (), out=out, scheduler=scheduler, log=log)
+        console.print(_ranking_table(result))
+        console.print(f"report: [bold]{result.report}[/bold]")

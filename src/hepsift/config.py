@@ -1,0 +1,537 @@
+"""The YAML run configuration of ``hepsift run``: pydantic models, loading and checking.
+
+Every section rejects unknown keys. A mistake (unknown key, wrong type, unknown model family,
+hyperparameter or feature name, missing path) raises :class:`~hepsift.errors.ConfigError` whose
+one-line message names the key path (``models[1].params.max_dpth``), what was given, what is
+allowed and the nearest valid name. Nothing is written before the config has been checked.
+
+Shipped configs live in ``configs/`` of the source tree and are packaged as
+``hepsift/_configs``; :func:`resolve_config` turns a bare name such as ``higgs-diphoton`` into the
+shipped file and a path into itself.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hepsift.errors import ConfigError, suggest
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DataConfig",
+    "EvaluationConfig",
+    "InlineData",
+    "ModelConfig",
+    "OutputConfig",
+    "RunConfig",
+    "SampleConfig",
+    "SelectionConfig",
+    "SplitConfig",
+    "TaskConfig",
+    "WeightsConfig",
+    "apply_overrides",
+    "config_dirs",
+    "list_configs",
+    "load_config",
+    "resolve_config",
+]
+
+#: The config ``hepsift run`` uses without an argument.
+DEFAULT_CONFIG = "higgs-diphoton"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
+
+
+class SampleConfig(_Section):
+    """One input sample read from files (ROOT, Parquet or CSV)."""
+
+    name: str
+    paths: list[str] = Field(min_length=1)
+    tree: str = "mini"
+    class_: str | None = Field(default=None, alias="class")
+    kfactor: float = 1.0
+    xsec_pb: float | None = None
+
+
+class InlineData(_Section):
+    """A tiny table written in the config itself (e.g. the NAND truth table)."""
+
+    feature_names: list[str] = Field(min_length=1)
+    X: list[list[float]] = Field(min_length=1)
+    y: list[int]
+    weight: list[float] | None = None
+    class_names: list[str] = Field(default_factory=lambda: ["background", "signal"])
+
+    @model_validator(mode="after")
+    def _shapes(self) -> InlineData:
+        if len(self.y) != len(self.X):
+            raise ValueError(f"y has {len(self.y)} entries for {len(self.X)} rows of X")
+        widths = {len(r) for r in self.X}
+        if widths != {len(self.feature_names)}:
+            raise ValueError(
+                f"every row of X needs {len(self.feature_names)} values; got widths {sorted(widths)}"
+            )
+        if self.weight is not None and len(self.weight) != len(self.X):
+            raise ValueError(f"weight has {len(self.weight)} entries for {len(self.X)} rows")
+        return self
+
+
+class DataConfig(_Section):
+    """Where events come from: a generated ``scenario``, files (``samples``) or ``inline`` rows."""
+
+    scenario: str | None = None
+    events: int = Field(default=20000, gt=0, description="events generated per sample")
+    cache: str = ".hepsift-cache"
+    workers: int = Field(default=1, ge=1)
+    samples: list[SampleConfig] | None = None
+    inline: InlineData | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        given = [k for k in ("scenario", "samples", "inline") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'scenario', 'samples' or 'inline'"
+                + (f" (got {given})" if given else "")
+            )
+        return self
+
+
+class SelectionConfig(_Section):
+    """A named selection preset (e.g. ``hgamgam``) and/or extra cuts on feature columns."""
+
+    preset: str | None = None
+    cuts: list[str] = Field(default_factory=list)
+
+
+class SplitConfig(_Section):
+    """Train/validation/test fractions; ``[1.0]`` trains and tests on the same events."""
+
+    fractions: list[float] = Field(default_factory=lambda: [0.6, 0.2, 0.2])
+    by: Literal["random", "event_number"] = "random"
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SplitConfig:
+        f = self.fractions
+        if len(f) not in (1, 2, 3) or any(x <= 0 for x in f) or abs(sum(f) - 1.0) > 1e-6:
+            raise ValueError(
+                f"fractions must be 1 to 3 positive numbers (train, [validation], test) summing "
+                f"to 1; got {f}"
+            )
+        return self
+
+
+class WeightsConfig(_Section):
+    """Event weights: luminosity (fb^-1), negative-weight policy, class balancing for training."""
+
+    lumi_fb: float = Field(default=36.1, gt=0)
+    negative: Literal["keep", "abs", "drop"] = "keep"
+    balance: bool = True
+
+
+class TaskConfig(_Section):
+    """``binary`` (the last class is the signal) or ``multiclass``; ``classes`` maps class name
+    to the sample names (or sample-name prefixes) it holds, in order."""
+
+    type: Literal["binary", "multiclass"] = "binary"
+    classes: dict[str, list[str]] | None = None
+
+    @model_validator(mode="after")
+    def _classes(self) -> TaskConfig:
+        if self.classes is not None:
+            if len(self.classes) < 2:
+                raise ValueError(f"needs at least two classes; got {list(self.classes)}")
+            if self.type == "binary" and len(self.classes) != 2:
+                raise ValueError(
+                    f"a binary task has exactly two classes (background, signal); got "
+                    f"{list(self.classes)}"
+                )
+        return self
+
+
+class ModelConfig(_Section):
+    """One model to train: a unique ``name``, a registry ``family`` and its hyperparameters."""
+
+    name: str
+    family: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvaluationConfig(_Section):
+    """How the models are judged on the test split."""
+
+    threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    bootstrap: int = Field(default=200, ge=0)
+    working_points: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.9])
+    ks_alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
+    importance: bool = True
+    importance_repeats: int = Field(default=2, ge=1)
+    importance_events: int = Field(default=5000, ge=10)
+    significance_bins: int = Field(default=100, ge=2)
+
+    @model_validator(mode="after")
+    def _wps(self) -> EvaluationConfig:
+        bad = [w for w in self.working_points if not 0.0 < w <= 1.0]
+        if bad:
+            raise ValueError(f"working_points are signal efficiencies in (0, 1]; got {bad}")
+        return self
+
+
+PlotFormat = Literal["png", "pdf", "svg"]
+
+
+def _default_formats() -> list[PlotFormat]:
+    return ["png", "pdf"]
+
+
+class OutputConfig(_Section):
+    """Where the run folder goes and what it holds."""
+
+    dir: str = "runs"
+    formats: list[PlotFormat] = Field(default_factory=_default_formats)
+    onnx: bool = True
+    dpi: int = Field(default=110, ge=30, le=600)
+
+
+class StudyConfig(_Section):
+    """An optional study run after training (``pnn``: parametric NN, AUC vs mass)."""
+
+    kind: Literal["pnn"]
+    masses_gev: list[float] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunConfig(_Section):
+    """A full ``hepsift run`` configuration (see the shipped ``configs/*.yaml``)."""
+
+    name: str
+    description: str = ""
+    seed: int = 42
+    data: DataConfig
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    features: list[str] = Field(default_factory=list)
+    scaling: Literal["standard", "robust", "none"] = "standard"
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    weights: WeightsConfig = Field(default_factory=WeightsConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    models: list[ModelConfig] = Field(min_length=1)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    study: StudyConfig | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> RunConfig:
+        seen: set[str] = set()
+        for m in self.models:
+            if m.name in seen:
+                raise ValueError(f"model name '{m.name}' is used twice; names must be unique")
+            seen.add(m.name)
+        return self
+
+    def resolved(self) -> dict[str, Any]:
+        """The fully resolved config (every default filled in) as plain YAML-able data."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+# -- locating configs ------------------------------------------------------------------------
+
+
+def config_dirs() -> list[Path]:
+    """Where shipped configs live: the source tree's ``configs/`` and the packaged copy."""
+    here = Path(__file__).resolve().parent
+    dirs = [here / "_configs", here.parents[1] / "configs"]
+    return [d for d in dirs if d.is_dir()]
+
+
+def list_configs() -> dict[str, Path]:
+    """Shipped config names -> files."""
+    found: dict[str, Path] = {}
+    for d in config_dirs():
+        for p in sorted(d.glob("*.yaml")):
+            found.setdefault(p.stem, p)
+    return dict(sorted(found.items()))
+
+
+def resolve_config(name_or_path: str | os.PathLike[str] | None) -> Path:
+    """A config file from a shipped name (``higgs-diphoton``) or a path; ConfigError otherwise."""
+    if name_or_path is None:
+        name_or_path = DEFAULT_CONFIG
+    text = os.fspath(name_or_path)
+    path = Path(text)
+    if path.is_file():
+        return path
+    shipped = list_configs()
+    stem = path.name.removesuffix(".yaml").removesuffix(".yml")
+    if (os.sep not in text and "/" not in text) and stem in shipped:
+        return shipped[stem]
+    raise ConfigError(
+        f"config '{text}' is neither a file nor a shipped config{suggest(stem, shipped)} "
+        f"(shipped: {', '.join(shipped) or 'none'})"
+    )
+
+
+# -- overrides -------------------------------------------------------------------------------
+
+
+def _parse_scalar(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides (``models[0].params.epochs=2``) to raw config data.
+
+    Values are parsed as YAML scalars/flow collections. The key path must lead into existing
+    sections or list entries; a new leaf key is allowed (validation then judges it).
+    """
+    import copy
+    import re
+
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override '{item}' is not of the form key.path=value")
+        tokens: list[str | int] = []
+        for part in key.strip().split("."):
+            m = re.fullmatch(r"([A-Za-z_][\w-]*)((?:\[\d+\])*)", part)
+            if not m:
+                raise ConfigError(f"override key '{key}' has an invalid part '{part}'")
+            tokens.append(m.group(1))
+            tokens.extend(int(i) for i in re.findall(r"\[(\d+)\]", m.group(2)))
+        node: Any = out
+        for i, tok in enumerate(tokens[:-1]):
+            where = _format_loc(tokens[: i + 1])
+            if isinstance(tok, int):
+                if not isinstance(node, list) or tok >= len(node):
+                    size = len(node) if isinstance(node, list) else 0
+                    raise ConfigError(
+                        f"override '{key}': '{where}' has no entry {tok} (size {size})"
+                    )
+                node = node[tok]
+            else:
+                if not isinstance(node, dict):
+                    raise ConfigError(
+                        f"override '{key}': '{_format_loc(tokens[:i])}' is not a section"
+                    )
+                node = node.setdefault(tok, {})
+        last = tokens[-1]
+        if isinstance(last, int):
+            if not isinstance(node, list) or last >= len(node):
+                raise ConfigError(f"override '{key}': no list entry {last}")
+            node[last] = _parse_scalar(value)
+        else:
+            if not isinstance(node, dict):
+                raise ConfigError(
+                    f"override '{key}': '{_format_loc(tokens[:-1])}' is not a section"
+                )
+            node[last] = _parse_scalar(value)
+    return out
+
+
+# -- validation errors -> ConfigError ----------------------------------------------------------
+
+
+def _format_loc(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "<top level>"
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The candidate types inside Optional/Union/list/dict annotations."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        out: list[Any] = []
+        for a in typing.get_args(annotation):
+            if a is not type(None):
+                out.extend(_unwrap(a))
+        return out
+    return [annotation]
+
+
+def _fields_at(loc: Sequence[str | int]) -> list[str] | None:
+    """Allowed keys of the section at ``loc`` (aliases where they exist), or None."""
+    current: Any = RunConfig
+    for part in loc:
+        candidates = _unwrap(current)
+        nxt: Any = None
+        for cand in candidates:
+            origin = typing.get_origin(cand)
+            if isinstance(part, int) and origin in (list, tuple, Sequence):
+                nxt = typing.get_args(cand)[0]
+                break
+            if isinstance(part, str) and isinstance(cand, type) and issubclass(cand, BaseModel):
+                for fname, field in cand.model_fields.items():
+                    if part in (fname, field.alias):
+                        nxt = field.annotation
+                        break
+                if nxt is not None:
+                    break
+        if nxt is None:
+            return None
+        current = nxt
+    for cand in _unwrap(current):
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            return [f.alias or n for n, f in cand.model_fields.items()]
+    return None
+
+
+def _config_error(exc: ValidationError, source: str) -> ConfigError:
+    err = exc.errors()[0]
+    loc = [p for p in err["loc"] if isinstance(p, str | int)]
+    where = _format_loc(loc)
+    etype = err["type"]
+    if etype == "extra_forbidden":
+        allowed = _fields_at(loc[:-1]) or []
+        key = str(loc[-1])
+        msg = (
+            f"unknown key '{where}'{suggest(key, allowed)} "
+            f"(allowed here: {', '.join(allowed) or 'none'})"
+        )
+    elif etype == "missing":
+        msg = f"missing required key '{where}'"
+    elif etype == "literal_error":
+        msg = f"'{where}': {err['msg']}; got {err.get('input')!r}"
+        given = err.get("input")
+        expected = (err.get("ctx") or {}).get("expected", "")
+        choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",")]
+        if isinstance(given, str):
+            msg += suggest(given, [c for c in choices if c])
+    else:
+        msg = f"'{where}': {err['msg']}; got {err.get('input')!r}"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(f"{source}: {msg}")
+
+
+# -- semantic checks ---------------------------------------------------------------------------
+
+
+def _check_models(cfg: RunConfig, source: str) -> None:
+    from hepsift.models.registry import MODELS, hyperparameters
+
+    for i, m in enumerate(cfg.models):
+        if m.family not in MODELS:
+            raise ConfigError(
+                f"{source}: 'models[{i}].family' is '{m.family}'{suggest(m.family, MODELS)} "
+                f"(known families: {', '.join(sorted(MODELS))})"
+            )
+        try:
+            allowed = hyperparameters(m.family)
+        except ImportError as exc:  # a family whose optional dependency is absent
+            raise ConfigError(
+                f"{source}: 'models[{i}].family' '{m.family}' cannot be imported: {exc}"
+            ) from None
+        for key in m.params:
+            if key not in allowed:
+                raise ConfigError(
+                    f"{source}: unknown key 'models[{i}].params.{key}'{suggest(key, allowed)} "
+                    f"(hyperparameters of '{m.family}': {', '.join(allowed)})"
+                )
+
+
+def _check_paths(cfg: RunConfig, source: str, base: Path) -> None:
+    if cfg.data.samples is None:
+        return
+    for i, s in enumerate(cfg.data.samples):
+        for j, p in enumerate(s.paths):
+            path = Path(p) if Path(p).is_absolute() else base / p
+            if not path.exists() and not any(ch in p for ch in "*?[") and "://" not in p:
+                raise ConfigError(
+                    f"{source}: 'data.samples[{i}].paths[{j}]' '{p}' does not exist "
+                    f"(resolved to {path})"
+                )
+
+
+def _check_task(cfg: RunConfig, source: str) -> None:
+    if cfg.data.inline is not None:
+        names = cfg.data.inline.class_names
+        if cfg.task.type == "binary" and len(names) != 2:
+            raise ConfigError(
+                f"{source}: 'data.inline.class_names' needs 2 names for a binary task; got {names}"
+            )
+
+
+def _check_features(cfg: RunConfig, source: str) -> None:
+    """Check feature names against what the data source can provide, when that is knowable."""
+    known: list[str] | None = None
+    if cfg.data.inline is not None:
+        known = list(cfg.data.inline.feature_names)
+    else:
+        try:
+            from hepsift import features as feat_mod
+        except ImportError:
+            return
+        lister = getattr(feat_mod, "available_features", None)
+        if callable(lister) and cfg.data.scenario is not None:
+            try:
+                known = list(lister(cfg.data.scenario))
+            except Exception:  # the data layer cannot tell for this source: judged later
+                known = None
+    if known is None:
+        return
+    for i, f in enumerate(cfg.features):
+        if f not in known:
+            raise ConfigError(
+                f"{source}: unknown feature 'features[{i}]' '{f}'{suggest(f, known)} "
+                f"(available: {', '.join(known)})"
+            )
+
+
+def load_config(
+    name_or_path: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    *,
+    overrides: Sequence[str] = (),
+    check_models: bool = True,
+) -> RunConfig:
+    """Read, override (``key.path=value``) and fully check a run config.
+
+    ``name_or_path`` is a shipped config name, a YAML file, a mapping, or None (the default
+    config). Raises :class:`ConfigError` naming the offending key path on any mistake.
+    """
+    import yaml
+
+    base = Path.cwd()
+    if isinstance(name_or_path, Mapping):
+        raw: Any = dict(name_or_path)
+        source = "config"
+    else:
+        path = resolve_config(name_or_path)
+        source = str(path)
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping of sections")
+        raw.setdefault("name", path.stem)
+    raw = apply_overrides(raw, overrides)
+    try:
+        cfg = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, source) from None
+    _check_paths(cfg, source, base)
+    _check_task(cfg, source)
+    _check_features(cfg, source)
+    if check_models:
+        _check_models(cfg, source)
+    return cfg

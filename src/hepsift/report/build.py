@@ -1,0 +1,550 @@
+"""Assemble the figures and the HTML report of a run (called by :func:`hepsift.run.run`).
+
+This module decides the figure file names (``plots/<key>.png|pdf``) and the report layout:
+data (samples, cross sections, cutflow, yields), features (distributions, correlations), one
+block per model (hyperparameters, training curve, scores, confusion, importance), the
+comparison (ROC, ranking, working points, significance) and the provenance.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hepsift.report.figures import FigureRecord, FigureSet
+from hepsift.report.html import Block, Section, Table, write_report
+
+__all__ = ["build_report", "comparison_rows", "working_point_rows"]
+
+
+def _rows_from_dicts(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    columns: list[str] = []
+    for r in rows:
+        for k in r:
+            if k not in columns:
+                columns.append(str(k))
+    return columns, [[r.get(c, "") for c in columns] for r in rows]
+
+
+def _ci(ev: Any) -> str:
+    low, high = ev.auc_ci68
+    return f"{ev.auc:.4f} [{low:.4f}, {high:.4f}]"
+
+
+def comparison_rows(evaluations: Sequence[Any]) -> tuple[list[str], list[list[Any]]]:
+    """The ranking table (best first): AUC with its 68 % interval, rejection at 50 %, best Z."""
+    from hepsift.evaluate import ranking
+
+    cols = [
+        "rank",
+        "model",
+        "family",
+        "AUC [68 % CI]",
+        "rejection @ 50 % sig. eff.",
+        "best Z_A",
+        "cut",
+    ]
+    rows = []
+    for i, ev in enumerate(ranking(evaluations), start=1):
+        best = ev.best_cut or {}
+        rej = ev.rejection_at(0.5) if ev.binary else float("nan")
+        rows.append(
+            [
+                i,
+                ev.name,
+                ev.family,
+                _ci(ev),
+                rej,
+                best.get("z", float("nan")),
+                best.get("cut", float("nan")),
+            ]
+        )
+    return cols, rows
+
+
+def working_point_rows(
+    evaluations: Sequence[Any], working_points: Sequence[float]
+) -> tuple[list[str], list[list[Any]]]:
+    cols = ["model"] + [f"1/eps_b @ eps_s = {w:g}" for w in working_points]
+    rows = []
+    for ev in evaluations:
+        if ev.binary:
+            rows.append([ev.name] + [ev.rejection_at(w) for w in working_points])
+    return cols, rows
+
+
+def _metric_rows(evaluations: Sequence[Any]) -> tuple[list[str], list[list[Any]]]:
+    cols = ["model", "threshold", "accuracy", "precision", "recall", "F1", "train time [s]"]
+    rows = [
+        [
+            ev.name,
+            ev.threshold if ev.binary else "arg max",
+            ev.scores["accuracy"],
+            ev.scores["precision"],
+            ev.scores["recall"],
+            ev.scores["f1"],
+            ev.extra.get("train_seconds", float("nan")),
+        ]
+        for ev in evaluations
+    ]
+    return cols, rows
+
+
+def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list[FigureRecord]:
+    """Feature distributions and correlations from :mod:`hepsift.plots.features` if present."""
+    out: list[FigureRecord] = []
+    from functools import partial
+
+    try:
+        fplots: Any = importlib.import_module("hepsift.plots.features")
+    except ImportError:
+        return out
+    dist = getattr(fplots, "feature_distributions", None)
+    corr = getattr(fplots, "correlation_matrix", None) or getattr(fplots, "correlations", None)
+    if callable(dist):
+        n = train.n_features
+        ncols = min(4, n)
+        nrows = int(np.ceil(n / ncols))
+
+        def draw_dist(fig: Any) -> Any:
+            axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+            for ax in axes[n:]:
+                ax.set_visible(False)
+            return dist(train, axes=axes[:n])
+
+        try:
+            out.append(
+                figs.draw_figure(
+                    "features_distributions",
+                    draw_dist,
+                    title="Input features per class (train split, weighted, normalised)",
+                    figsize=(3.2 * ncols, 2.6 * nrows + 0.6),
+                    label=False,
+                )
+            )
+        except Exception as exc:  # a plot must never sink a finished run
+            out.append(_failed(figs, "features_distributions", exc))
+    if callable(corr):
+        for k, cname in enumerate(train.class_names):
+            try:
+                out.append(
+                    figs.draw(
+                        f"features_correlation_{_slug(cname)}",
+                        partial(_call_ax, corr, (train,), {"class_index": k}),
+                        title=f"Input correlations, class '{cname}'",
+                        figsize=(6.5, 5.5),
+                        label=False,
+                    )
+                )
+            except Exception as exc:
+                out.append(_failed(figs, f"features_correlation_{_slug(cname)}", exc))
+    return out
+
+
+def _failed(figs: FigureSet, key: str, exc: Exception) -> FigureRecord:
+    msg = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+    def draw(ax: Any) -> Any:
+        return ax.text(0.5, 0.5, f"plot failed\n{msg}", ha="center", va="center", wrap=True)
+
+    return figs.draw(
+        key,
+        draw,
+        title=f"{key} (failed)",
+        label=False,
+    )
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_") or "x"
+
+
+def _feature_table(train: Any) -> Table:
+    cols = ["feature"]
+    for c in train.class_names:
+        cols += [f"mean ({c})", f"std ({c})"]
+    rows = []
+    for j, name in enumerate(train.feature_names):
+        row: list[Any] = [name]
+        for k in range(train.n_classes):
+            m = train.y == k
+            w = np.abs(train.weight[m])
+            x = train.X[m, j].astype(np.float64)
+            if w.sum() > 0:
+                mean = float(np.average(x, weights=w))
+                std = float(np.sqrt(np.average((x - mean) ** 2, weights=w)))
+            else:
+                mean = std = float("nan")
+            row += [mean, std]
+        rows.append(row)
+    return Table(
+        "Input features after scaling (train split, weighted by |w|)",
+        cols,
+        rows,
+        note="Scaling is fit on the training split only and saved next to each model (scaler.json).",
+    )
+
+
+def build_report(
+    rd: Any,
+    *,
+    cfg: Any,
+    prepared: Any,
+    train: Any,
+    test: Any,
+    raw_train: Any,
+    trained: Sequence[Any],
+    evaluations: Sequence[Any],
+    metrics: Mapping[str, Any],
+    study: Mapping[str, Any] | None,
+    yield_scale: float,
+    timings: Mapping[str, float],
+) -> float:
+    """Draw every figure into ``rd/plots`` and write ``rd/report.html``; returns the seconds
+    spent drawing figures."""
+    from functools import partial
+
+    from hepsift import plots
+
+    t_fig = time.perf_counter()
+    lumi = cfg.weights.lumi_fb if cfg.data.inline is None else None
+    figs = FigureSet(
+        rd.path / "plots", formats=cfg.output.formats, dpi=cfg.output.dpi, lumi_fb=lumi
+    )
+    class_names = list(test.class_names)
+    binary = len(class_names) == 2
+    by_name = {ev.name: ev for ev in evaluations}
+
+    # -- data ---------------------------------------------------------------------------
+    data_block = Block(heading="Samples and selection", id="data-samples")
+    data_block.paragraphs.append(f"Source: {prepared.source}.")
+    if cfg.selection.preset or cfg.selection.cuts:
+        data_block.paragraphs.append(
+            f"Selection: preset {cfg.selection.preset or 'none'}"
+            + (f"; extra cuts: {', '.join(cfg.selection.cuts)}" if cfg.selection.cuts else "")
+            + "."
+        )
+    data_block.warnings.extend(prepared.notes)
+    if prepared.samples:
+        cols, rows = _rows_from_dicts(prepared.samples)
+        data_block.tables.append(Table("Samples (cross sections in pb)", cols, rows))
+    cut_blocks = []
+    for sample, rows_ in prepared.cutflows.items():
+        if rows_:
+            cols, rows = _rows_from_dicts(rows_)
+            cut_blocks.append(Table(f"Cutflow: {sample}", cols, rows))
+    yields = metrics.get("yields", {})
+    ytab = Table(
+        f"Selected events per class (weighted yields at {cfg.weights.lumi_fb:g} fb^-1)"
+        if cfg.data.inline is None
+        else "Events per class",
+        ["class", "events", "yield", "stat. error"],
+        [[c, v["events"], v["yield"], v["error"]] for c, v in yields.items()],
+    )
+    split_tab = Table(
+        "Splits",
+        ["split", "events"],
+        [
+            ["train", metrics.get("n_train")],
+            ["validation", metrics.get("n_validation") or 0],
+            ["test", metrics.get("n_test")],
+        ],
+        note=f"Test weights are scaled by {yield_scale:.4g} to expected yields for significances.",
+    )
+    data_section = Section(
+        "data",
+        "Data",
+        [
+            data_block,
+            Block(
+                heading="Cutflow and yields",
+                id="data-yields",
+                tables=[*cut_blocks, ytab, split_tab],
+            ),
+        ],
+    )
+
+    # -- features -----------------------------------------------------------------------
+    feat_block = Block(heading="Inputs", id="features-inputs")
+    feat_block.paragraphs.append(
+        f"{train.n_features} features: {', '.join(train.feature_names)}; scaling: {cfg.scaling}."
+    )
+    feat_block.tables.append(_feature_table(train))
+    feat_block.figures.extend(_feature_figures(figs, train, lumi))
+    features_section = Section("features", "Features", [feat_block])
+
+    # -- models -------------------------------------------------------------------------
+    model_blocks = [
+        _model_block(figs, tm, by_name[tm.name], train=train, test=test, cfg=cfg) for tm in trained
+    ]
+    models_section = Section("models", "Models", model_blocks)
+
+    # -- comparison ---------------------------------------------------------------------
+    cmp_block = Block(heading="Which model is best?", id="comparison-ranking")
+    cols, rows = comparison_rows(evaluations)
+    cmp_block.tables.append(
+        Table(
+            "Ranking on the test split",
+            cols,
+            rows,
+            note="AUC intervals: central 68 % of a weighted Poisson bootstrap "
+            f"({cfg.evaluation.bootstrap} replicas). Z_A: Asimov significance of the best cut at "
+            f"{cfg.weights.lumi_fb:g} fb^-1.",
+        )
+    )
+    cols, rows = _metric_rows(evaluations)
+    cmp_block.tables.append(Table("Metrics at the threshold", cols, rows))
+    if binary:
+        cols, rows = working_point_rows(evaluations, cfg.evaluation.working_points)
+        cmp_block.tables.append(Table("Working points: background rejection", cols, rows))
+        rocs = {ev.name: ev.roc for ev in evaluations if ev.roc is not None}
+        intervals = {ev.name: ev.auc_ci68 for ev in evaluations}
+        cmp_block.figures.append(
+            figs.draw(
+                "roc_rejection",
+                partial(_call_ax, plots.roc_rejection, (rocs,), {"intervals": intervals}),
+                title="ROC: background rejection vs signal efficiency",
+            )
+        )
+        cmp_block.figures.append(
+            figs.draw(
+                "roc_efficiency",
+                partial(_call_ax, plots.roc_efficiency, (rocs,), {"intervals": intervals}),
+                title="ROC: signal vs background efficiency",
+            )
+        )
+        scans = {ev.name: (ev.scan.cuts, ev.scan.z) for ev in evaluations if ev.scan is not None}
+        if scans:
+            cmp_block.figures.append(
+                figs.draw(
+                    "significance_scan",
+                    partial(_call_ax, plots.significance_scan, (scans,), {}),
+                    title="Asimov significance vs cut",
+                )
+            )
+    else:
+        cols = ["model"] + [f"AUC {c} vs rest" for c in class_names]
+        rows = [
+            [ev.name] + [ev.per_class_auc.get(c, float("nan")) for c in class_names]
+            for ev in evaluations
+        ]
+        cmp_block.tables.append(Table("One-vs-rest AUC per class", cols, rows))
+    comparison_blocks = [cmp_block]
+    if study is not None:
+        sblk = Block(heading="Parametric network study", id="comparison-study")
+        if study.get("status") == "skipped":
+            sblk.warnings.append(f"Study skipped: {study.get('reason')}.")
+        curves = study.get("auc_vs_mass")
+        if isinstance(curves, Mapping) and curves:
+            curves_t = {k: (v["mass"], v["auc"]) for k, v in curves.items()}
+            sblk.figures.append(
+                figs.draw(
+                    "pnn_auc_vs_mass",
+                    partial(_call_ax, plots.auc_vs_mass, (curves_t,), {}),
+                    title="AUC vs mass hypothesis",
+                )
+            )
+        comparison_blocks.append(sblk)
+    comparison_section = Section("comparison", "Comparison", comparison_blocks)
+    figures_s = time.perf_counter() - t_fig
+
+    # -- provenance ---------------------------------------------------------------------
+    import yaml
+
+    from hepsift.report.provenance import package_versions
+
+    prov_block = Block(heading="How this run was made", id="provenance-run")
+    prov_block.tables.append(
+        Table(
+            "Package versions",
+            ["package", "version"],
+            [[k, v or "not installed"] for k, v in package_versions().items()],
+        )
+    )
+    prov_block.tables.append(
+        Table("Timings [s]", ["stage", "seconds"], [[k, v] for k, v in timings.items()])
+    )
+    prov_block.paragraphs.append(
+        "Full provenance (command line, host, seeds, data checksums): provenance.json."
+    )
+    prov_block.pre = yaml.safe_dump(cfg.resolved(), sort_keys=False)
+    provenance_section = Section("provenance", "Provenance", [prov_block])
+
+    best = metrics.get("best_model")
+    summary = ""
+    if best is not None:
+        ev = by_name[best]
+        summary = (
+            f"Best model: {best} ({ev.family}) with AUC {_ci(ev)} on {metrics.get('n_test')} "
+            f"test events."
+        )
+    write_report(
+        rd.path / "report.html",
+        title=f"hepsift run: {cfg.name}",
+        subtitle=cfg.description or f"{len(evaluations)} models, task {metrics.get('task')}",
+        sections=[
+            data_section,
+            features_section,
+            models_section,
+            comparison_section,
+            provenance_section,
+        ],
+        summary=summary,
+    )
+    return figures_s
+
+
+def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cfg: Any) -> Block:
+    """The report block of one model: tables and figures."""
+    from functools import partial
+
+
+    class_names = list(test.class_names)
+    binary = len(class_names) == 2
+    slug = _slug(tm.name)
+    blk = Block(heading=f"{tm.name} ({tm.family})", id=f"model-{slug}")
+    blk.warnings.extend(tm.notes)
+    alpha = cfg.evaluation.ks_alpha
+    low_ks = [(c, r.pvalue) for c, r in ev.ks.items() if r.pvalue < alpha]
+    if low_ks:
+        bad = ", ".join(f"{c} (p = {p:.3g})" for c, p in low_ks)
+        blk.warnings.append(
+            f"Possible overtraining: train vs test KS p-value below {alpha:g} for {bad}."
+        )
+    blk.tables.append(
+        Table(
+            "Hyperparameters",
+            ["parameter", "value"],
+            [[k, v] for k, v in sorted(tm.params.items())],
+        )
+    )
+    blk.tables.append(
+        Table(
+            "Test metrics",
+            ["metric", "value"],
+            [
+                ["AUC", ev.auc],
+                ["AUC 68 % interval", f"[{ev.auc_ci68[0]:.4f}, {ev.auc_ci68[1]:.4f}]"],
+                *[[k, v] for k, v in ev.scores.items()],
+                *[[f"KS p-value ({c})", r.pvalue] for c, r in ev.ks.items()],
+                ["training time [s]", tm.seconds],
+            ],
+        )
+    )
+    if tm.history:
+        blk.figures.append(
+            figs.draw(
+                f"{slug}_learning_curve",
+                partial(_draw_history, tm.history),
+                title=f"{tm.name}: training history",
+            )
+        )
+    else:
+        blk.paragraphs.append("No per-epoch training history for this family.")
+    ks_p = {c: r.pvalue for c, r in ev.ks.items()}
+    for col in [1] if binary else list(range(len(class_names))):
+        suffix = "" if binary else f"_{_slug(class_names[col])}"
+        blk.figures.append(
+            figs.draw(
+                f"{slug}_scores{suffix}",
+                partial(
+                    _draw_scores,
+                    (ev.proba_train[:, col], train.y, train.weight),
+                    (ev.proba_test[:, col], test.y, test.weight),
+                    class_names,
+                    ks_p,
+                    alpha,
+                    f"P({class_names[col]})",
+                ),
+                title=f"{tm.name}: score distributions, train (markers) vs test (filled)",
+                caption="Weighted, normalised to unit area; KS p-values test train vs test per class.",
+            )
+        )
+    cm_items = [
+        ("counts", "events (unweighted)", ".0f"),
+        ("row_normalised", "row-normalised (weighted)", ".3f"),
+    ]
+    if not binary:
+        cm_items.append(("expected_yields", "expected yields", ".3g"))
+    for key, what, fmt in cm_items:
+        blk.figures.append(
+            figs.draw(
+                f"{slug}_confusion_{key}",
+                partial(_draw_confusion, ev.confusion[key], class_names, what, fmt),
+                title=f"{tm.name}: confusion matrix, {what}",
+                figsize=(6.0, 5.0),
+                label=False,
+            )
+        )
+    if ev.importance is not None:
+        imp = ev.importance
+        blk.figures.append(
+            figs.draw(
+                f"{slug}_importance",
+                partial(
+                    _draw_importance,
+                    {f: float(m) for f, m in zip(imp.features, imp.mean, strict=True)},
+                    {f: float(s) for f, s in zip(imp.features, imp.std, strict=True)},
+                    "Weighted AUC drop when permuted",
+                    0,
+                ),
+                title=f"{tm.name}: permutation importance (test split)",
+                label=False,
+            )
+        )
+    if tm.gain:
+        blk.figures.append(
+            figs.draw(
+                f"{slug}_gain",
+                partial(_draw_importance, tm.gain, None, "Total gain (normalised)", 1),
+                title=f"{tm.name}: BDT total gain",
+                label=False,
+            )
+        )
+    files = [f"models/{tm.name}/"] + ([f"models/{tm.name}.onnx"] if tm.onnx else [])
+    blk.paragraphs.append("Files: " + ", ".join(files) + ".")
+    return blk
+
+
+def _draw_history(history: Any, ax: Any) -> Any:
+    from hepsift import plots
+
+    return plots.learning_curves(history, ax=ax)
+
+
+def _draw_scores(
+    train: Any,
+    test: Any,
+    class_names: list[str],
+    ks: dict[str, float],
+    alpha: float,
+    xlabel: str,
+    ax: Any,
+) -> Any:
+    from hepsift import plots
+
+    return plots.score_distributions(
+        train, test, class_names=class_names, ks_pvalues=ks, alpha=alpha, xlabel=xlabel, ax=ax
+    )
+
+
+def _draw_confusion(matrix: Any, class_names: list[str], what: str, fmt: str, ax: Any) -> Any:
+    from hepsift import plots
+
+    return plots.confusion_matrix(matrix, class_names, title=what, fmt=fmt, ax=ax)
+
+
+def _draw_importance(
+    values: dict[str, float], errors: dict[str, float] | None, xlabel: str, color: int, ax: Any
+) -> Any:
+    from hepsift import plots
+
+    return plots.feature_importance(values, errors=errors, xlabel=xlabel, color_index=color, ax=ax)
+
+
+def _call_ax(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], ax: Any) -> Any:
+    return fn(*args, ax=ax, **kwargs)

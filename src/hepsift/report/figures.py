@@ -1,0 +1,120 @@
+"""Drawing plots into files: the report decides names, formats and resolution.
+
+Figures are plain :class:`matplotlib.figure.Figure` objects (no pyplot state, no GUI), drawn in
+the mplhep style, saved atomically as ``plots/<key>.<format>`` and kept as PNG bytes for
+embedding in the HTML report.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hepsift.report.rundir import atomic_write_bytes
+
+__all__ = ["FigureRecord", "FigureSet"]
+
+
+@dataclass
+class FigureRecord:
+    """One saved figure: its key (file stem), title, caption, files and the PNG for embedding."""
+
+    key: str
+    title: str
+    caption: str
+    files: list[Path] = field(default_factory=list)
+    png: bytes = b""
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+class FigureSet:
+    """Draw, save and remember the figures of a run (``plots/<key>.png`` and ``.pdf``)."""
+
+    def __init__(
+        self,
+        directory: Path | None,
+        *,
+        formats: Sequence[str] = ("png", "pdf"),
+        dpi: int = 110,
+        lumi_fb: float | None = None,
+    ):
+        self.directory = directory
+        self.formats = tuple(formats)
+        self.dpi = dpi
+        self.lumi_fb = lumi_fb
+        self.records: dict[str, FigureRecord] = {}
+
+    def draw_figure(
+        self,
+        key: str,
+        fn: Callable[[Any], Any],
+        *,
+        title: str,
+        caption: str = "",
+        figsize: tuple[float, float] = (7.0, 5.0),
+        label: bool = True,
+    ) -> FigureRecord:
+        """``fn(figure)`` draws on a fresh Figure (for multi-panel plots); then it is saved."""
+        from matplotlib.figure import Figure
+
+        from hepsift.plots._common import style
+
+        with style():
+            fig = Figure(figsize=figsize, layout="constrained")
+            fn(fig)
+            if label and fig.axes:
+                from hepsift.plots._common import hep_label
+
+                hep_label(fig.axes[0], lumi_fb=self.lumi_fb)
+            return self._save(key, fig, title, caption)
+
+    def draw(
+        self,
+        key: str,
+        fn: Callable[[Any], Any],
+        *,
+        title: str,
+        caption: str = "",
+        figsize: tuple[float, float] = (7.0, 5.0),
+        label: bool = True,
+    ) -> FigureRecord:
+        """``fn(ax)`` draws on the single axes of a fresh Figure; then it is saved."""
+
+        def one(fig: Any) -> Any:
+            return fn(fig.add_subplot())
+
+        return self.draw_figure(
+            key, one, title=title, caption=caption, figsize=figsize, label=label
+        )
+
+    def _save(self, key: str, fig: Any, title: str, caption: str) -> FigureRecord:
+        record = FigureRecord(key=key, title=title, caption=caption)
+        for fmt in dict.fromkeys(("png", *self.formats)):
+            buf = io.BytesIO()
+            fig.savefig(buf, format=fmt, dpi=self.dpi, metadata=_metadata(fmt))
+            data = buf.getvalue()
+            if fmt == "png":
+                record.png = data
+            if self.directory is not None and fmt in self.formats:
+                path = atomic_write_bytes(self.directory / f"{key}.{fmt}", data)
+                record.files.append(path)
+        self.records[key] = record
+        return record
+
+
+def _metadata(fmt: str) -> dict[str, Any] | None:
+    # fixed metadata: identical inputs give identical files (no creation date)
+    if fmt == "pdf":
+        return {"Creator": "hepsift", "Producer": "hepsift", "CreationDate": None}
+    if fmt == "png":
+        return {"Software": "hepsift"}
+    if fmt == "svg":
+        return {"Date": None}
+    return None
