@@ -9,11 +9,33 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["Scaler"]
+__all__ = [
+    "BuildInfo",
+    "ObjectSlots",
+    "SampleSpec",
+    "Scaler",
+    "aggregate",
+    "build_dataset",
+    "compute_features",
+    "known_features",
+    "pad",
+    "resolve_feature",
+    "stack_objects",
+]
 
 _LAZY: dict[str, str] = {
     "Scaler": "hepsift.features.scaling",
     "weighted_quantile": "hepsift.features.scaling",
+    "BuildInfo": "hepsift.features.build",
+    "SampleSpec": "hepsift.features.build",
+    "build_dataset": "hepsift.features.build",
+    "compute_features": "hepsift.features.build",
+    "known_features": "hepsift.features.build",
+    "resolve_feature": "hepsift.features.build",
+    "ObjectSlots": "hepsift.features.jagged",
+    "aggregate": "hepsift.features.jagged",
+    "pad": "hepsift.features.jagged",
+    "stack_objects": "hepsift.features.jagged",
 }
 
 

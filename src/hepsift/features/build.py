@@ -270,8 +270,6 @@ def compute_features(
     ``missing_indicators`` adds a ``{name}_missing`` column (1 where the value was missing).
     """
     names = list(names)
-    if not names:
-        raise ConfigError("features: the list of feature names is empty")
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ConfigError(f"features: names repeated {dup}")

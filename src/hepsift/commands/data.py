@@ -1,0 +1,103 @@
+"""``hepsift inspect`` and ``hepsift cutflow``: look at input files before training.
+
+- ``inspect FILE``: trees, branches, types, entries and a per-branch summary (min/mean/max;
+  object counts for jagged branches), in the file's own units.
+- ``cutflow FILES... --selection hgamgam``: the weighted cutflow of a selection (GeV).
+
+Heavy imports happen inside the command functions so the CLI starts at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+__all__ = ["print_inspect", "register"]
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    ax = abs(x)
+    if ax != 0 and (ax >= 1e5 or ax < 1e-3):
+        return f"{x:.3e}"
+    return f"{x:.4g}"
+
+
+def print_inspect(info: dict[str, Any], console: Any, *, show: int | None = None) -> None:
+    """Print the result of :func:`hepsift.io.inspect` as rich tables."""
+    from rich.table import Table
+
+    console.print(f"[bold]{info['file']}[/bold]  ({info['size_bytes']:,} bytes)")
+    for tree, t in info["trees"].items():
+        unit = f", energies in {t['energy_unit']}" if t.get("energy_unit") else ""
+        schema = f", layout {t['schema']}" if t.get("schema") else ""
+        table = Table(
+            title=f"tree '{tree}': {t['entries']:,} entries, {len(t['branches'])} branches"
+            f"{schema}{unit}"
+        )
+        for col in ("branch", "type", "objects/event min/mean/max", "min", "mean", "max"):
+            table.add_column(col, justify="left" if col in ("branch", "type") else "right")
+        rows = t["branches"] if show is None else t["branches"][:show]
+        for row in rows:
+            if "error" in row:
+                table.add_row(row["branch"], row["type"], f"[red]unreadable: {row['error']}[/red]")
+                continue
+            c = row.get("count")
+            v = row.get("values")
+            table.add_row(
+                row["branch"],
+                str(row["type"]),
+                "" if c is None else f"{c['min']:.0f} / {c['mean']:.2f} / {c['max']:.0f}",
+                _fmt(v["min"]) if v else "-",
+                _fmt(v["mean"]) if v else "-",
+                _fmt(v["max"]) if v else "-",
+            )
+        console.print(table)
+        if show is not None and len(t["branches"]) > show:
+            console.print(f"... {len(t['branches']) - show} more branches (use --all)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``inspect`` and ``cutflow`` commands to ``app``."""
+
+    @app.command("inspect")
+    def inspect_cmd(
+        file: str = typer.Argument(..., help="a ROOT, CSV or Parquet file"),
+        tree: str | None = typer.Option(None, "--tree", help="only this tree"),
+        max_entries: int | None = typer.Option(
+            None, "--max-entries", help="summarise at most this many entries per branch"
+        ),
+        show_all: bool = typer.Option(False, "--all", help="list every branch (default: 200)"),
+    ) -> None:
+        """Show trees, branches, types, entries and per-branch value summaries of FILE."""
+        from rich.console import Console
+
+        from hepsift.io import inspect
+
+        info = inspect(file, tree=tree, max_entries=max_entries)
+        print_inspect(info, Console(highlight=False), show=None if show_all else 200)
+
+    @app.command("cutflow")
+    def cutflow_cmd(
+        files: list[str] = typer.Argument(..., help="input files or glob patterns"),
+        selection: str = typer.Option("hgamgam", "--selection", "-s", help="preset or YAML file"),
+        tree: str | None = typer.Option(None, "--tree", help="tree name"),
+        lumi_fb: float = typer.Option(10.0, "--lumi-fb", help="luminosity in fb^-1"),
+        sample: str = typer.Option("sample", "--name", help="sample name for the table"),
+    ) -> None:
+        """Apply a selection to FILES and print the weighted cutflow."""
+        from rich.console import Console
+
+        from hepsift.features.build import build_dataset
+
+        _, info = build_dataset(
+            [{"name": sample, "files": files, "label": "signal", "tree": tree}],
+            features=[],
+            selection=selection,
+            lumi_fb=lumi_fb,
+        )
+        console = Console(highlight=False)
+        console.print(info.cutflows[sample].table())
+        console.print(info.yields_table())
