@@ -124,13 +124,18 @@ def _batches(
 def _to_awkward(batch: Any) -> Any:
     import awkward as ak
     import numpy as np
+    import pyarrow as pa
 
     cols = {}
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
-        if col.null_count:
-            cols[name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
-        else:
-            cols[name] = col.to_numpy(zero_copy_only=False)
+        numeric = pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
+        if numeric or pa.types.is_boolean(col.type):
+            values = col.to_numpy(zero_copy_only=False)
+            if col.null_count:
+                values = np.asarray(values, dtype=np.float64)
+            cols[name] = values
+        else:  # strings and nested columns
+            cols[name] = ak.from_arrow(col)
     return ak.zip(cols, depth_limit=1) if cols else ak.Array([])
 
 
