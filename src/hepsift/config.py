@@ -52,14 +52,22 @@ class _Section(BaseModel):
 
 
 class SampleConfig(_Section):
-    """One input sample read from files (ROOT, Parquet or CSV)."""
+    """One input sample read from files (ROOT, Parquet or CSV); see
+    :class:`hepsift.features.SampleSpec` for the meaning of each field."""
 
     name: str
     paths: list[str] = Field(min_length=1)
-    tree: str = "mini"
+    tree: str | None = None
     class_: str | None = Field(default=None, alias="class")
+    schema_: str | None = Field(default=None, alias="schema")
+    kind: Literal["auto", "mc", "data"] = "auto"
     kfactor: float = 1.0
     xsec_pb: float | None = None
+    sum_weights: float | None = None
+    label_branch: str | None = None
+    param: float | None = None
+    param_branch: str | None = None
+    entry_stop: int | None = Field(default=None, gt=0)
 
 
 class InlineData(_Section):
@@ -110,7 +118,7 @@ class SelectionConfig(_Section):
     """A named selection preset (e.g. ``hgamgam``) and/or extra cuts on feature columns."""
 
     preset: str | None = None
-    cuts: list[str] = Field(default_factory=list)
+    cuts: list[str | dict[str, str]] = Field(default_factory=list)
 
 
 class SplitConfig(_Section):
@@ -131,10 +139,12 @@ class SplitConfig(_Section):
 
 
 class WeightsConfig(_Section):
-    """Event weights: luminosity (fb^-1), negative-weight policy, class balancing for training."""
+    """Event weights: luminosity (fb^-1), and for *training* only the negative-weight policy
+    (``abs`` by default: gradient boosting rejects negative weights) and class balancing.
+    Evaluation always uses the signed physics weights."""
 
     lumi_fb: float = Field(default=36.1, gt=0)
-    negative: Literal["keep", "abs", "drop"] = "keep"
+    negative: Literal["keep", "abs", "drop"] = "abs"
     balance: bool = True
 
 
@@ -471,30 +481,75 @@ def _check_task(cfg: RunConfig, source: str) -> None:
             )
 
 
+def _check_selection(cfg: RunConfig, source: str) -> None:
+    preset = cfg.selection.preset
+    if preset is None:
+        return
+    try:
+        from hepsift.select import PRESETS
+    except ImportError:
+        return
+    if preset not in PRESETS and not preset.endswith((".yaml", ".yml")):
+        raise ConfigError(
+            f"{source}: 'selection.preset' is '{preset}'{suggest(preset, PRESETS)} "
+            f"(presets: {', '.join(PRESETS)})"
+        )
+
+
+#: Branches (columns) each generated scenario writes (docs: SCENARIOS.md), for checking
+#: feature names before anything runs. Scenarios not listed are checked when read.
+SCENARIO_BRANCHES: dict[str, tuple[str, ...]] = {
+    "higgs-diphoton": (
+        "runNumber", "eventNumber", "channelNumber", "mcWeight", "scaleFactor_PHOTON",
+        "scaleFactor_PhotonTRIGGER", "scaleFactor_PILEUP", "XSection", "SumWeights", "trigP",
+        "photon_n", "photon_pt", "photon_eta", "photon_phi", "photon_E", "photon_isTightID",
+        "photon_ptcone30", "photon_etcone20", "jet_n", "jet_pt", "jet_eta", "jet_phi", "jet_E",
+        "jet_MV2c10", "lep_n", "lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_charge",
+        "lep_type", "lep_ptcone30", "lep_etcone20", "met_et", "met_phi",
+    ),
+    "photon-id": (
+        "pt", "eta", "phi", "Rhad", "weta2", "etcone20", "ptcone20", "ptcone30",
+        "n_tracks_in_cone", "label", "weight",
+    ),
+}  # fmt: skip
+
+
+def _scenario_branches(scenario: str) -> tuple[str, ...] | None:
+    if scenario in SCENARIO_BRANCHES:
+        return SCENARIO_BRANCHES[scenario]
+    if scenario == "resonance-ttbar":
+        try:
+            from hepsift.io.schema import HEPMASS_COLUMNS
+        except ImportError:
+            return None
+        return tuple(HEPMASS_COLUMNS)
+    return None
+
+
 def _check_features(cfg: RunConfig, source: str) -> None:
-    """Check feature names against what the data source can provide, when that is knowable."""
-    known: list[str] | None = None
+    """Check feature names against what the data source provides, when that is known now."""
     if cfg.data.inline is not None:
         known = list(cfg.data.inline.feature_names)
-    else:
-        try:
-            from hepsift import features as feat_mod
-        except ImportError:
-            return
-        lister = getattr(feat_mod, "available_features", None)
-        if callable(lister) and cfg.data.scenario is not None:
-            try:
-                known = list(lister(cfg.data.scenario))
-            except Exception:  # the data layer cannot tell for this source: judged later
-                known = None
-    if known is None:
+        for i, f in enumerate(cfg.features):
+            if f not in known:
+                raise ConfigError(
+                    f"{source}: unknown feature 'features[{i}]' '{f}'{suggest(f, known)} "
+                    f"(available: {', '.join(known)})"
+                )
+        return
+    branches = None if cfg.data.scenario is None else _scenario_branches(cfg.data.scenario)
+    if branches is None:
+        return
+    try:
+        from hepsift.features.build import resolve_feature
+    except ImportError:
         return
     for i, f in enumerate(cfg.features):
-        if f not in known:
-            raise ConfigError(
-                f"{source}: unknown feature 'features[{i}]' '{f}'{suggest(f, known)} "
-                f"(available: {', '.join(known)})"
-            )
+        try:
+            resolve_feature(f, branches, where=f"features[{i}]")
+        except ConfigError as exc:
+            msg = str(exc).removeprefix(f"features[{i}]: ").removeprefix("features: ")
+            raise ConfigError(f"{source}: 'features[{i}]': {msg}") from None
 
 
 def load_config(
@@ -531,6 +586,7 @@ def load_config(
         raise _config_error(exc, source) from None
     _check_paths(cfg, source, base)
     _check_task(cfg, source)
+    _check_selection(cfg, source)
     _check_features(cfg, source)
     if check_models:
         _check_models(cfg, source)

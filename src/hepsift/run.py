@@ -132,9 +132,88 @@ def cache_folder(cfg: RunConfig) -> Path:
     return Path(cfg.data.cache) / f"{cfg.data.scenario}-{cfg.seed}-{cfg.data.events}"
 
 
+def _class_of(sample: str, cfg: RunConfig) -> str | None:
+    """The class a sample belongs to by ``task.classes`` (exact name, else prefix), or None."""
+    assert cfg.task.classes is not None
+    for cname, members in cfg.task.classes.items():
+        if sample in members:
+            return cname
+    for cname, members in cfg.task.classes.items():
+        if any(sample.startswith(m) for m in members):
+            return cname
+    return None
+
+
+def _manifest_samples(out: Path) -> list[dict[str, Any]]:
+    """Sample specs (``SampleSpec`` fields) of a generated folder, from its ``manifest.json``."""
+    import json
+
+    manifest = out / "manifest.json"
+    try:
+        data = json.loads(manifest.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read the generator manifest '{manifest}': {exc}") from None
+    raw = data.get("samples", data) if isinstance(data, dict) else data
+    entries: list[dict[str, Any]] = []
+    if isinstance(raw, dict):
+        entries = [{"name": k, **v} for k, v in raw.items() if isinstance(v, dict)]
+    elif isinstance(raw, list):
+        entries = [e for e in raw if isinstance(e, dict)]
+    specs = []
+    for e in entries:
+        files = e.get("files") or e.get("paths") or e.get("path") or e.get("file")
+        if files is None:
+            continue
+        files_list = [files] if isinstance(files, str) else list(files)
+        paths = [str(p if Path(p).is_absolute() else out / p) for p in files_list]
+        spec: dict[str, Any] = {"name": str(e["name"]), "files": paths, "manifest": str(manifest)}
+        if "is_signal" in e:
+            spec["label"] = "signal" if e["is_signal"] else "background"
+        if e.get("label_branch"):
+            spec["label_branch"] = e["label_branch"]
+        specs.append(spec)
+    if not specs:
+        raise DataError(f"the generator manifest '{manifest}' lists no sample files")
+    return specs
+
+
+def _config_samples(cfg: RunConfig) -> list[dict[str, Any]]:
+    assert cfg.data.samples is not None
+    out = []
+    for s in cfg.data.samples:
+        spec: dict[str, Any] = {
+            "name": s.name,
+            "files": list(s.paths),
+            "label": s.class_,
+            "tree": s.tree,
+            "schema": s.schema_,
+            "kind": s.kind,
+            "kfactor": s.kfactor,
+            "xsection_pb": s.xsec_pb,
+            "sum_weights": s.sum_weights,
+            "label_branch": s.label_branch,
+            "param": s.param,
+            "param_branch": s.param_branch,
+            "entry_stop": s.entry_stop,
+        }
+        out.append({k: v for k, v in spec.items() if v is not None})
+    return out
+
+
+def _selection_spec(cfg: RunConfig) -> Any:
+    preset, cuts = cfg.selection.preset, list(cfg.selection.cuts)
+    if not cuts:
+        return preset
+    base: list[Any] = []
+    if preset is not None:
+        from hepsift.select import PRESETS
+
+        base = list(PRESETS[preset]["cuts"])
+    return {"name": preset or "selection", "cuts": base + cuts}
+
+
 def _pipeline_dataset(cfg: RunConfig, *, log: Log, scheduler: str | None) -> PreparedData:
     build_dataset = _optional("hepsift.features", "build_dataset", "building features")
-    notes: list[str] = []
     data_files: list[Path] = []
     if cfg.data.scenario is not None:
         generate = _optional("hepsift.generate", "generate", f"scenario '{cfg.data.scenario}'")
@@ -144,7 +223,7 @@ def _pipeline_dataset(cfg: RunConfig, *, log: Log, scheduler: str | None) -> Pre
             f"{'reusing' if done else 'generating'} {cfg.data.scenario} samples "
             f"({cfg.data.events} events per sample) in {out}"
         )
-        result = _call_with_supported(
+        _call_with_supported(
             generate,
             cfg.data.scenario,
             events=cfg.data.events,
@@ -153,37 +232,59 @@ def _pipeline_dataset(cfg: RunConfig, *, log: Log, scheduler: str | None) -> Pre
             workers=cfg.data.workers,
             scheduler=scheduler,
         )
-        manifest = out / "manifest.json"
-        if manifest.is_file():
-            data_files.append(manifest)
-        samples: Any = result if result is not None else out
-        if manifest.is_file():
-            samples = out
+        data_files.append(out / "manifest.json")
+        specs = _manifest_samples(out)
+        source = f"generated scenario '{cfg.data.scenario}' (cache {out})"
     else:
-        assert cfg.data.samples is not None
-        samples = [s.model_dump(by_alias=True) for s in cfg.data.samples]
-        for s in cfg.data.samples:
-            data_files.extend(Path(p) for p in s.paths if Path(p).is_file())
-    selection: Any = cfg.selection.preset
-    if cfg.selection.cuts:
-        selection = {"preset": cfg.selection.preset, "cuts": list(cfg.selection.cuts)}
-    dataset, info = _call_with_supported(
-        build_dataset,
-        samples,
-        selection=selection,
-        features=list(cfg.features) or None,
-        lumi_fb=cfg.weights.lumi_fb,
-        seed=cfg.seed,
-        scheduler=scheduler,
-    )
-    info = dict(info or {})
+        specs = _config_samples(cfg)
+        for spec in specs:
+            data_files.extend(Path(p) for p in spec["files"] if Path(p).is_file())
+        source = "sample files"
+    class_names = None
+    if cfg.task.classes:
+        kept = []
+        for spec in specs:
+            cname = _class_of(spec["name"], cfg)
+            if cname is not None:
+                kept.append({**spec, "label": cname})
+        if not kept:
+            names = [s["name"] for s in specs]
+            raise ConfigError(f"'task.classes' matches none of the samples ({', '.join(names)})")
+        specs = kept
+        class_names = list(cfg.task.classes)
+    log(f"reading {len(specs)} samples, selection {cfg.selection.preset or 'none'}")
+    try:
+        dataset, info = build_dataset(
+            specs,
+            features=list(cfg.features),
+            selection=_selection_spec(cfg),
+            lumi_fb=cfg.weights.lumi_fb,
+            class_names=class_names,
+            scheduler=scheduler,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}") from None
+    samples_rows: list[dict[str, Any]] = []
+    norm = getattr(info, "norm", {}) or {}
+    yields_by_sample = {r.get("sample"): r for r in getattr(info, "yields", []) or []}
+    for spec in specs:
+        row: dict[str, Any] = {"sample": spec["name"], "class": spec.get("label", "")}
+        n = norm.get(spec["name"], {})
+        for key in ("xsection_pb", "sum_weights", "kfactor"):
+            if n.get(key) is not None:
+                row[key] = n[key]
+        y = yields_by_sample.get(spec["name"])
+        if y is not None:
+            row["selected events"] = y.get("events")
+            row["yield"] = y.get("yield")
+        samples_rows.append(row)
+    cutflows = {name: cf.as_rows() for name, cf in (getattr(info, "cutflows", {}) or {}).items()}
     return PreparedData(
         dataset=dataset,
-        samples=list(info.get("samples", [])),
-        cutflows=dict(info.get("cutflows", {})),
+        samples=samples_rows,
+        cutflows=cutflows,
         data_files=data_files,
-        notes=notes + list(info.get("notes", [])),
-        source=f"scenario '{cfg.data.scenario}'" if cfg.data.scenario else "sample files",
+        source=source,
     )
 
 

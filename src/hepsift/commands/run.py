@@ -48,13 +48,13 @@ def _ranking_table(result: Any) -> Any:
     binary = len(result.metrics.get("classes", [])) == 2
     table = Table(title=f"Which model is best? ({result.config.name}, test split)")
     table.add_column("#", justify="right")
-    table.add_column("model", style="bold")
+    table.add_column("model", style="bold", no_wrap=True)
     table.add_column("family")
-    table.add_column("AUC [68 % CI]", justify="right")
+    table.add_column("AUC [68 % CI]", justify="right", no_wrap=True)
     if binary:
-        table.add_column("1/eps_b @ 50 %", justify="right")
-        table.add_column("best Z_A", justify="right")
-    table.add_column("KS p (min)", justify="right")
+        table.add_column("1/eps_b@50%", justify="right")
+        table.add_column("Z_A", justify="right")
+    table.add_column("KS p", justify="right")
     for i, ev in enumerate(ranking(result.evaluations), start=1):
         low, high = ev.auc_ci68
         ks = min((r.pvalue for r in ev.ks.values()), default=float("nan"))

@@ -182,7 +182,7 @@ def _feature_table(train: Any) -> Table:
             row += [mean, std]
         rows.append(row)
     return Table(
-        "Input features after scaling (train split, weighted by |w|)",
+        "Input features (train split, before scaling, weighted by |w|; GeV for energies)",
         cols,
         rows,
         note="Scaling is fit on the training split only and saved next to each model (scaler.json).",
@@ -235,7 +235,8 @@ def build_report(
     cut_blocks = []
     for sample, rows_ in prepared.cutflows.items():
         if rows_:
-            cols, rows = _rows_from_dicts(rows_)
+            keep = ("cut", "events", "yield", "error", "eff_rel", "weff_cum")
+            cols, rows = _rows_from_dicts([{k: r[k] for k in keep if k in r} for r in rows_])
             cut_blocks.append(Table(f"Cutflow: {sample}", cols, rows))
     yields = metrics.get("yields", {})
     ytab = Table(
@@ -273,8 +274,8 @@ def build_report(
     feat_block.paragraphs.append(
         f"{train.n_features} features: {', '.join(train.feature_names)}; scaling: {cfg.scaling}."
     )
-    feat_block.tables.append(_feature_table(train))
-    feat_block.figures.extend(_feature_figures(figs, train, lumi))
+    feat_block.tables.append(_feature_table(raw_train))
+    feat_block.figures.extend(_feature_figures(figs, raw_train, lumi))
     features_section = Section("features", "Features", [feat_block])
 
     # -- models -------------------------------------------------------------------------
