@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepsift.errors import ConfigError, DataError, suggest
+from hepsift.errors import ConfigError, DataError, HepsiftError, suggest
 
 __all__ = [
     "FUNCTIONS",
@@ -475,6 +475,8 @@ class Selection:
             resolve = _resolver(events, cut, resolve_feature)
             try:
                 value = cut.expr.evaluate(resolve)
+            except HepsiftError:
+                raise
             except (ValueError, TypeError) as exc:
                 raise DataError(
                     f"selection cut '{cut.name}' ({cut.expr.text}) failed on the data: {exc}"
