@@ -17,6 +17,15 @@ __all__ = ["MODELS", "create", "hyperparameters", "model_class"]
 #: name -> "module:Class". Families add their line here.
 MODELS: dict[str, str] = {
     "logistic": "hepsift.models.logistic:LogisticRegression",
+    "tree": "hepsift.models.trees:DecisionTree",
+    "forest": "hepsift.models.trees:RandomForest",
+    "bdt": "hepsift.models.boosting:BDT",
+    "mlp": "hepsift.models.mlp:MLP",
+    "easy-ensemble": "hepsift.models.ensemble:EasyEnsemble",
+    "undersample": "hepsift.models.ensemble:RandomUndersample",
+    "bagging": "hepsift.models.ensemble:Bagging",
+    "mlp-regressor": "hepsift.models.regression:MLPRegressor",
+    "bdt-regressor": "hepsift.models.regression:BDTRegressor",
 }
 
 
