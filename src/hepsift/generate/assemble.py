@@ -1,0 +1,212 @@
+"""Assemble final output files of a scenario from its finished chunk files, and the manifest."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hepsift.generate import constants as C
+from hepsift.generate.processes import Sample, derive_seeds
+from hepsift.generate.writer import (
+    read_chunk,
+    sha256,
+    write_csv,
+    write_images,
+    write_parquet,
+    write_root,
+)
+
+__all__ = ["assemble", "complete_manifest"]
+
+
+def complete_manifest(path: Path, config_hash: str) -> dict[str, Any] | None:
+    """The manifest at ``path`` if it belongs to ``config_hash`` and every file it lists is
+    present with its recorded sha256; else None (the outputs must be (re)built)."""
+    if not path.is_file():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if manifest.get("config_hash") != config_hash:
+        return None
+    for rel, digest in manifest.get("files", {}).items():
+        f = path.parent / rel
+        if not f.is_file() or sha256(f) != digest:
+            return None
+    return dict(manifest)
+
+
+def _load(files: list[Path]) -> tuple[Any, list[dict[str, Any]], np.ndarray | None, np.ndarray]:
+    import awkward as ak
+
+    rows, metas, imgs, img_ev = [], [], [], []
+    for f in files:
+        r, m, im = read_chunk(f)
+        rows.append(r)
+        metas.append(m)
+        if im is not None:
+            imgs.append(im)
+            img_ev.append(np.asarray(m["image_event_numbers"], dtype=np.int64))
+    table = ak.concatenate(rows) if len(rows) > 1 else rows[0]
+    images = np.concatenate(imgs) if imgs else None
+    events = np.concatenate(img_ev) if img_ev else np.zeros(0, dtype=np.int64)
+    return table, metas, images, events
+
+
+def _sample_summary(s: Sample, metas: list[dict[str, Any]], seed: int, file: str) -> dict[str, Any]:
+    from hepsift.generate.runner import _combine_xsec
+
+    sigma, err = _combine_xsec(metas)
+    return {
+        **s.as_dict(),
+        "file": file,
+        "seed": seed,
+        "pythia_seeds": [derive_seeds(seed, s.name, m["chunk"])[0] for m in metas],
+        "chunks": len(metas),
+        "events_generated": int(sum(m["events_generated"] for m in metas)),
+        "events_accepted": int(sum(m["events_accepted"] for m in metas)),
+        "xsection_pb": sigma,
+        "xsection_err_pb": err,
+        "sum_weights": float(sum(m["sum_weights"] for m in metas)),
+        "pythia_seconds": float(sum(m["pythia_seconds"] for m in metas)),
+        "chunk_seconds": float(sum(m["seconds"] for m in metas)),
+    }
+
+
+def _higgs_file(path: Path, s: Sample, table: Any, summary: dict[str, Any]) -> None:
+    n = len(table)
+    f4 = np.float32
+    ones = np.ones(n, dtype=f4)
+    branches: dict[str, Any] = {
+        "runNumber": np.full(n, C.RUN_NUMBER, dtype=np.int32),
+        "eventNumber": np.asarray(table["eventNumber"], dtype=np.int32),
+        "channelNumber": np.full(n, s.channel_number, dtype=np.int32),
+        "mcWeight": np.asarray(table["mcWeight"], dtype=f4),
+        "scaleFactor_PILEUP": ones,
+        "scaleFactor_PHOTON": ones,
+        "scaleFactor_PhotonTRIGGER": ones,
+        "XSection": np.full(n, summary["xsection_pb"], dtype=f4),
+        "SumWeights": np.full(n, summary["sum_weights"], dtype=f4),
+        "trigP": np.asarray(table["trigP"], dtype=bool),
+        "photon": table["photon"],
+        "jet": table["jet"],
+        "lep": table["lep"],
+        "met_et": np.asarray(table["met_et"], dtype=f4),
+        "met_phi": np.asarray(table["met_phi"], dtype=f4),
+    }
+    write_root(path, branches)
+
+
+def assemble(
+    scenario: str,
+    samples: Sequence[Sample],
+    chunk_files: dict[str, list[Path]],
+    out: Path,
+    config: dict[str, Any],
+    config_hash: str,
+    versions: dict[str, str],
+) -> dict[str, Any]:
+    """Write the final files of ``scenario`` from its chunks; return the manifest (unwritten)."""
+    import awkward as ak
+
+    from hepsift.generate.scenarios import HEPMASS_FEATURES, hepmass_columns
+
+    seed = int(config["seed"])
+    files: list[str] = []
+    summaries: list[dict[str, Any]] = []
+    loaded = {s.name: _load(chunk_files[s.name]) for s in samples}
+
+    def images_out(s: Sample) -> None:
+        _, _, imgs, ev = loaded[s.name]
+        if imgs is not None:
+            name = f"{s.name}.images.npz"
+            write_images(out / name, imgs, ev)
+            files.append(name)
+
+    if scenario == "higgs-diphoton":
+        for s in samples:
+            table, metas, _, _ = loaded[s.name]
+            name = f"{s.name}.root"
+            summary = _sample_summary(s, metas, seed, name)
+            _higgs_file(out / name, s, table, summary)
+            files.append(name)
+            images_out(s)
+            summaries.append(summary)
+    elif scenario == "photon-id":
+        cols: dict[str, list[np.ndarray]] = {}
+        name = "photon-id.parquet"
+        for s in samples:
+            table, metas, _, _ = loaded[s.name]
+            summary = _sample_summary(s, metas, seed, name)
+            summary["candidates"] = len(table)
+            summaries.append(summary)
+            w = np.asarray(table["mcWeight"]) * summary["xsection_pb"] / summary["sum_weights"]
+            part: dict[str, np.ndarray] = {
+                f: np.asarray(table[f])
+                for f in ak.fields(table)
+                if f not in ("eventNumber", "mcWeight")
+            }
+            part["weight"] = w
+            part["event_number"] = np.asarray(table["eventNumber"])
+            part["sample"] = np.full(len(w), s.name)
+            for k, v in part.items():
+                cols.setdefault(k, []).append(v)
+            images_out(s)
+        write_parquet(out / name, {k: np.concatenate(v) for k, v in cols.items()})
+        files.append(name)
+    else:
+        name = "resonance-ttbar.parquet"
+        csv_name = "resonance-ttbar.csv"
+        cols = {}
+        for s in samples:
+            table, metas, _, _ = loaded[s.name]
+            summary = _sample_summary(s, metas, seed, name)
+            summaries.append(summary)
+            n = len(table)
+            w = np.asarray(table["mcWeight"]) * summary["xsection_pb"] / summary["sum_weights"]
+            mtt = np.asarray(table["mtt_true"], dtype=np.float64)
+            mass = np.full(n, s.extra["mass_gev"]) if s.is_signal else mtt
+            part = {"label": np.full(n, int(s.is_signal), dtype=np.int64)}
+            for i, f in enumerate(HEPMASS_FEATURES):
+                part[f"f{i}"] = np.asarray(table[f], dtype=np.float64)
+            part["mass"] = mass
+            part["weight"] = w
+            part["mtt_true"] = mtt
+            part["event_number"] = np.asarray(table["eventNumber"])
+            part["sample"] = np.full(n, s.name)
+            for k, v in part.items():
+                cols.setdefault(k, []).append(v)
+            images_out(s)
+        merged = {k: np.concatenate(v) for k, v in cols.items()}
+        write_parquet(out / name, merged)
+        header = hepmass_columns()
+        data = np.column_stack([merged[c].astype(np.float64) for c in header])
+        write_csv(out / csv_name, header, data, ["%d"] + ["%.6g"] * (len(header) - 1))
+        files += [name, csv_name]
+
+    manifest: dict[str, Any] = {
+        "scenario": scenario,
+        "config_hash": config_hash,
+        **{k: v for k, v in config.items() if k != "samples"},
+        "events_note": "events_per_sample = Pythia events generated per sample",
+        "versions": versions,
+        "samples": summaries,
+        "files": {f: sha256(out / f) for f in files},
+    }
+    if scenario == "resonance-ttbar":
+        manifest["hepmass_features"] = {f"f{i}": f for i, f in enumerate(HEPMASS_FEATURES)}
+        manifest["units"] = "GeV, rad; mass = Z' mass (signal) or true m_tt (background)"
+    elif scenario == "higgs-diphoton":
+        manifest["units"] = "MeV, rad (ATLAS Open Data convention); XSection in pb"
+        manifest["preselection"] = (
+            f">= {C.NTUPLE_MIN_PHOTONS} photon candidates (no matched track) with "
+            f"E_T > {C.NTUPLE_PHOTON_ET_MIN_GEV:g} GeV"
+        )
+    else:
+        manifest["units"] = "GeV, rad; weight in pb per candidate (sigma * mcWeight / SumWeights)"
+    return manifest

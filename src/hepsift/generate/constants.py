@@ -1,0 +1,152 @@
+"""Every physics number of the generated samples, in one place, with units in the names.
+
+Detector model in the spirit of the Delphes ATLAS card (see ``SCENARIOS.md``). Energies and
+momenta are in GeV, angles in radians, cell sizes in units of (pseudo)rapidity and azimuth.
+"""
+
+from __future__ import annotations
+
+import math
+
+#: Proton-proton centre-of-mass energy (GeV).
+ECM_GEV = 13000.0
+#: Pythia's ``info.sigmaGen()`` is in mb; 1 mb = 1e9 pb.
+MB_TO_PB = 1.0e9
+#: ATLAS run number of MC16a used in the ntuples.
+RUN_NUMBER = 284500
+
+# ---------------------------------------------------------------- tracker
+TRACK_ETA_MAX = 2.5
+TRACK_PT_MIN_GEV = 0.5
+TRACK_EFFICIENCY = 0.95
+#: sigma(pT)/pT = a * pT[GeV] (+) b
+TRACK_RES_PT_COEF_PER_GEV = 0.0005
+TRACK_RES_CONST = 0.01
+
+# ---------------------------------------------------------------- ECAL
+ECAL_ETA_MAX = 3.2
+ECAL_CELL_ETA = 0.025
+ECAL_N_PHI = 256  # cell size 2 pi / 256 = 0.0245 rad
+ECAL_N_ETA = round(2 * ECAL_ETA_MAX / ECAL_CELL_ETA)  # 256
+#: sigma(E)/E = a/sqrt(E) (+) b; the noise term c/E is applied per cluster. The constant term
+#: is the effective in-situ value (1.0 %, ATLAS Run 2 incl. non-uniformity and material) rather
+#: than the 0.7 % design value of SCENARIOS.md, so that m_gg has a realistic 1-2 % core.
+ECAL_RES_STOCH_SQRT_GEV = 0.10
+ECAL_RES_CONST = 0.010
+ECAL_RES_NOISE_GEV = 0.25
+#: Lateral EM shower profile: core + tail Gaussians (sigma in eta/phi units), normalised on a
+#: 5 x 5 cell kernel around the impact cell.
+EM_CORE_SIGMA = 0.0065
+EM_TAIL_SIGMA = 0.02
+EM_TAIL_FRACTION = 0.15
+#: Deposits below this energy (GeV) go to a single cell (their spread is irrelevant for the
+#: 1 GeV cluster seeds) which keeps the number of cells and towers small.
+EM_SPREAD_E_MIN_GEV = 1.0
+#: Residual z error (mm) of the primary vertex used for photon directions (photon pointing +
+#: tracks) and the ECAL geometry it acts through (barrel radius, end-cap |z|, mm).
+VERTEX_Z_RESOLUTION_MM = 15.0
+ECAL_BARREL_RADIUS_MM = 1500.0
+ECAL_ENDCAP_Z_MM = 3700.0
+#: Width of the electromagnetic part of a hadron shower in ECAL.
+HAD_EM_SIGMA = 0.03
+#: Fraction of a hadron's energy left in ECAL ~ Beta(a, b) (mean a / (a + b) = 0.3).
+HAD_EM_FRACTION_BETA_A = 1.5
+HAD_EM_FRACTION_BETA_B = 3.5
+#: Energy of a minimum-ionising muon in ECAL / HCAL (GeV).
+MUON_MIP_ECAL_GEV = 0.3
+MUON_MIP_HCAL_GEV = 1.5
+
+# ---------------------------------------------------------------- HCAL
+HCAL_ETA_MAX = 4.9
+HCAL_CELL_ETA = 0.1
+HCAL_N_PHI = 64  # cell size 2 pi / 64 = 0.098 rad
+HCAL_N_ETA = round(2 * HCAL_ETA_MAX / HCAL_CELL_ETA)  # 98
+HCAL_RES_STOCH_SQRT_GEV = 0.50
+HCAL_RES_CONST = 0.03
+
+# ---------------------------------------------------------------- muon system
+MUON_ETA_MAX = 2.7
+MUON_EFFICIENCY = 0.95
+MUON_RES_PT = 0.02
+MUON_PT_MIN_GEV = 5.0
+
+# ---------------------------------------------------------------- EM clusters, photons, electrons
+CLUSTER_SEED_ET_MIN_GEV = 1.0
+#: Candidates (photons, electrons) are built for clusters above this E_T (GeV).
+CANDIDATE_ET_MIN_GEV = 10.0
+#: Cluster = 5 x 5 cells (eta x phi) around the seed; weta2 in 3 x 5; position from 3 x 3.
+CLUSTER_HALF_ETA_CELLS = 2
+CLUSTER_HALF_PHI_CELLS = 2
+TRACK_MATCH_DR = 0.05
+TRACK_MATCH_PT_MIN_GEV = 1.0
+#: Hadronic leakage cone behind the cluster.
+RHAD_CONE_DR = 0.12
+ISO_CONE_SMALL_DR = 0.2
+ISO_CONE_LARGE_DR = 0.3
+#: Photon tight identification (cuts on shower shapes; isolation is separate, as in ATLAS).
+PHOTON_TIGHT_RHAD_MAX = 0.022
+PHOTON_TIGHT_WETA2_MAX = 0.0105
+#: Electron identification and E/p window.
+ELECTRON_RHAD_MAX = 0.05
+ELECTRON_WETA2_MAX = 0.013
+ELECTRON_EOP_MIN = 0.7
+ELECTRON_EOP_MAX = 1.6
+ELECTRON_TIGHT_RHAD_MAX = 0.02
+#: Prompt-photon truth matching radius.
+TRUTH_MATCH_DR = 0.1
+#: Acceptance of stored leptons (GeV) and |eta|.
+LEPTON_PT_MIN_GEV = 10.0
+ELECTRON_ETA_MAX = 2.47
+
+# ---------------------------------------------------------------- jets and b-tagging
+JET_R = 0.4
+JET_PT_MIN_GEV = 25.0
+JET_ETA_MAX = 4.5
+JET_OVERLAP_DR = 0.4
+BTAG_ETA_MAX = 2.5
+BTAG_HADRON_DR = 0.3
+BTAG_HADRON_PT_MIN_GEV = 5.0
+#: Tagger latent z ~ N(mu_flavour, 1); tagged at the 77 % WP when z > 0, so
+#: P(b) = Phi(0.739) = 0.77, P(c) = Phi(-0.842) = 0.20, P(light) = Phi(-2.326) = 0.01.
+BTAG_MU_B = 0.739
+BTAG_MU_C = -0.842
+BTAG_MU_LIGHT = -2.326
+#: MV2c10 = tanh(BTAG_SLOPE * z + atanh(WP)) puts the 77 % WP at the ATLAS cut value.
+BTAG_MV2C10_WP77 = 0.6459
+BTAG_SLOPE = 0.8
+
+# ---------------------------------------------------------------- event images
+IMAGE_N_PIX = 50
+IMAGE_ETA_MAX = 2.5
+
+# ---------------------------------------------------------------- scenario selections
+#: higgs-diphoton: stored photon candidates and the loose preselection written to the ntuple.
+NTUPLE_PHOTON_ET_MIN_GEV = 20.0
+NTUPLE_MIN_PHOTONS = 2
+#: Emulated diphoton trigger (g35_loose_g25_loose): E_T thresholds (GeV) and loose Rhad cut.
+TRIGGER_PHOTON_ET_GEV = (35.0, 25.0)
+TRIGGER_LOOSE_RHAD_MAX = 0.05
+HIGGS_MASS_GEV = 125.0
+DIPHOTON_MHAT_MIN_GEV = 90.0
+DIPHOTON_MHAT_MAX_GEV = 180.0
+PHOTONJET_PTHAT_MIN_GEV = 20.0
+#: photon-id: pTHatMin of both samples and the minimum candidate E_T (GeV).
+PHOTONID_PTHAT_MIN_GEV = 25.0
+PHOTONID_CANDIDATE_ET_MIN_GEV = 15.0
+#: resonance-ttbar: lepton + jets selection.
+TTBAR_LEPTON_PT_MIN_GEV = 25.0
+TTBAR_MIN_JETS = 4
+TTBAR_MIN_BTAGS = 1
+#: Lepton track isolation for the ttbar selection: ptcone30 / pT below this.
+LEPTON_ISO_PTCONE30_REL_MAX = 0.15
+DEFAULT_ZPRIME_MASSES_GEV = (500.0, 750.0, 1000.0, 1250.0, 1500.0)
+ZPRIME_MASS_MIN_GEV = 400.0
+ZPRIME_MASS_MAX_GEV = 6000.0
+#: Z' line shape window as a fraction of the pole mass (32:mMin / 32:mMax).
+ZPRIME_WINDOW_FRACTION = 0.5
+#: SM ttbar mHat slices (GeV); the last one is open.
+TTBAR_MHAT_SLICES_GEV = ((0.0, 700.0), (700.0, 1100.0), (1100.0, -1.0))
+W_MASS_GEV = 80.4
+TOP_MASS_GEV = 172.5
+
+TWO_PI = 2.0 * math.pi

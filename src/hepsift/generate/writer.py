@@ -1,0 +1,150 @@
+"""Atomic writers of the generated outputs: chunk files, ROOT ntuples (uproot), Parquet, CSV,
+images (compressed NPZ), manifest. Every file is written to a temporary name in the target
+folder and moved into place with ``os.replace``: an interrupted run never leaves a truncated
+file under a final name. Nothing is pickled; NPZ files load with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "atomic_write",
+    "read_chunk",
+    "sha256",
+    "write_chunk",
+    "write_csv",
+    "write_images",
+    "write_json",
+    "write_parquet",
+    "write_root",
+]
+
+
+def atomic_write(path: Path, write: Callable[[Path], object], suffix: str = "") -> None:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_json(path: Path, obj: Any) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=False, default=float) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+# ------------------------------------------------------------------------------------ chunks
+
+
+def write_chunk(
+    path: Path, table: Any, meta: Mapping[str, Any], images: np.ndarray | None = None
+) -> None:
+    """One finished chunk: awkward rows (as buffers), metadata (JSON), optional images."""
+    import awkward as ak
+
+    form, length, buffers = ak.to_buffers(ak.to_packed(table))
+    arrays: dict[str, np.ndarray] = {f"buf:{k}": np.asarray(v) for k, v in buffers.items()}
+    arrays["form"] = np.array(form.to_json())
+    arrays["length"] = np.array(length, dtype=np.int64)
+    arrays["meta"] = np.array(json.dumps(dict(meta)))
+    if images is not None:
+        arrays["images"] = images
+
+    def _write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+
+    atomic_write(path, _write, ".npz")
+
+
+def read_chunk(path: Path) -> tuple[Any, dict[str, Any], np.ndarray | None]:
+    """(rows, metadata, images or None) of a chunk file written by :func:`write_chunk`."""
+    import awkward as ak
+
+    with np.load(path, allow_pickle=False) as z:
+        form = ak.forms.from_json(str(z["form"]))
+        length = int(z["length"])
+        buffers = {k[4:]: z[k] for k in z.files if k.startswith("buf:")}
+        meta = json.loads(str(z["meta"]))
+        images = z["images"] if "images" in z.files else None
+    return ak.from_buffers(form, length, buffers), meta, images
+
+
+# ------------------------------------------------------------------------------------ outputs
+
+
+def write_root(path: Path, branches: Mapping[str, Any], tree: str = "mini") -> None:
+    """A ROOT file with one TTree; record fields become ``<record>_<field>`` branches and each
+    record's shared counter is ``<record>_n`` (as in ATLAS Open Data)."""
+    import uproot
+
+    def _write(tmp: Path) -> None:
+        with uproot.recreate(tmp) as f:
+            f.mktree(
+                tree,
+                dict(branches),
+                counter_name=lambda counted: f"{counted}_n",
+                field_name=lambda outer, inner: inner if outer == "" else f"{outer}_{inner}",
+            )
+
+    atomic_write(path, _write, ".root")
+
+
+def write_parquet(path: Path, columns: Mapping[str, np.ndarray]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({k: np.asarray(v) for k, v in columns.items()})
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"), ".parquet")
+
+
+def write_csv(path: Path, header: list[str], data: np.ndarray, fmt: list[str]) -> None:
+    """CSV with a ``# a,b,c`` header line (UCI HEPMASS style)."""
+
+    def _write(tmp: Path) -> None:
+        with open(tmp, "w") as f:
+            f.write("# " + ",".join(header) + "\n")
+            np.savetxt(f, data, fmt=fmt, delimiter=",")
+
+    atomic_write(path, _write, ".csv")
+
+
+def write_images(path: Path, images: np.ndarray, event_number: np.ndarray) -> None:
+    """Compressed float16 images (n, 3, 50, 50) and their event numbers (same order as rows)."""
+
+    def _write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(
+                f,
+                images=images.astype(np.float16),
+                event_number=np.asarray(event_number),
+                channels=np.array(["ECAL_ET", "HCAL_ET", "track_pT"]),
+            )
+
+    atomic_write(path, _write, ".npz")
