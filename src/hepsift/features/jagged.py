@@ -85,9 +85,15 @@ def aggregate(values: Any, how: str, *, empty: float = 0.0) -> NDArray[np.float6
         return np.asarray(ak.num(values, axis=1), dtype=np.float64)
     if how == "sum":
         return np.asarray(ak.to_numpy(ak.sum(values, axis=1)), dtype=np.float64)
-    funcs = {"max": ak.max, "min": ak.min, "mean": ak.mean}
+    if how == "mean":
+        counts = np.asarray(ak.num(values, axis=1), dtype=np.float64)
+        sums = np.asarray(ak.to_numpy(ak.sum(values, axis=1)), dtype=np.float64)
+        out = np.full(counts.shape, empty, dtype=np.float64)
+        np.divide(sums, counts, out=out, where=counts > 0)
+        return out
+    funcs = {"max": ak.max, "min": ak.min}
     if how not in funcs:
-        allowed = ["count", "sum", *funcs]
+        allowed = ["count", "sum", "mean", *funcs]
         raise ConfigError(f"aggregate '{how}' is not one of {allowed}{suggest(how, allowed)}")
     red = funcs[how](values, axis=1)
     return np.asarray(ak.to_numpy(ak.fill_none(red, empty)), dtype=np.float64)
@@ -159,7 +165,9 @@ def stack_objects(
                 vals, mask = pad(events[branch], n, fill=fill)
                 block[:, :, j] = vals
         if not found:
-            avail = sorted(collections(present))
+            avail = sorted(
+                set(collections(present)) | {f.split("_")[0] for f in present if "_" in f}
+            )
             raise ConfigError(
                 f"collection '{coll}' has none of the fields {list(fields)}"
                 f"{suggest(coll, avail)} (collections: {', '.join(avail)})"
