@@ -21,6 +21,7 @@ MODELS: dict[str, str] = {
     "forest": "hepsift.models.trees:RandomForest",
     "bdt": "hepsift.models.boosting:BDT",
     "mlp": "hepsift.models.mlp:MLP",
+    "pnn": "hepsift.models.pnn:PNN",
     "easy-ensemble": "hepsift.models.ensemble:EasyEnsemble",
     "undersample": "hepsift.models.ensemble:RandomUndersample",
     "bagging": "hepsift.models.ensemble:Bagging",
