@@ -114,6 +114,9 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         if y_arr.ndim != 1:
             raise ValueError(f"y should be a 1d array, got an array of shape {y_arr.shape} instead.")
         check_consistent_length(Xv, y_arr)
+        if y_arr.dtype.kind in "fc" and not np.all(np.isfinite(y_arr)):
+            # checked here: sklearn's target-type check would warn on the cast first
+            raise DataError("y contains NaN or inf; class labels must be finite")
         check_classification_targets(y_arr)
         classes, y_enc = np.unique(y_arr, return_inverse=True)
         if classes.size < 2:

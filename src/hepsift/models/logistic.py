@@ -27,6 +27,7 @@ Both stop when the largest gradient component of ``f`` is at most ``tol``; other
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 import warnings
@@ -140,37 +141,71 @@ class _Problem:
         return gW.ravel()
 
     def hessian(self, P: FloatArray) -> FloatArray:
-        """``sum_i w_i x~_i x~_i^T (diag(p_i) - p_i p_i^T)`` (blocks per class pair) plus the
-        penalty, accumulated over row chunks."""
+        """``sum_i w_i x~_i x~_i^T (diag(p_i) - p_i p_i^T)`` (blocks per class pair, x~ = [x, 1])
+        plus the penalty.
+
+        Rows are split between worker threads (one per CPU), each accumulating its share chunk
+        by chunk into one small reused buffer with single-threaded BLAS: many small BLAS calls
+        with multi-threaded BLAS spin-wait badly on a busy machine."""
         d, m = self.d, self.m
         cols = d + 1 if self.fit_intercept else d
-        H = np.zeros((m, cols, m, cols))
-        for start in range(0, self.n, self.chunk):
-            stop = min(start + self.chunk, self.n)
-            A = self.X[start:stop]
-            Pc = P[start:stop]
-            wc = self.ws[start:stop]
-            for k in range(m):
-                for j in range(k, m):
-                    if self.binary:
-                        c = wc * Pc[:, 0] * (1.0 - Pc[:, 0])
-                    elif j == k:
-                        c = wc * Pc[:, k] * (1.0 - Pc[:, k])
-                    else:
-                        c = -wc * Pc[:, k] * Pc[:, j]
-                    B = A * c[:, None]
-                    blk = H[k, :, j, :]
-                    blk[:d, :d] += B.T @ A
-                    if self.fit_intercept:
-                        col = B.sum(axis=0)
-                        blk[:d, d] += col
-                        blk[d, :d] += col
-                        blk[d, d] += c.sum()
+        workers = max(1, min(os.cpu_count() or 1, self.n // (4 * self.chunk) or 1, 8))
+        bounds = np.linspace(0, self.n, workers + 1).astype(int)
+        parts = list(itertools.pairwise(bounds.tolist()))
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            if workers == 1:
+                blocks = [self._hessian_rows(P, 0, self.n)]
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    blocks = list(pool.map(lambda ab: self._hessian_rows(P, *ab), parts))
+        H = np.sum(blocks, axis=0)
         for k in range(m):
             for j in range(k + 1, m):
                 H[j, :, k, :] = H[k, :, j, :].T
             H[k, np.arange(d), k, np.arange(d)] += self.pen
-        return H.reshape(m * cols, m * cols)
+        return np.asarray(H.reshape(m * cols, m * cols), dtype=np.float64)
+
+    def _hessian_rows(self, P: FloatArray, lo: int, hi: int) -> FloatArray:
+        """The upper block triangle of the data part of the Hessian from rows ``lo:hi``.
+
+        Diagonal blocks are ``B^T B`` with ``B = sqrt|c| x~`` (a symmetric rank-k update, half
+        the work of a general product); rows with negative weight are subtracted back."""
+        d, m = self.d, self.m
+        cols = d + 1 if self.fit_intercept else d
+        H = np.zeros((m, cols, m, cols))
+        buf = np.empty((min(self.chunk, max(hi - lo, 1)), cols))
+        for start in range(lo, hi, self.chunk):
+            stop = min(start + self.chunk, hi)
+            A = self.X[start:stop]
+            B = buf[: stop - start]
+            Pc = P[start:stop]
+            wc = self.ws[start:stop]
+            for k in range(m):
+                for j in range(k, m):
+                    blk = H[k, :, j, :]
+                    if j == k:
+                        c = wc * Pc[:, k] * (1.0 - Pc[:, k])
+                        r = np.sqrt(np.abs(c))
+                        np.multiply(A, r[:, None], out=B[:, :d])
+                        if self.fit_intercept:
+                            B[:, d] = r
+                        blk += B.T @ B
+                        neg = c < 0
+                        if neg.any():
+                            Bn = B[neg]
+                            blk -= 2.0 * (Bn.T @ Bn)
+                    else:
+                        c = -wc * Pc[:, k] * Pc[:, j]
+                        np.multiply(A, c[:, None], out=B[:, :d])
+                        if self.fit_intercept:
+                            B[:, d] = c
+                            blk[:, d] += B.sum(axis=0)
+                        blk[:, :d] += B.T @ A
+        return H
 
     def initial(self) -> FloatArray:
         """Zero weights; intercepts at the log of the weighted class fractions when positive."""
@@ -190,14 +225,19 @@ class _Problem:
         return theta
 
 
-def _newton_direction(H: FloatArray, g: FloatArray) -> FloatArray:
-    """``-H^-1 g`` with the eigenvalues of H replaced by max(|lambda|, floor): exact Newton for
-    a convex loss, a descent direction always."""
-    vals, vecs = np.linalg.eigh(H)
-    scale = float(np.max(np.abs(vals))) if vals.size else 1.0
-    floor = max(scale * 1e-12, 1e-300)
-    vals = np.maximum(np.abs(vals), floor)
-    return np.asarray(-(vecs @ ((vecs.T @ g) / vals)), dtype=np.float64)
+class _NewtonSystem:
+    """The eigen-decomposition of a Hessian, clipped so that every step goes downhill."""
+
+    def __init__(self, H: FloatArray) -> None:
+        vals, self.vecs = np.linalg.eigh(H)
+        scale = float(np.max(np.abs(vals))) if vals.size else 1.0
+        # |lambda| and a floor: exact Newton for a convex loss (non-negative weights); for the
+        # non-convex loss of negative weights, negative curvature is turned into positive.
+        self.vals = np.maximum(np.abs(vals), max(scale * 1e-12, 1e-300))
+
+    def direction(self, g: FloatArray) -> FloatArray:
+        """``-H^-1 g``."""
+        return np.asarray(-(self.vecs @ ((self.vecs.T @ g) / self.vals)), dtype=np.float64)
 
 
 class LogisticRegression(Classifier):
@@ -230,7 +270,7 @@ class LogisticRegression(Classifier):
         *,
         solver: str = "newton",
         max_iter: int = 100,
-        tol: float = 1e-6,
+        tol: float = 1e-8,
         learning_rate: float = 0.5,
         fit_intercept: bool = True,
         chunk_size: int = 8192,
@@ -313,7 +353,7 @@ class LogisticRegression(Classifier):
                     int(self.chunk_size),
                 )
                 if np.unique(y[::step]).size == n_classes:
-                    theta, _, _ = _newton(sub, theta, max_iter, float(self.tol) * 10, [])
+                    theta, _, _ = _newton(sub, theta, max_iter, max(float(self.tol), 1e-5), [])
             theta, n_iter, converged = _newton(prob, theta, max_iter, float(self.tol), history)
         if not converged:
             from sklearn.exceptions import ConvergenceWarning
@@ -427,24 +467,42 @@ def _line_search(
 def _newton(
     prob: _Problem, theta: FloatArray, max_iter: int, tol: float, history: list[float]
 ) -> tuple[FloatArray, int, bool]:
+    """Damped Newton. Near the optimum (last full step cut the gradient >= 10x) the previous
+    Hessian is reused (a chord step: linear convergence at a tiny rate, no n d^2 work); as
+    soon as a step does less well, the Hessian is recomputed."""
     eta = prob.eta(theta)
     f = prob.loss(eta, theta)
     history.append(f)
+    system: _NewtonSystem | None = None
+    reuse = False
+    gmax_prev = np.inf
     for it in range(max_iter + 1):
         P = prob.proba(eta)
         g = prob.gradient(P, theta)
-        if float(np.max(np.abs(g))) <= tol:
+        gmax = float(np.max(np.abs(g)))
+        if gmax <= tol:
             return theta, it, True
         if it == max_iter:
             break
-        direction = _newton_direction(prob.hessian(P), g)
+        reuse = reuse and gmax <= 0.1 * gmax_prev
+        if system is None or not reuse:
+            system = _NewtonSystem(prob.hessian(P))
+        direction = system.direction(g)
         if -float(g @ direction) <= 1e-15 * max(1.0, abs(f)):
+            if reuse:  # stalled on an old Hessian: retry with a fresh one
+                reuse, gmax_prev = False, np.inf
+                continue
             return theta, it, True  # no further decrease representable in float64
         step = _line_search(prob, theta, eta, f, g, direction, 1.0)
         if step is None:
+            if reuse:
+                reuse, gmax_prev = False, np.inf
+                continue
             return theta, it, True  # at the numerical optimum along every descent direction
-        _, theta, eta, f = step
+        t, theta, eta, f = step
         history.append(f)
+        reuse = t == 1.0
+        gmax_prev = gmax
     return theta, max_iter, False
 
 
