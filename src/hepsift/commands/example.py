@@ -132,8 +132,8 @@ def _example_metrics(console: Any) -> None:
     scores = binary_scores(y_true, y_pred)
     console.print("[bold]Photon identification: a classifier that calls everything a photon[/bold]")
     console.print(
-        f"TP = {scores.tp:g} (photons kept), TN = {scores.tn:g} (jets rejected), "
-        f"FP = {scores.fp:g} (jets faking photons), FN = {scores.fn:g} (photons lost)"
+        f"TP = {scores.tp:g}, TN = {scores.tn:g}, FP = {scores.fp:g}, FN = {scores.fn:g}  "
+        "(TP: photons kept, TN: jets rejected, FP: jets faking photons, FN: photons lost)"
     )
     console.print(_confusion_table(cm, ("jet (0)", "photon (1)"), "confusion matrix"))
     readings = {
