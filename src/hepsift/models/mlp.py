@@ -7,7 +7,8 @@ dropout, weight decay, optional batch norm. Inputs are scaled by a
 Training uses :func:`hepsift.train.torch_loop.train_module` (weighted BCE for two classes,
 weighted cross-entropy for more, AdamW, early stopping on ``eval_set=(X_val, y_val[, w_val])``
 or on an internal ``validation_fraction`` split, LR schedule); ``history_`` holds the per-epoch
-record. The fit is deterministic for a ``seed`` on CPU and leaves torch's global RNG untouched.
+record. ``fit(..., on_epoch=callback)`` is passed to the loop (Optuna pruning uses it).
+The fit is deterministic for a ``seed`` on CPU and leaves torch's global RNG untouched.
 
 Files: the ``state_dict`` as ``weights.safetensors`` plus the scaler and the network's primitive
 constructor arguments in ``model.json``. ONNX: the scaler (clip, centre, scale) as ONNX ops in
@@ -202,9 +203,11 @@ class MLP(Classifier):
         from hepsift.train.torch_loop import train_module
 
         check_negative_policy(self.negative_weights)
-        unknown = set(fit_params) - {"eval_set"}
+        unknown = set(fit_params) - {"eval_set", "on_epoch"}
         if unknown:
-            raise ModelError(f"MLP.fit got unknown arguments {sorted(unknown)} (allowed: eval_set)")
+            raise ModelError(
+                f"MLP.fit got unknown arguments {sorted(unknown)} (allowed: eval_set, on_epoch)"
+            )
         wt = training_weights(
             y,
             w,
@@ -251,6 +254,7 @@ class MLP(Classifier):
             seed=int(self.seed),
             progress=bool(self.progress),
             num_threads=self.num_threads,
+            on_epoch=fit_params.get("on_epoch"),
         )
         self.net_ = net
         self.net_args_ = args

@@ -1,0 +1,148 @@
+"""Optuna tuning from a YAML config, and the model commands of the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+import hepsift.models as models
+from hepsift.cli import main
+from hepsift.errors import ConfigError, DataError
+from hepsift.train.tune import load_tune_config, tune
+
+
+def _table(tmp_path: Path, rng: np.random.Generator, n: int = 1200) -> Path:
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] - X[:, 1] + 0.5 * rng.normal(size=n) > 0).astype(np.int64)
+    path = tmp_path / "train.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "a": X[:, 0],
+                "b": X[:, 1],
+                "c": X[:, 2],
+                "label": y,
+                "weight": rng.uniform(0.5, 1.5, n),
+            }
+        ),
+        path,
+    )
+    return path
+
+
+def _config(tmp_path: Path, table: Path, **over: object) -> Path:
+    cfg = {
+        "model": "bdt",
+        "params": {"n_jobs": 1},
+        "space": {
+            "max_depth": {"type": "int", "low": 1, "high": 4},
+            "learning_rate": {"type": "float", "low": 0.01, "high": 0.5, "log": True},
+            "n_estimators": {"type": "categorical", "choices": [5, 40]},
+        },
+        "trials": 6,
+        "seed": 3,
+        "data": {
+            "path": table.name,
+            "label": "label",
+            "weight": "weight",
+            "features": ["a", "b", "c"],
+            "validation_fraction": 0.3,
+        },
+    }
+    cfg.update(over)
+    path = tmp_path / "tune.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_tune_bdt_is_seeded_and_writes_results(rng: np.random.Generator, tmp_path: Path) -> None:
+    cfg = _config(tmp_path, _table(tmp_path, rng))
+    a = tune(cfg, out=tmp_path / "a")
+    b = tune(
+        cfg,
+        out=tmp_path / "b",
+    )
+    assert [t["params"] for t in a.trials] == [t["params"] for t in b.trials]
+    assert a.best_value == b.best_value == max(t["value"] for t in a.trials)
+    assert a.best_value > 0.8
+    best = json.loads((tmp_path / "a" / "best_params.json").read_text())
+    assert best["best_params"]["n_jobs"] == 1 and best["best_value"] == a.best_value
+    assert set(best["best_params"]) == {"n_jobs", "max_depth", "learning_rate", "n_estimators"}
+    trials = json.loads((tmp_path / "a" / "trials.json").read_text())
+    assert len(trials) == 6 and all(t["state"] == "COMPLETE" for t in trials)
+    model = models.load(tmp_path / "a" / "model")
+    assert model.get_params()["max_depth"] == best["best_params"]["max_depth"]
+
+
+@pytest.mark.slow
+def test_tune_mlp_prunes(rng: np.random.Generator, tmp_path: Path) -> None:
+    table = _table(tmp_path, rng, 1500)
+    space = {
+        "lr": {"type": "float", "low": 1e-5, "high": 3e-2, "log": True},
+        "hidden": {"type": "categorical", "choices": [[4], [32, 32]]},
+    }
+    cfg = _config(
+        tmp_path,
+        table,
+        model="mlp",
+        space=space,
+        trials=10,
+        refit=False,
+        params={"epochs": 12, "patience": 12, "num_threads": 1, "batch_size": 128},
+    )
+    res = tune(cfg, out=tmp_path / "o")
+    assert res.n_pruned >= 1  # tiny learning rates fall behind the median and get cut
+    assert isinstance(res.best_params["hidden"], tuple)
+    pruned = [t for t in res.trials if t["state"] == "PRUNED"]
+    assert all(t["last_step"] < 11 for t in pruned)
+    assert not (tmp_path / "o" / "model").exists()
+
+
+def test_config_errors(rng: np.random.Generator, tmp_path: Path) -> None:
+    table = _table(tmp_path, rng, 100)
+    with pytest.raises(ConfigError, match="did you mean 'space'"):
+        load_tune_config(_config(tmp_path, table, spaec={}))
+    with pytest.raises(ConfigError, match="did you mean 'learning_rate'"):
+        load_tune_config(
+            _config(
+                tmp_path, table, space={"learning_rat": {"type": "float", "low": 0.1, "high": 1}}
+            )
+        )
+    with pytest.raises(ConfigError, match="did you mean 'categorical'"):
+        load_tune_config(_config(tmp_path, table, space={"max_depth": {"type": "categorial"}}))
+    with pytest.raises(ConfigError, match="low 5 must be < high 1"):
+        load_tune_config(
+            _config(tmp_path, table, space={"max_depth": {"type": "int", "low": 5, "high": 1}})
+        )
+    with pytest.raises(ConfigError, match="did you mean 'bdt'"):
+        load_tune_config(_config(tmp_path, table, model="bdtt"))
+    bad = _config(tmp_path, table)
+    cfg = yaml.safe_load(bad.read_text())
+    cfg["data"]["features"] = ["a", "bb"]
+    bad.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(DataError, match=r"no column 'bb'.*'b'"):
+        tune(bad)
+
+
+def test_cli_tune_models_onnx(
+    rng: np.random.Generator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = _config(tmp_path, _table(tmp_path, rng), trials=2)
+    assert main(["tune", str(cfg), "--out", str(tmp_path / "o")]) == 0
+    assert "best validation AUC" in capsys.readouterr().out
+    assert main(["onnx", str(tmp_path / "o" / "model"), str(tmp_path / "m.onnx")]) == 0
+    assert "parity" in capsys.readouterr().out and (tmp_path / "m.onnx").is_file()
+    assert main(["models"]) == 0
+    assert "easy-ensemble" in capsys.readouterr().out
+    assert main(["models", "mlp"]) == 0
+    assert "weight_decay" in capsys.readouterr().out
+    assert main(["models", "mpl"]) == 2
+    assert "did you mean 'mlp'" in capsys.readouterr().err
+    assert main(["tune", str(tmp_path / "missing.yaml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
