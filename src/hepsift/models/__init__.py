@@ -12,7 +12,37 @@ from typing import Any
 from hepsift.models.base import Classifier
 from hepsift.models.registry import MODELS, create, hyperparameters, model_class
 
-__all__ = ["MODELS", "Classifier", "LogisticRegression", "create", "hyperparameters", "load", "model_class"]
+__all__ = [
+    "BDT",
+    "MLP",
+    "MODELS",
+    "BDTRegressor",
+    "Bagging",
+    "Classifier",
+    "DecisionTree",
+    "EasyEnsemble",
+    "LogisticRegression",
+    "MLPRegressor",
+    "RandomForest",
+    "RandomUndersample",
+    "create",
+    "hyperparameters",
+    "load",
+    "model_class",
+]
+
+#: lazily imported family classes: name -> module
+_LAZY = {
+    "BDT": "hepsift.models.boosting",
+    "MLP": "hepsift.models.mlp",
+    "DecisionTree": "hepsift.models.trees",
+    "RandomForest": "hepsift.models.trees",
+    "EasyEnsemble": "hepsift.models.ensemble",
+    "RandomUndersample": "hepsift.models.ensemble",
+    "Bagging": "hepsift.models.ensemble",
+    "MLPRegressor": "hepsift.models.regression",
+    "BDTRegressor": "hepsift.models.regression",
+}
 
 
 def load(path: str | os.PathLike[str]) -> Any:
@@ -25,4 +55,8 @@ def __getattr__(name: str) -> Any:
         from hepsift.models.logistic import LogisticRegression
 
         return LogisticRegression
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'hepsift.models' has no attribute '{name}'")
