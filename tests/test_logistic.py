@@ -268,3 +268,28 @@ def test_predict_proba_rows_sum_to_one_and_no_overflow(rng: np.random.Generator)
         p = model.predict_proba(X * 1e6)  # huge logits: no overflow warnings, no nan
     assert np.all(np.isfinite(p))
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_float32_input_is_fitted_in_float64_without_a_full_copy(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, n_classes: int
+) -> None:
+    X = rng.normal(size=(3000, 4)).astype(np.float32)
+    y = rng.integers(0, n_classes, 3000)
+    X[:, 0] += y
+    w = rng.uniform(0.5, 1.5, 3000)
+    monkeypatch.setattr(logistic_module, "WARM_START_MIN_ROWS", 1000)  # strided path too
+    monkeypatch.setattr(logistic_module, "WARM_START_ROWS", 500)
+    ref = LogisticRegression(C=0.5, chunk_size=1000).fit(X.astype(np.float64), y, w)
+    seen: list[np.dtype] = []
+    original = logistic_module._Problem.__init__
+
+    def spy(self, X, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(X.dtype)
+        original(self, X, *args, **kwargs)
+
+    monkeypatch.setattr(logistic_module._Problem, "__init__", spy)
+    ours = LogisticRegression(C=0.5, chunk_size=1000).fit(X, y, w)
+    assert seen and all(dt == np.float32 for dt in seen)  # the solver saw the float32 array
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-13)

@@ -69,11 +69,15 @@ def _softmax(eta: FloatArray) -> FloatArray:
 
 
 class _Problem:
-    """The objective, gradient and Hessian of one fit, on a fixed (X, y, w)."""
+    """The objective, gradient and Hessian of one fit, on a fixed (X, y, w).
+
+    ``X`` may be float32 (the Dataset's dtype): it is then never copied whole; each pass
+    converts one chunk of rows at a time to float64, so the arithmetic is float64 throughout.
+    """
 
     def __init__(
         self,
-        X: FloatArray,
+        X: NDArray[np.floating[Any]],
         y: NDArray[np.int64],
         w: FloatArray,
         n_classes: int,
@@ -83,6 +87,7 @@ class _Problem:
     ) -> None:
         self.X = X
         self.n, self.d = X.shape
+        self.convert = X.dtype != np.float64
         self.binary = n_classes == 2
         self.m = 1 if self.binary else n_classes
         total = float(np.abs(w).sum())
@@ -108,11 +113,32 @@ class _Problem:
         b = M[:, self.d] if self.fit_intercept else np.zeros(self.m)
         return W, b
 
+    def _spans(self) -> list[tuple[int, int]]:
+        return [(a, min(a + self.chunk, self.n)) for a in range(0, self.n, self.chunk)]
+
+    def rows(self, start: int, stop: int, buf: FloatArray | None) -> FloatArray:
+        """Rows ``start:stop`` of X as float64 (a view, or converted into ``buf``)."""
+        if not self.convert:
+            return self.X[start:stop]  # type: ignore[return-value]
+        assert buf is not None
+        out = buf[: stop - start]
+        out[...] = self.X[start:stop]
+        return out
+
+    def _buffer(self) -> FloatArray | None:
+        return np.empty((min(self.chunk, self.n), self.d)) if self.convert else None
+
     def eta(self, theta: FloatArray) -> FloatArray:
         W, b = self.unpack(theta)
-        out = self.X @ W.T
+        if not self.convert:
+            out = self.X @ W.T
+        else:
+            out = np.empty((self.n, self.m))
+            buf = self._buffer()
+            for a, z in self._spans():
+                np.matmul(self.rows(a, z, buf), W.T, out=out[a:z])
         out += b
-        return out
+        return np.asarray(out, dtype=np.float64)
 
     def loss(self, eta: FloatArray, theta: FloatArray) -> float:
         if self.binary:
@@ -133,7 +159,13 @@ class _Problem:
     def gradient(self, P: FloatArray, theta: FloatArray) -> FloatArray:
         R = P - self.Y
         R *= self.ws[:, None]
-        gW = R.T @ self.X
+        if not self.convert:
+            gW = R.T @ self.X
+        else:
+            gW = np.zeros((self.m, self.d))
+            buf = self._buffer()
+            for a, z in self._spans():
+                gW += R[a:z].T @ self.rows(a, z, buf)
         W, _ = self.unpack(theta)
         gW += self.pen * W
         if self.fit_intercept:
@@ -178,9 +210,10 @@ class _Problem:
         cols = d + 1 if self.fit_intercept else d
         H = np.zeros((m, cols, m, cols))
         buf = np.empty((min(self.chunk, max(hi - lo, 1)), cols))
+        xbuf = self._buffer()
         for start in range(lo, hi, self.chunk):
             stop = min(start + self.chunk, hi)
-            A = self.X[start:stop]
+            A = self.rows(start, stop, xbuf)
             B = buf[: stop - start]
             Pc = P[start:stop]
             wc = self.ws[start:stop]
@@ -318,6 +351,21 @@ class LogisticRegression(Classifier):
                     f"LogisticRegression: {name}={value!r} is not allowed; use {allowed}"
                 )
 
+    def _validate_X(self, X: Any, *, reset: bool) -> Any:
+        """Like the base class, but float32 input stays float32 (no float64 copy of the whole
+        array: the solver converts chunk by chunk)."""
+        from sklearn.utils.validation import check_array
+
+        arr = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=True, ensure_2d=True)
+        if reset:
+            self.n_features_in_ = arr.shape[1]
+        elif arr.shape[1] != getattr(self, "n_features_in_", arr.shape[1]):
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        return arr
+
     # -- fitting -----------------------------------------------------------------------------
     def _fit(self, X: FloatArray, y: NDArray[np.int64], w: FloatArray, **fit_params: Any) -> None:
         if fit_params:
@@ -374,7 +422,7 @@ class LogisticRegression(Classifier):
         self.converged_ = bool(converged)
 
     def _predict_proba(self, X: FloatArray) -> FloatArray:
-        eta = X @ self.coef_.T
+        eta = np.asarray(X, dtype=np.float64) @ self.coef_.T
         eta += self.intercept_
         if self.coef_.shape[0] == 1:
             p = _expit(eta[:, 0])
