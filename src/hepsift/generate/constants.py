@@ -85,7 +85,7 @@ ISO_CONE_SMALL_DR = 0.2
 ISO_CONE_LARGE_DR = 0.3
 #: Photon tight identification (cuts on shower shapes; isolation is separate, as in ATLAS).
 PHOTON_TIGHT_RHAD_MAX = 0.022
-PHOTON_TIGHT_WETA2_MAX = 0.0105
+PHOTON_TIGHT_WETA2_MAX = 0.013
 #: Electron identification and E/p window.
 ELECTRON_RHAD_MAX = 0.05
 ELECTRON_WETA2_MAX = 0.013
@@ -132,7 +132,7 @@ DIPHOTON_MHAT_MAX_GEV = 180.0
 PHOTONJET_PTHAT_MIN_GEV = 20.0
 #: photon-id: pTHatMin of both samples and the minimum candidate E_T (GeV).
 PHOTONID_PTHAT_MIN_GEV = 25.0
-PHOTONID_CANDIDATE_ET_MIN_GEV = 15.0
+PHOTONID_CANDIDATE_ET_MIN_GEV = 10.0
 #: resonance-ttbar: lepton + jets selection.
 TTBAR_LEPTON_PT_MIN_GEV = 25.0
 TTBAR_MIN_JETS = 4

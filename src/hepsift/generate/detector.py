@@ -262,7 +262,8 @@ def _towers(ecal: SparseGrid, hcal: SparseGrid) -> SparseGrid:
 
 
 def _truth(events: Any) -> dict[str, Any]:
-    """Truth objects (flat :class:`Objects` per chunk): hard-process photons, prompt final-state
+    """Truth objects (flat :class:`Objects` per chunk): hard-process photons (their last copy
+    after shower recoil), prompt final-state
     photons (not from hadron decays), b- and c-hadrons above BTAG_HADRON_PT_MIN_GEV, and the
     hard-process mass ``mhat`` (GeV) per event."""
     import awkward as ak
@@ -279,6 +280,19 @@ def _truth(events: Any) -> dict[str, Any]:
     pz = ak.to_numpy(p.pz)
     aid = np.abs(pid)
     pt, eta, phi = _pt_eta_phi(px, py, pz)
+    # hard-process photons, followed through their recoil copies to the final-state photon
+    start = np.repeat(np.cumsum(counts) - counts, counts)
+    d1 = ak.to_numpy(ak.flatten(prt.daughter1)).astype(np.int64)
+    d2 = ak.to_numpy(ak.flatten(prt.daughter2)).astype(np.int64)
+    cur = np.flatnonzero((pid == 22) & (np.abs(st) == 23))
+    for _ in range(64):
+        step = (st[cur] < 0) & (d1[cur] > 0) & (d1[cur] == d2[cur])
+        if not step.any():
+            break
+        nxt = start[cur] + d1[cur]
+        cur = np.where(step & (pid[np.minimum(nxt, len(pid) - 1)] == 22), nxt, cur)
+    hard_final = np.zeros(len(pid), dtype=bool)
+    hard_final[cur] = True
     meson_q = (aid // 100) % 10
     baryon_q = (aid // 1000) % 10
     hadron = (aid > 100) & (aid < 10000)
@@ -290,7 +304,7 @@ def _truth(events: Any) -> dict[str, Any]:
         return Objects.build(n, ev[mask], pt[mask], eta[mask], phi[mask])
 
     return {
-        "hard_photons": pick((pid == 22) & (np.abs(st) == 23)),
+        "hard_photons": pick(hard_final),
         # prompt: final-state photons not from hadron decays or hadronisation (status < 80)
         "prompt_photons": pick((pid == 22) & (st > 0) & (st < 80) & (pt > 1.0)),
         "b_hadrons": pick(is_b & hard),

@@ -223,7 +223,10 @@ def _execute(
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures import as_completed as cf_completed
 
-    ex = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+    # fork (Linux): instant workers and no `if __name__ == "__main__"` guard needed in scripts;
+    # the workers only run Pythia + NumPy. Elsewhere the platform default (spawn).
+    method = "fork" if "fork" in mp.get_all_start_methods() else None
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method))
     try:
         futs = {ex.submit(run_chunk, t): t for t in tasks}
         for fut in cf_completed(futs):

@@ -34,6 +34,7 @@ HEPMASS_FEATURES = (
     "lepton_phi",
     "missing_energy_magnitude",
     "missing_energy_phi",
+    "n_jets",
     *(f"jet{i}_{v}" for i in range(1, 5) for v in ("pt", "eta", "phi", "btag")),
     "m_jj",
     "m_jjj",
@@ -44,7 +45,12 @@ HEPMASS_FEATURES = (
 
 
 def hepmass_columns() -> list[str]:
-    """CSV columns of the UCI HEPMASS layout: label, f0..f26, mass."""
+    """CSV columns of the UCI HEPMASS layout: label, f0..f26, mass.
+
+    f0..f26 as in the HEPMASS readme: lepton pT, eta, phi; MET magnitude, phi; number of jets;
+    jet 1-4 pT, eta, phi, b-tag; m_jj, m_jjj, m_lv, m_jlv, m_wwbb. Values here are physical
+    (GeV, rad, MV2c10 score), not standardised as in the UCI files.
+    """
     return ["label", *(f"f{i}" for i in range(len(HEPMASS_FEATURES))), "mass"]
 
 
@@ -61,7 +67,7 @@ SCENARIOS: dict[str, Scenario] = {
     "photon-id": Scenario(
         "photon-id",
         "Prompt photons (PromptPhoton:qg2qgamma, qqbar2ggamma) vs photon candidates in QCD dijets "
-        "(HardQCD:all), pTHatMin 25 GeV; one row per photon candidate (E_T > 15 GeV).",
+        "(HardQCD:all), pTHatMin 25 GeV; one row per photon candidate (E_T > 10 GeV).",
         "OUT/photon-id.parquet (pt, eta, phi [GeV, rad], Rhad, weta2, etcone20, ptcone20, "
         "ptcone30 [GeV], n_tracks_in_cone, label, weight [pb], event_number, sample)",
     ),
@@ -445,7 +451,7 @@ def _ttbar_chunk(det: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
     use_a = chi_a <= chi_b
     m_jjj = np.where(use_a, cand_a[0], cand_b[0])
     m_jlv = np.where(use_a, cand_a[1], cand_b[1])
-    feats = [lpt, leta, lphi, met[sel_ev], met_phi[sel_ev]]
+    feats = [lpt, leta, lphi, met[sel_ev], met_phi[sel_ev], n_jet[sel_ev]]
     for k in range(4):
         j = idx[:, k]
         feats += [jets.pt[j], jets.eta[j], jets.phi[j], jets.mv2c10[j]]
