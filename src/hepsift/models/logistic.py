@@ -389,19 +389,26 @@ class LogisticRegression(Classifier):
                 prob, theta, float(self.learning_rate), max_iter, float(self.tol), history, True
             )
         else:
-            if prob.n > WARM_START_MIN_ROWS:
-                step = prob.n // WARM_START_ROWS
+            step = max(1, prob.n // WARM_START_ROWS)
+            w_sub = w[::step]
+            sub_total = float(np.abs(w_sub).sum())
+            if (
+                prob.n > WARM_START_MIN_ROWS
+                and sub_total > 0
+                and np.unique(y[::step]).size == n_classes
+            ):
+                # same penalty per unit weight as the full problem
+                c_sub = float(self.C) * sub_total / float(np.abs(w).sum())
                 sub = _Problem(
                     X[::step],
                     y[::step],
-                    w[::step],
+                    w_sub,
                     n_classes,
-                    float(self.C) * step,  # same penalty per unit weight
+                    c_sub,
                     bool(self.fit_intercept),
                     int(self.chunk_size),
                 )
-                if np.unique(y[::step]).size == n_classes:
-                    theta, _, _ = _newton(sub, theta, max_iter, max(float(self.tol), 1e-5), [])
+                theta, _, _ = _newton(sub, theta, max_iter, max(float(self.tol), 1e-5), [])
             theta, n_iter, converged = _newton(prob, theta, max_iter, float(self.tol), history)
         if not converged:
             from sklearn.exceptions import ConvergenceWarning
