@@ -129,6 +129,8 @@ TRIGGER_LOOSE_RHAD_MAX = 0.05
 HIGGS_MASS_GEV = 125.0
 DIPHOTON_MHAT_MIN_GEV = 90.0
 DIPHOTON_MHAT_MAX_GEV = 180.0
+#: pTHat cut of the continuum diphoton sample (GeV): below it neither photon passes 20 GeV.
+DIPHOTON_PTHAT_MIN_GEV = 20.0
 PHOTONJET_PTHAT_MIN_GEV = 20.0
 #: photon-id: pTHatMin of both samples and the minimum candidate E_T (GeV).
 PHOTONID_PTHAT_MIN_GEV = 25.0

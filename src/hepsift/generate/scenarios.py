@@ -171,6 +171,7 @@ def samples_for(scenario: str, masses: Sequence[float] | None = None) -> list[Sa
                     "PromptPhoton:gg2gammagamma = on",
                     f"PhaseSpace:mHatMin = {C.DIPHOTON_MHAT_MIN_GEV:g}",
                     f"PhaseSpace:mHatMax = {C.DIPHOTON_MHAT_MAX_GEV:g}",
+                    f"PhaseSpace:pTHatMin = {C.DIPHOTON_PTHAT_MIN_GEV:g}",
                 ),
                 False,
                 "continuum gamma gamma",
