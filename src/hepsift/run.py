@@ -330,6 +330,11 @@ def prepare_data(
         prepared = _inline_dataset(cfg)
     else:
         prepared = _pipeline_dataset(cfg, log=log, scheduler=scheduler)
+    return _finalise(prepared, cfg)
+
+
+def _finalise(prepared: PreparedData, cfg: RunConfig) -> PreparedData:
+    """Map samples to the task's classes, keep the configured features, check the classes."""
     ds = _apply_classes(prepared.dataset, cfg)
     if cfg.features and tuple(cfg.features) != ds.feature_names:
         ds = ds.select_features(cfg.features)
@@ -509,6 +514,8 @@ def run(
     t = time.perf_counter()
     if prepared is None:
         prepared = prepare_data(cfg, log=log, scheduler=scheduler)
+    else:
+        prepared = _finalise(prepared, cfg)
     ds = prepared.dataset
     timings["data_s"] = time.perf_counter() - t
     log(f"dataset: {ds!r}")

@@ -60,6 +60,7 @@ def roc_rejection(
     (rand,) = ax.plot(grid, 1.0 / grid, color="black", linestyle=":", label="random")
     artists.append(rand)
     ax.set_yscale("log")
+    ax.set_ylim(bottom=1.0)
     ax.set_xlim(0.0, 1.0)
     ax.set_xlabel("Signal efficiency")
     ax.set_ylabel("Background rejection 1/$\\varepsilon_b$")

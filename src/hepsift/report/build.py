@@ -403,7 +403,6 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
     """The report block of one model: tables and figures."""
     from functools import partial
 
-
     class_names = list(test.class_names)
     binary = len(class_names) == 2
     slug = _slug(tm.name)
@@ -442,6 +441,7 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
                 f"{slug}_learning_curve",
                 partial(_draw_history, tm.history),
                 title=f"{tm.name}: training history",
+                margins={"right": 0.86},
             )
         )
     else:
@@ -471,16 +471,16 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
     ]
     if not binary:
         cm_items.append(("expected_yields", "expected yields", ".3g"))
-    for key, what, fmt in cm_items:
-        blk.figures.append(
-            figs.draw(
-                f"{slug}_confusion_{key}",
-                partial(_draw_confusion, ev.confusion[key], class_names, what, fmt),
-                title=f"{tm.name}: confusion matrix, {what}",
-                figsize=(6.0, 5.0),
-                label=False,
-            )
+    blk.figures.append(
+        figs.draw_figure(
+            f"{slug}_confusion",
+            partial(_draw_confusions, ev.confusion, class_names, cm_items),
+            title=f"{tm.name}: confusion matrices ({', '.join(w for _, w, _ in cm_items)})",
+            figsize=(5.2 * len(cm_items), 4.8),
+            label=False,
+            margins={"left": 0.1, "right": 0.98, "bottom": 0.2, "top": 0.9, "wspace": 0.45},
         )
+    )
     if ev.importance is not None:
         imp = ev.importance
         blk.figures.append(
@@ -533,10 +533,16 @@ def _draw_scores(
     )
 
 
-def _draw_confusion(matrix: Any, class_names: list[str], what: str, fmt: str, ax: Any) -> Any:
+def _draw_confusions(
+    confusion: dict[str, Any], class_names: list[str], items: list[tuple[str, str, str]], fig: Any
+) -> Any:
     from hepsift import plots
 
-    return plots.confusion_matrix(matrix, class_names, title=what, fmt=fmt, ax=ax)
+    axes = fig.subplots(1, len(items), squeeze=False)[0]
+    return [
+        plots.confusion_matrix(confusion[key], class_names, title=what, fmt=fmt, ax=ax)
+        for ax, (key, what, fmt) in zip(axes, items, strict=True)
+    ]
 
 
 def _draw_importance(

@@ -1,0 +1,229 @@
+"""The run folder (atomic, DONE marker), provenance, figures and the self-contained HTML report:
+parsed with html.parser and rendered by a real headless Chromium when one is installed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hepsift.errors import ConfigError
+from hepsift.report import (
+    DONE_MARKER,
+    Block,
+    FigureSet,
+    RunDir,
+    Section,
+    Table,
+    atomic_write_text,
+    file_sha256,
+    manifest_checksums,
+    provenance,
+    render_report,
+    write_report,
+)
+
+SECTIONS = ("data", "features", "models", "comparison", "provenance")
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.imgs: list[str] = []
+        self.urls: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "img":
+            self.imgs.append(a.get("src") or "")
+        for key in ("href", "src"):
+            value = a.get(key) or ""
+            if value and not value.startswith(("#", "data:")):
+                self.urls.append(value)
+
+
+def check_report_html(text: str, sections=SECTIONS) -> _Collector:
+    """Sections present, every <img> a data: URI, no external fetches at all."""
+    c = _Collector()
+    c.feed(text)
+    for s in sections:
+        assert s in c.ids, f"section '{s}' missing"
+    assert c.imgs, "no images"
+    assert all(src.startswith("data:image/png;base64,") for src in c.imgs)
+    assert c.urls == [], c.urls
+    assert "http://" not in text and "https://" not in text
+    assert "<script" not in text and "<link" not in text
+    return c
+
+
+def chromium_check(report: Path, tmp: Path, sections=SECTIONS) -> None:
+    """Render the report in headless Chromium: non-blank screenshot, sections in the DOM."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("chromium not on PATH (CI installs it: apt-get install chromium)")
+    args = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+    ]
+    shot = tmp / "shot.png"
+    subprocess.run(
+        [*args, f"--screenshot={shot}", "--window-size=1280,2000", f"file://{report.resolve()}"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.is_file() and shot.stat().st_size > 1000
+    import matplotlib.image as mpimg
+
+    pixels = mpimg.imread(shot)
+    flat = pixels.reshape(-1, pixels.shape[-1])
+    assert len(np.unique(flat[:: max(1, len(flat) // 200_000)], axis=0)) > 1, "blank screenshot"
+    dom = subprocess.run(
+        [*args, "--dump-dom", f"file://{report.resolve()}"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    for s in sections:
+        assert f'id="{s}"' in dom
+    assert "<img" in dom
+
+
+# -- run folder ----------------------------------------------------------------------------
+
+
+def test_rundir_is_atomic_and_marked_done(tmp_path):
+    with RunDir(tmp_path, "demo", stamp="20260101T000000Z") as rd:
+        assert rd.path.name == ".demo-20260101T000000Z.partial"
+        rd.write_json("metrics.json", {"auc": 0.9})
+        assert not rd.final.exists()
+        final = rd.finish()
+    assert final == tmp_path / "demo-20260101T000000Z"
+    assert (final / DONE_MARKER).is_file()
+    assert json.loads((final / "metrics.json").read_text()) == {"auc": 0.9}
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+    # a second run in the same second gets its own folder
+    with RunDir(tmp_path, "demo", stamp="20260101T000000Z") as rd2:
+        second = rd2.finish()
+    assert second.name == "demo-20260101T000000Z-1"
+
+
+def test_interrupted_rundir_leaves_nothing_that_looks_complete(tmp_path):
+    with pytest.raises(KeyboardInterrupt), RunDir(tmp_path, "demo") as rd:
+        rd.write_text("config.yaml", "name: demo\n")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    p = tmp_path / "a.txt"
+    atomic_write_text(p, "one")
+    atomic_write_text(p, "two")
+    assert p.read_text() == "two"
+    assert [q.name for q in tmp_path.iterdir()] == ["a.txt"]
+
+
+# -- provenance ----------------------------------------------------------------------------
+
+
+def test_provenance_records_versions_seeds_and_checksums(tmp_path):
+    data = tmp_path / "ntuple.root"
+    data.write_bytes(b"not really root")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"samples": {"ggF": {"file": "ggF.root", "sha256": "ab" * 32}}}))
+    prov = provenance(seeds={"run": 7}, config_name="demo", data_files=[manifest, data])
+    assert prov["seeds"] == {"run": 7}
+    assert prov["packages"]["numpy"] == np.__version__
+    assert prov["python"].count(".") == 2
+    assert prov["data"][str(data)]["sha256"] == file_sha256(data)
+    assert prov["data"][str(manifest)]["files"] == {"ggF.root": "ab" * 32}
+    json.dumps(prov)
+    assert manifest_checksums([tmp_path / "absent.json"]) == {}
+
+
+# -- figures and HTML ----------------------------------------------------------------------
+
+
+def _report_sections(figs: FigureSet) -> list[Section]:
+    fig = figs.draw("line", lambda ax: ax.plot([0, 1], [0, 1]), title="A line <b>escaped</b>")
+    return [
+        Section(
+            "data", "Data", [Block("Samples", tables=[Table("t", ["a", "b"], [["x", 1.5e-7]])])]
+        ),
+        Section("features", "Features", [Block("Inputs", figures=[fig])]),
+        Section("models", "Models", [Block("m", id="model-m", warnings=["careful"])]),
+        Section("comparison", "Comparison", [Block("ranking", pre="x < y")]),
+        Section("provenance", "Provenance", [Block("versions")]),
+    ]
+
+
+def test_figure_set_saves_requested_formats(tmp_path):
+    figs = FigureSet(tmp_path / "plots", formats=("png", "pdf"), dpi=50)
+    rec = figs.draw("roc", lambda ax: ax.plot([0, 1], [1, 0]), title="ROC")
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["roc.pdf", "roc.png"]
+    assert rec.png.startswith(b"\x89PNG")
+    assert (tmp_path / "plots" / "roc.pdf").read_bytes().startswith(b"%PDF")
+    assert rec.data_uri.startswith("data:image/png;base64,")
+    # the same figure drawn twice gives identical files (no timestamps inside)
+    first = (tmp_path / "plots" / "roc.pdf").read_bytes()
+    figs.draw("roc", lambda ax: ax.plot([0, 1], [1, 0]), title="ROC")
+    assert (tmp_path / "plots" / "roc.pdf").read_bytes() == first
+
+
+def test_report_html_is_self_contained_and_escaped(tmp_path):
+    figs = FigureSet(None, dpi=40)
+    text = render_report(
+        title="T & co", subtitle="s", sections=_report_sections(figs), summary="best"
+    )
+    c = check_report_html(text)
+    assert "model-m" in c.ids
+    assert "A line &lt;b&gt;escaped&lt;/b&gt;" in text
+    assert "x &lt; y" in text
+    assert "1.500e-07" in text
+
+
+def test_report_renders_in_chromium(tmp_path):
+    figs = FigureSet(None, dpi=40)
+    report = write_report(
+        tmp_path / "report.html", title="T", subtitle="s", sections=_report_sections(figs)
+    )
+    chromium_check(report, tmp_path)
+
+
+@pytest.mark.slow
+def test_report_of_a_real_run_in_chromium(tmp_path):
+    from hepsift.run import run
+
+    result = run("nand", out=tmp_path / "runs")
+    text = result.report.read_text()
+    c = check_report_html(text)
+    assert "model-logistic" in c.ids
+    assert len(c.imgs) >= 5
+    chromium_check(result.report, tmp_path)
+
+
+def test_unknown_config_is_config_error(tmp_path):
+    from hepsift.run import run
+
+    with pytest.raises(ConfigError):
+        run("no-such-config", out=tmp_path)
+    assert not (tmp_path / "runs").exists()

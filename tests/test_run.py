@@ -1,0 +1,229 @@
+"""``hepsift run`` end to end on tiny data: the run folder, metrics.json against scikit-learn on
+the reloaded models, ONNX parity, multi-class, interruption, and every shipped config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from sklearn.metrics import roc_auc_score
+
+from hepsift.cli import main
+from hepsift.config import load_config
+from hepsift.dataset import Dataset
+from hepsift.run import PreparedData, prepare_data, run
+
+
+@pytest.fixture(scope="module")
+def toy_files(tmp_path_factory) -> Path:
+    from hepsift.io.root import write_toy_gamgam
+
+    d = tmp_path_factory.mktemp("toy")
+    write_toy_gamgam(d / "sig.root", 1500, seed=1, signal_fraction=1.0, xsection_pb=0.1)
+    write_toy_gamgam(
+        d / "bkg.root", 12000, seed=2, signal_fraction=0.0, channel_number=900001, xsection_pb=50.0
+    )
+    return d
+
+
+def _toy_config(d: Path) -> dict:
+    return {
+        "name": "toy",
+        "seed": 5,
+        "data": {
+            "samples": [
+                {"name": "ggF", "paths": [str(d / "sig.root")]},
+                {"name": "continuum", "paths": [str(d / "bkg.root")]},
+            ]
+        },
+        "selection": {"preset": "hgamgam"},
+        "features": ["ptom_gg_0", "ptom_gg_1", "photon_eta_0", "ptt_gg", "jet_n", "met_et"],
+        "task": {"type": "binary", "classes": {"background": ["continuum"], "signal": ["ggF"]}},
+        "models": [
+            {"name": "logistic", "family": "logistic"},
+            {"name": "bdt", "family": "bdt", "params": {"n_estimators": 20, "max_depth": 3}},
+            {"name": "mlp", "family": "mlp", "params": {"epochs": 2, "hidden": [8]}},
+        ],
+        "evaluation": {"bootstrap": 40, "importance_repeats": 1},
+        "output": {"formats": ["png", "pdf"]},
+    }
+
+
+@pytest.fixture(scope="module")
+def toy_run(toy_files, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    return run(_toy_config(toy_files), out=out)
+
+
+@pytest.mark.slow
+def test_run_folder_layout(toy_run):
+    path = toy_run.path
+    assert path.name.startswith("toy-") and (path / "DONE").is_file()
+    assert not any(p.name.endswith(".partial") for p in path.parent.iterdir())
+    for name in ("config.yaml", "provenance.json", "metrics.json", "report.html"):
+        assert (path / name).is_file(), name
+    for model in ("logistic", "bdt", "mlp"):
+        assert (path / "models" / model / "model.json").is_file()
+        assert (path / "models" / model / "scaler.json").is_file()
+        assert (path / "models" / f"{model}.onnx").is_file()
+        assert (path / "plots" / f"{model}_scores.png").is_file()
+        assert (path / "plots" / f"{model}_scores.pdf").is_file()
+        assert (path / "plots" / f"{model}_confusion.png").is_file()
+    assert (path / "plots" / "roc_rejection.pdf").is_file()
+    assert (path / "plots" / "bdt_gain.png").is_file()
+    resolved = yaml.safe_load((path / "config.yaml").read_text())
+    assert load_config(resolved).resolved() == resolved
+    prov = json.loads((path / "provenance.json").read_text())
+    assert prov["seeds"]["run"] == 5 and prov["packages"]["xgboost"]
+    assert any(k.endswith("sig.root") for k in prov["data"])
+
+
+@pytest.mark.slow
+def test_metrics_agree_with_sklearn_on_reloaded_models(toy_run):
+    from hepsift.features.scaling import Scaler
+    from hepsift.models import load
+
+    doc = json.loads((toy_run.path / "metrics.json").read_text())
+    assert doc["classes"] == ["background", "signal"]
+    assert set(doc["ranking"]) == {"logistic", "bdt", "mlp"}
+    assert doc["best_model"] == doc["ranking"][0]
+    # rebuild the test split exactly as the run did
+    cfg = toy_run.config
+    ds = prepare_data(cfg).dataset
+    _train, _valid, test = ds.split(cfg.split.fractions, by=cfg.split.by, seed=cfg.seed)
+    assert doc["n_test"] == len(test)
+    for name in ("logistic", "bdt", "mlp"):
+        m = doc["models"][name]
+        for key in ("auc", "auc_ci68", "accuracy", "precision", "recall", "f1", "best_cut"):
+            assert key in m, key
+        assert set(m["background_rejection"]) == {"0.5", "0.8", "0.9"}
+        assert set(m["ks_pvalue"]) == {"background", "signal"}
+        assert m["auc_ci68"][0] <= m["auc"] <= m["auc_ci68"][1]
+        folder = toy_run.path / "models" / name
+        scaler = Scaler.from_dict(json.loads((folder / "scaler.json").read_text()))
+        model = load(folder)
+        X = np.asarray(scaler.transform(test.X), dtype=np.float32)
+        score = model.predict_proba(X)[:, 1]
+        assert m["auc"] == pytest.approx(
+            roc_auc_score(test.y, score, sample_weight=test.weight), abs=1e-6
+        )
+        pred = (score >= m["threshold"]).astype(int)
+        acc = np.sum(test.weight * (pred == test.y)) / np.sum(test.weight)
+        assert m["accuracy"] == pytest.approx(acc, abs=1e-6)
+        # ONNX export gives the same probabilities
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(toy_run.path / "models" / f"{name}.onnx"))
+        outputs = sess.run(None, {sess.get_inputs()[0].name: X})
+        proba = next(o for o in outputs if np.ndim(o) == 2)
+        np.testing.assert_allclose(proba[:, 1], score, atol=1e-4)
+    y = doc["yields_test"]
+    assert set(y) == {"background", "signal"} and y["signal"]["yield"] > 0
+    assert set(doc["yields"]) == {"background", "signal"}
+
+
+def test_nand_run_from_the_cli(tmp_path, capsys):
+    code = main(["run", "nand", "--out", str(tmp_path), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Which model is best?" in out and "report:" in out
+    (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("nand-")]
+    doc = json.loads((folder / "metrics.json").read_text())
+    m = doc["models"]["logistic"]
+    assert m["accuracy"] == 1.0 and m["auc"] == 1.0  # NAND is linearly separable
+    assert doc["yields_test"]["true"]["events"] == 3
+
+
+def test_interrupted_run_leaves_no_complete_folder(tmp_path, monkeypatch):
+    import hepsift.report.build as build
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build, "build_report", boom)
+    with pytest.raises(KeyboardInterrupt):
+        run("nand", out=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_multiclass_run_on_prepared_data(tmp_path, rng):
+    n = 1200
+    sample = rng.integers(0, 4, n)  # four samples mapped to three classes
+    centre = np.array([0.0, 0.0, 2.0, 4.0])[sample]
+    X = np.column_stack([rng.normal(centre, 1.0), rng.normal(0, 1, n)]).astype(np.float32)
+    ds = Dataset(
+        X=X,
+        y=np.zeros(n, dtype=np.int64),
+        weight=rng.uniform(0.5, 1.5, n) * np.where(sample == 3, 0.05, 1.0),
+        feature_names=("a", "b"),
+        class_names=("all",),
+        sample=sample,
+        sample_names=("qcd_a", "qcd_b", "vbf", "tth"),
+    )
+    cfg = {
+        "name": "modes",
+        "data": {"inline": {"feature_names": ["a", "b"], "X": [[0, 0]], "y": [0]}},
+        "features": ["a", "b"],
+        "task": {"type": "multiclass", "classes": {"qcd": ["qcd"], "vbf": ["vbf"], "tth": ["tth"]}},
+        "models": [{"name": "logistic", "family": "logistic"}],
+        "evaluation": {"bootstrap": 20, "importance": False},
+        "output": {"formats": ["png"]},
+    }
+    from hepsift.run import _apply_classes
+
+    relabelled = _apply_classes(ds, load_config(cfg))
+    assert relabelled.class_names == ("qcd", "vbf", "tth")
+    assert np.array_equal(relabelled.y, np.array([0, 0, 1, 2])[sample])
+    result = run(cfg, out=tmp_path, prepared=PreparedData(dataset=ds, source="test"))
+    doc = result.metrics
+    assert doc["task"] == "multiclass" and doc["classes"] == ["qcd", "vbf", "tth"]
+    m = doc["models"]["logistic"]
+    assert set(m["auc_per_class"]) == {"qcd", "vbf", "tth"}
+    assert np.array(m["confusion_matrix"]["counts"]).sum() == doc["n_test"]
+    assert (result.path / "plots" / "logistic_confusion.png").is_file()
+    assert "expected yields" in result.report.read_text()
+    assert m["best_cut"] is None
+
+
+# -- every shipped config, end to end on tiny data (salt's convention) -----------------------
+
+TINY = {
+    "higgs-diphoton": [
+        "data.events=300",
+        "models[1].params.n_estimators=10",
+        "models[2].params.epochs=2",
+    ],
+    "higgs-modes": [
+        "data.events=300",
+        "models[1].params.n_estimators=10",
+        "models[2].params.n_subsets=2",
+        "models[3].params.epochs=2",
+    ],
+    "photon-id": ["data.events=300", "models[1].params.epochs=2", "models[2].params.epochs=2"],
+    "resonance-pnn": [
+        "data.events=300",
+        "models[0].params.n_estimators=10",
+        "models[1].params.epochs=2",
+    ],
+    "nand": [],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_shipped_config_smoke(name, tmp_path):
+    import importlib
+
+    cfg = load_config(name)
+    if cfg.data.scenario is not None:
+        gen = importlib.import_module("hepsift.generate")
+        if not hasattr(gen, "generate"):
+            pytest.skip("hepsift.generate.generate is not part of this build yet")
+    overrides = [*TINY[name], f"data.cache={tmp_path / 'cache'}", "evaluation.bootstrap=10"]
+    result = run(name, overrides=overrides, out=tmp_path / "runs")
+    assert (result.path / "DONE").is_file()
+    assert (result.path / "report.html").is_file()
+    assert set(result.metrics["models"]) == {m.name for m in cfg.models}
