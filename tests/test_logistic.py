@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SkLogistic
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from hepsift.errors import ConfigError, ModelError
+from hepsift.errors import ConfigError, DataError, ModelError
 from hepsift.models import logistic as logistic_module
 from hepsift.models.base import Classifier
 from hepsift.models.logistic import LogisticRegression, _Problem
@@ -293,3 +293,11 @@ def test_float32_input_is_fitted_in_float64_without_a_full_copy(
     assert seen and all(dt == np.float32 for dt in seen)  # the solver saw the float32 array
     np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-13)
+
+
+def test_class_with_non_positive_total_weight_is_refused(rng: np.random.Generator) -> None:
+    """Negative MC weights summing to <= 0 in a class leave the loss without a minimum."""
+    X, y, w = _binary_data(rng, n=400, d=3)
+    w = np.where(y == 1, -w, w)
+    with pytest.raises(DataError, match=r"class 1 has total sample weight .* <= 0.*'abs'"):
+        LogisticRegression().fit(X, y, sample_weight=w)

@@ -374,6 +374,19 @@ class LogisticRegression(Classifier):
             )
         self._check_params()
         n_classes = int(np.asarray(self.classes_).size)
+        if not np.any(w):
+            raise DataError("all sample weights are zero; nothing to fit")
+        totals = np.bincount(y, weights=w, minlength=n_classes)
+        if np.any(totals <= 0):
+            k = int(np.argmin(totals))
+            label = np.asarray(self.classes_)[k]
+            label = label.item() if isinstance(label, np.generic) else label
+            raise DataError(
+                f"class {label!r} has total sample weight "
+                f"{totals[k]:.6g} <= 0: the weighted loss has no minimum (the intercept would "
+                "run away); use the negative-weight policy 'abs' or 'drop' "
+                "(Dataset.training_weight) or fewer negative weights"
+            )
         prob = _Problem(
             X, y, w, n_classes, float(self.C), bool(self.fit_intercept), int(self.chunk_size)
         )
