@@ -88,15 +88,6 @@ _CMPOPS: dict[type[ast.cmpop], Callable[..., Any]] = {
 Resolver = Callable[[str], Any]
 
 
-def _leading(value: Any, i: int) -> Any:
-    import awkward as ak
-
-    if not isinstance(value, ak.Array) or value.ndim < 2:
-        raise DataError("x[i] needs a per-object (jagged) branch such as photon_pt")
-    padded = ak.pad_none(value, i + 1, axis=1, clip=True)[:, i]
-    return np.asarray(ak.to_numpy(ak.fill_none(padded, np.nan)), dtype=np.float64)
-
-
 def _reduce(how: str, value: Any) -> Any:
     import awkward as ak
 
@@ -158,9 +149,9 @@ def compile_expr(text: str, *, where: str = "cut") -> Expr:
             idx = node.slice
             if not (isinstance(idx, ast.Constant) and type(idx.value) is int and idx.value >= 0):
                 raise bad(node, "the index must be a non-negative integer")
-            inner = build(node.value)
-            i = int(idx.value)
-            return lambda r: _leading(inner(r), i)
+            names.add(node.value.id)
+            key = f"{node.value.id}[{int(idx.value)}]"
+            return lambda r: r(key)
         if isinstance(node, ast.BoolOp):
             parts = [build(v) for v in node.values]
             op = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
@@ -454,17 +445,20 @@ class Selection:
     def apply(
         self, events: Any, weight: NDArray[np.float64] | None = None, *, sample: str = ""
     ) -> tuple[Any, Cutflow, NDArray[np.int64]]:
-        """(selected events, cutflow, indices of the selected events in the input)."""
-        import awkward as ak
+        """(selected events, cutflow, indices of the selected events in the input).
 
-        from hepsift.features.build import resolve_feature
-        from hepsift.features.jagged import collection_fields, filter_collection
-
+        Event cuts are evaluated on all events and AND-ed into one mask (events are filtered
+        once, at the end). Object cuts are evaluated on the flat NumPy content of their
+        collection and AND-ed into a pending object mask, applied to the collection's branches
+        only when an event cut (or the output) needs them. Both avoid re-slicing jagged records
+        after every cut, which dominates the cost otherwise.
+        """
         n = len(events)
         w = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
         if w.shape != (n,):
             raise DataError(f"selection weight has shape {w.shape} for {n} events")
-        index = np.arange(n, dtype=np.int64)
+        state = _State(events)
+        alive = np.ones(n, dtype=bool)
         names = ["all"]
         kinds = ["input"]
         ev_counts = [n]
@@ -472,31 +466,27 @@ class Selection:
         sumw2 = [float((w * w).sum())]
         objects = [0]
         for cut in self.cuts:
-            resolve = _resolver(events, cut, resolve_feature)
+            resolve = state.resolver(cut)
             try:
-                value = cut.expr.evaluate(resolve)
+                with np.errstate(all="ignore"):
+                    value = cut.expr.evaluate(resolve)
             except HepsiftError:
                 raise
             except (ValueError, TypeError) as exc:
                 raise DataError(
                     f"selection cut '{cut.name}' ({cut.expr.text}) failed on the data: {exc}"
                 ) from None
+            n_obj = 0
             if cut.object is not None:
-                mask = _as_jagged_mask(value, cut, n_events=len(events))
-                events = filter_collection(events, cut.object, mask)
-                first = collection_fields(events.fields, cut.object)
-                n_obj = int(ak.sum(ak.num(events[first[0]], axis=1))) if first else 0
+                n_obj = state.add_object_mask(cut, value, alive)
             else:
-                keep = _as_event_mask(value, cut, n_events=len(events))
-                events = events[keep]
-                w = w[keep]
-                index = index[keep]
-                n_obj = 0
+                alive &= _as_event_mask(value, cut, n_events=n)
             names.append(cut.name)
             kinds.append(cut.kind)
-            ev_counts.append(len(events))
-            sumw.append(float(w.sum()))
-            sumw2.append(float((w * w).sum()))
+            wa = w[alive]
+            ev_counts.append(int(alive.sum()))
+            sumw.append(float(wa.sum()))
+            sumw2.append(float((wa * wa).sum()))
             objects.append(n_obj)
         flow = Cutflow(
             tuple(names),
@@ -507,24 +497,124 @@ class Selection:
             np.asarray(objects, dtype=np.int64),
             sample,
         )
-        return events, flow, index
+        state.materialize_all()
+        index = np.flatnonzero(alive).astype(np.int64)
+        selected = state.events if index.size == n else state.events[alive]
+        return selected, flow, index
 
 
-def _resolver(events: Any, cut: Cut, resolve_feature: Callable[..., Any]) -> Resolver:
-    """Names of a cut -> values on ``events``: collection field, branch, then derived feature."""
-    fields = list(events.fields)
-    fset = set(fields)
-    cache: dict[Any, Any] = {}
+class _State:
+    """Events during a selection: current arrays, a shared cache, pending object masks."""
 
-    def resolve(name: str) -> Any:
-        if cut.object is not None and f"{cut.object}_{name}" in fset:
-            return events[f"{cut.object}_{name}"]
-        if name in fset:
-            return events[name]
-        feat = resolve_feature(name, fields, where=f"selection cut '{cut.name}'")
-        return feat.compute(events, cache)
+    def __init__(self, events: Any) -> None:
+        self.events = events
+        self.cache: dict[Any, Any] = {}
+        self.pending: dict[str, NDArray[np.bool_]] = {}
 
-    return resolve
+    @property
+    def fields(self) -> list[str]:
+        return list(self.events.fields)
+
+    def flat(self, branch: str) -> tuple[Any, Any]:
+        from hepsift.features.build import _flat_cached
+
+        return _flat_cached(self.events, branch, self.cache)
+
+    def members(self, coll: str, cut: Cut) -> list[str]:
+        from hepsift.features.jagged import collection_fields
+
+        members = collection_fields(self.fields, coll)
+        if not members:
+            raise ConfigError(f"selection cut '{cut.name}': no branches of '{coll}' were read")
+        return members
+
+    def materialize(self, coll: str) -> None:
+        from hepsift.features.jagged import filter_collection
+
+        if coll in self.pending:
+            self.events = filter_collection(self.events, coll, self.pending.pop(coll))
+            self.cache.clear()
+
+    def materialize_all(self) -> None:
+        for coll in list(self.pending):
+            self.materialize(coll)
+
+    def materialize_for(self, name: str) -> None:
+        """Apply pending object cuts that the value called ``name`` depends on."""
+        if name not in self.events.fields:  # a derived feature: may read any collection
+            self.materialize_all()
+            return
+        for coll in list(self.pending):
+            if name.startswith(coll + "_") or name == f"n{coll}":
+                self.materialize(coll)
+
+    def add_object_mask(self, cut: Cut, value: Any, alive: NDArray[np.bool_]) -> int:
+        """AND the object cut's result into the pending mask; objects left in live events."""
+        assert cut.object is not None
+        members = self.members(cut.object, cut)
+        counts = self.flat(members[0])[1]
+        mask = _as_object_mask(value, cut, n_objects=int(counts.sum()))
+        if cut.object in self.pending:
+            mask = mask & self.pending[cut.object]
+        self.pending[cut.object] = mask
+        key = ("owner", members[0])
+        if key not in self.cache:
+            self.cache[key] = np.repeat(np.arange(counts.size), counts)
+        return int(np.count_nonzero(mask & alive[self.cache[key]]))
+
+    def resolver(self, cut: Cut) -> Resolver:
+        """Names of a cut -> values (see :class:`Selection` for the rules)."""
+        import awkward as ak
+
+        from hepsift.features.build import resolve_feature
+        from hepsift.features.jagged import slot
+
+        obj = cut.object
+        if obj is not None:
+            # names that are neither the collection's fields nor branches: derived features,
+            # which must see every pending object cut applied first
+            fset = set(self.fields)
+            if any(f"{obj}_{n}" not in fset and n not in fset for n in cut.expr.names):
+                self.materialize_all()
+
+        def event_value(name: str) -> Any:
+            base, bracket, i = name.partition("[")
+            self.materialize_for(base)
+            fields = self.fields
+            if bracket:
+                if base not in fields:
+                    raise ConfigError(
+                        f"selection cut '{cut.name}': '{base}[...]' needs a per-object branch"
+                        f"{suggest(base, fields)}"
+                    )
+                from hepsift.features.build import _starts_cached
+
+                content, cnt = self.flat(base)
+                starts = _starts_cached(base, cnt, self.cache)
+                return slot(content, cnt, int(i[:-1]), starts=starts)
+            if name in fields:
+                v = self.events[name]
+                return v if v.ndim > 1 else np.asarray(ak.to_numpy(v))
+            feat = resolve_feature(name, fields, where=f"selection cut '{cut.name}'")
+            return feat.compute(self.events, self.cache)
+
+        def object_value(name: str) -> Any:
+            assert obj is not None
+            branch = f"{obj}_{name}"
+            if branch in self.events.fields:
+                return self.flat(branch)[0]
+            if "[" in name:
+                raise ConfigError(f"object cut '{cut.name}': x[i] is not allowed in an object cut")
+            value = event_value(name)
+            if isinstance(value, ak.Array):
+                raise ConfigError(
+                    f"object cut '{cut.name}' on '{obj}' uses '{name}', a per-object value of "
+                    "another collection"
+                )
+            counts = self.flat(self.members(obj, cut)[0])[1]
+            return np.repeat(np.asarray(value), counts)
+
+        return event_value if obj is None else object_value
 
 
 def _as_event_mask(value: Any, cut: Cut, *, n_events: int) -> NDArray[np.bool_]:
@@ -545,15 +635,18 @@ def _as_event_mask(value: Any, cut: Cut, *, n_events: int) -> NDArray[np.bool_]:
     return arr.astype(bool)
 
 
-def _as_jagged_mask(value: Any, cut: Cut, *, n_events: int) -> Any:
-    import awkward as ak
-
-    if not isinstance(value, ak.Array) or value.ndim < 2:
+def _as_object_mask(value: Any, cut: Cut, *, n_objects: int) -> NDArray[np.bool_]:
+    arr = np.asarray(value)
+    if arr.ndim == 0:
         raise ConfigError(
             f"object cut '{cut.name}' ({cut.expr.text}) does not depend on any '{cut.object}' "
             "field; use an event cut instead"
         )
-    return ak.values_astype(ak.fill_none(value, False), bool)
+    if arr.shape != (n_objects,):
+        raise DataError(
+            f"object cut '{cut.name}' gave {arr.shape} values for {n_objects} '{cut.object}' objects"
+        )
+    return arr.astype(bool)
 
 
 #: Named selections. ``hgamgam``: the ATLAS Open Data 13 TeV H -> gamma gamma selection (the

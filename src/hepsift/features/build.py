@@ -75,7 +75,13 @@ class Feature:
     _fn: Callable[[Any, dict[Any, Any]], F64] = field(repr=False)
 
     def compute(self, events: Any, cache: dict[Any, Any] | None = None) -> F64:
-        return self._fn(events, {} if cache is None else cache)
+        """The feature per event; ``cache`` shares intermediate results between features."""
+        if cache is None:
+            return self._fn(events, {})
+        key = ("feature", self.name)
+        if key not in cache:
+            cache[key] = self._fn(events, cache)
+        return cache[key]  # type: ignore[no-any-return]
 
 
 def _np(values: Any) -> F64:
@@ -84,12 +90,32 @@ def _np(values: Any) -> F64:
     return np.asarray(ak.to_numpy(values), dtype=np.float64)
 
 
+def _flat_cached(events: Any, branch: str, cache: dict[Any, Any]) -> tuple[Any, Any]:
+    key = ("flat", branch)
+    if key not in cache:
+        from hepsift.features.jagged import flat
+
+        cache[key] = flat(events[branch])
+    return cache[key]  # type: ignore[no-any-return]
+
+
+def _starts_cached(branch: str, counts: Any, cache: dict[Any, Any]) -> Any:
+    key = ("starts", branch)
+    if key not in cache:
+        cache[key] = np.cumsum(counts) - counts
+    return cache[key]
+
+
 def _slots(events: Any, branch: str, n: int, cache: dict[Any, Any]) -> tuple[F64, Any]:
+    """(values (events, n) with NaN where absent, presence mask) of the n leading objects."""
     key = ("slots", branch, n)
     if key not in cache:
-        from hepsift.features.jagged import pad
+        from hepsift.features.jagged import slot
 
-        cache[key] = pad(events[branch], n, fill=np.nan)
+        content, counts = _flat_cached(events, branch, cache)
+        starts = _starts_cached(branch, counts, cache)
+        values = np.stack([slot(content, counts, i, starts=starts) for i in range(n)], axis=1)
+        cache[key] = (values, np.arange(n)[None, :] < counts[:, None])
     return cache[key]  # type: ignore[no-any-return]
 
 

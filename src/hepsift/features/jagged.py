@@ -27,8 +27,11 @@ __all__ = [
     "collection_fields",
     "collections",
     "filter_collection",
+    "flat",
     "pad",
+    "slot",
     "stack_objects",
+    "unflat",
 ]
 
 
@@ -55,6 +58,56 @@ def collection_fields(fields: Iterable[str], name: str) -> list[str]:
     return [f for f in fields if f.startswith(name + "_") and f not in count]
 
 
+def flat(values: Any) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """(content, counts): the objects of all events as one NumPy array, and per-event counts."""
+    import awkward as ak
+
+    layout = ak.to_layout(values)
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(
+        layout.content, ak.contents.NumpyArray
+    ):  # the common case (uproot output, our own filtering): zero-copy views
+        offsets = np.asarray(layout.offsets.data, dtype=np.int64)
+        data = np.asarray(layout.content.data)
+        return data[offsets[0] : offsets[-1]], np.diff(offsets)
+    counts = np.asarray(ak.num(values, axis=1), dtype=np.int64)
+    content = np.asarray(ak.to_numpy(ak.flatten(values, axis=1)))
+    return content, counts
+
+
+def unflat(content: NDArray[Any], counts: NDArray[np.int64]) -> Any:
+    """The jagged awkward array of ``content`` split by ``counts`` (inverse of :func:`flat`)."""
+    import awkward as ak
+
+    offsets = np.zeros(counts.size + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return ak.Array(
+        ak.contents.ListOffsetArray(ak.index.Index64(offsets), ak.contents.NumpyArray(content))
+    )
+
+
+def slot(
+    content: NDArray[Any],
+    counts: NDArray[np.int64],
+    i: int,
+    *,
+    fill: float = np.nan,
+    starts: NDArray[np.int64] | None = None,
+) -> NDArray[np.float64]:
+    """The i-th object's value per event from :func:`flat` output (``fill`` where absent).
+
+    ``starts`` (the index of each event's first object, ``cumsum(counts) - counts``) may be
+    passed when several slots of the same collection are taken.
+    """
+    if starts is None:
+        starts = np.cumsum(counts) - counts
+    if content.size == 0:
+        return np.full(counts.shape, fill, dtype=np.float64)
+    idx = np.minimum(starts + i, content.size - 1)
+    out = content[idx].astype(np.float64)
+    out[counts <= i] = fill
+    return out
+
+
 def pad(
     values: Any, n: int, *, fill: float = np.nan, dtype: Any = np.float64
 ) -> tuple[NDArray[Any], NDArray[np.bool_]]:
@@ -62,16 +115,14 @@ def pad(
 
     Events with fewer than ``n`` objects are padded with ``fill``; longer ones truncated.
     """
-    import awkward as ak
-
     if n < 1:
         raise ConfigError(f"pad needs n >= 1 objects; got {n}")
-    counts = np.asarray(ak.num(values, axis=1))
-    padded = ak.pad_none(values, n, axis=1, clip=True)
-    filled = ak.fill_none(padded, fill, axis=1)
-    out = np.asarray(ak.to_numpy(filled), dtype=dtype)
+    content, counts = flat(values)
+    out = np.empty((counts.size, n), dtype=dtype)
+    for i in range(n):
+        out[:, i] = slot(content, counts, i, fill=fill)
     mask = np.arange(n)[None, :] < counts[:, None]
-    return out.reshape(len(counts), n), mask
+    return out, mask
 
 
 def aggregate(values: Any, how: str, *, empty: float = 0.0) -> NDArray[np.float64]:
@@ -100,10 +151,11 @@ def aggregate(values: Any, how: str, *, empty: float = 0.0) -> NDArray[np.float6
 
 
 def filter_collection(events: Any, name: str, mask: Any) -> Any:
-    """``events`` with the objects of collection ``name`` kept where the jagged ``mask`` is True.
+    """``events`` with the objects of collection ``name`` kept where ``mask`` is True.
 
-    Every read branch of the collection is filtered with the same mask and its count branch
-    (if read) is recomputed, so the collection stays consistent for the next cut.
+    ``mask`` is jagged (one boolean per object) or its flat NumPy form (one per object of all
+    events, see :func:`flat`). Every read branch of the collection is filtered with the same
+    mask and its count branch (if read) is recomputed, so the collection stays consistent.
     """
     import awkward as ak
 
@@ -111,18 +163,27 @@ def filter_collection(events: Any, name: str, mask: Any) -> Any:
     members = collection_fields(fields, name)
     if not members:
         raise DataError(f"no branches of collection '{name}' were read")
+    if isinstance(mask, ak.Array):
+        mask, _ = flat(mask)
+    keep = np.asarray(mask, dtype=bool)
     cols = {f: events[f] for f in fields}
-    try:
-        for f in members:
-            cols[f] = cols[f][mask]
-    except ValueError as exc:
-        raise DataError(
-            f"cannot filter collection '{name}': branch lengths differ from the cut's ({exc})"
-        ) from None
-    n_new = ak.num(cols[members[0]], axis=1)
+    new_counts: NDArray[np.int64] | None = None
+    for f in members:
+        content, counts = flat(cols[f])
+        if content.shape != keep.shape:
+            raise DataError(
+                f"cannot filter collection '{name}': branch '{f}' holds {content.size} objects, "
+                f"the cut {keep.size}"
+            )
+        if new_counts is None:
+            owner = np.repeat(np.arange(counts.size), counts)
+            new_counts = np.bincount(owner[keep], minlength=counts.size).astype(np.int64)
+        cols[f] = unflat(content[keep], new_counts)
+    assert new_counts is not None
     for count in (f"{name}_n", f"n{name}"):
         if count in cols:
-            cols[count] = ak.values_astype(n_new, ak.type(cols[count]).content.primitive)
+            dtype = np.asarray(ak.to_numpy(cols[count][:0])).dtype
+            cols[count] = new_counts.astype(dtype)
     return ak.zip(cols, depth_limit=1)
 
 

@@ -41,14 +41,20 @@ PAIR_QUANTITIES: dict[str, str] = {
 def four_vector(
     pt: F64, eta: F64, phi: F64, *, energy: F64 | None = None, mass: F64 | None = None
 ) -> Any:
-    """A ``vector`` MomentumNumpy4D from (pT [GeV], eta, phi, E [GeV]) or mass (default 0)."""
+    """A ``vector`` MomentumNumpy4D from (pT [GeV], eta, phi, E [GeV]) or mass (default 0).
+
+    Stored in Cartesian coordinates (px, py, pz, E) so that sums of vectors are cheap.
+    """
     import vector
 
-    data: dict[str, F64] = {"pt": pt, "eta": eta, "phi": phi}
-    if energy is not None:
-        data["E"] = energy
-    else:
-        data["mass"] = np.zeros_like(pt) if mass is None else mass
+    pt = np.asarray(pt, dtype=np.float64)
+    eta = np.asarray(eta, dtype=np.float64)
+    phi = np.asarray(phi, dtype=np.float64)
+    pz = pt * np.sinh(eta)
+    if energy is None:
+        m = np.zeros_like(pt) if mass is None else np.asarray(mass, dtype=np.float64)
+        energy = np.sqrt(pt * pt + pz * pz + m * m)
+    data = {"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pz, "E": energy}
     return vector.array(data)
 
 

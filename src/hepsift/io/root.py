@@ -166,8 +166,27 @@ def convert_units(chunk: Any, schema: Schema | None) -> Any:
     energy = set(schema.energy_branches(chunk.fields))
     if not energy:
         return chunk
-    cols = {f: (chunk[f] * schema.to_gev if f in energy else chunk[f]) for f in chunk.fields}
+    cols = {
+        f: (_scaled(chunk[f], schema.to_gev) if f in energy else chunk[f]) for f in chunk.fields
+    }
     return ak.zip(cols, depth_limit=1)
+
+
+def _scaled(values: Any, factor: float) -> Any:
+    """``values * factor`` keeping the dtype; jagged arrays scale their flat content only."""
+    import awkward as ak
+
+    layout = ak.to_layout(values)
+    if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(
+        layout.content, ak.contents.NumpyArray
+    ):
+        data = np.asarray(layout.content.data)
+        scaled = (data * data.dtype.type(factor)).astype(data.dtype, copy=False)
+        return ak.Array(ak.contents.ListOffsetArray(layout.offsets, ak.contents.NumpyArray(scaled)))
+    if isinstance(layout, ak.contents.NumpyArray):
+        data = np.asarray(layout.data)
+        return ak.Array((data * data.dtype.type(factor)).astype(data.dtype, copy=False))
+    return values * factor
 
 
 def _plan(
