@@ -60,6 +60,9 @@ def register(app: typer.Typer) -> None:
             None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT) to run chunks on"
         ),
         chunk_size: int = typer.Option(500, "--chunk-size", help="events per chunk"),
+        samples: str | None = typer.Option(
+            None, "--samples", help="only these samples, e.g. ggF,VBF (default: all)"
+        ),
         validate: bool = typer.Option(
             False, "--validate", help="write validation plots to OUT/validation/"
         ),
@@ -94,6 +97,7 @@ def register(app: typer.Typer) -> None:
             scheduler=scheduler,
             progress=not quiet,
             chunk_size=chunk_size,
+            samples=None if samples is None else [x.strip() for x in samples.split(",")],
         )
         console = Console(soft_wrap=True)
         for s in manifest["samples"]:

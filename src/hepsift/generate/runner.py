@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hepsift.errors import ConfigError, GenerationError
+from hepsift.errors import ConfigError, GenerationError, suggest
 from hepsift.generate import constants as C
 from hepsift.generate.processes import Sample, derive_seeds
 
@@ -247,13 +247,16 @@ def generate(
     scheduler: Any = None,
     progress: bool = True,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    samples: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Generate ``scenario`` with ``events`` Pythia events PER SAMPLE into folder ``out``.
 
     Returns the manifest (also written to ``out/manifest.json``). ``workers`` processes (or the
     Dask ``scheduler``, an address or a ``distributed.Client``) run the chunks; the same ``seed``
     gives the same files whatever the number of workers. A rerun reuses finished chunks and is a
-    no-op when the outputs are complete.
+    no-op when the outputs are complete. ``samples`` restricts the run to some of the
+    scenario's samples (default: all). ``chunk_size`` events share one Pythia initialisation
+    and one seed; the output depends on it.
     """
     from hepsift.generate import assemble
     from hepsift.generate.scenarios import check_scenario, parse_masses, samples_for
@@ -274,7 +277,18 @@ def generate(
     mass_list = parse_masses(masses) if scenario == "resonance-ttbar" else None
     out_dir = Path(out)
     _check_out(out_dir)
-    samples = samples_for(scenario, mass_list)
+    all_samples = samples_for(scenario, mass_list)
+    if samples is None:
+        chosen = all_samples
+    else:
+        names = [s.name for s in all_samples]
+        for name in samples:
+            if name not in names:
+                raise ConfigError(
+                    f"--samples: unknown sample {name!r} of scenario {scenario!r}; allowed: "
+                    f"{', '.join(names)}{suggest(name, names)}"
+                )
+        chosen = [s for s in all_samples if s.name in set(samples)]
     config = {
         "scenario": scenario,
         "events_per_sample": int(events),
@@ -282,7 +296,7 @@ def generate(
         "chunk_size": int(chunk_size),
         "images": bool(images),
         "masses_gev": mass_list,
-        "samples": [s.as_dict() for s in samples],
+        "samples": [s.as_dict() for s in chosen],
         "hepsift": _versions()["hepsift"],
     }
     config_hash = _hash(config)
@@ -292,7 +306,7 @@ def generate(
         return done
 
     tasks: list[ChunkTask] = []
-    for s in samples:
+    for s in chosen:
         for c in range(math.ceil(events / chunk_size)):
             n = min(chunk_size, events - c * chunk_size)
             tasks.append(ChunkTask(scenario, s, c, n, int(chunk_size), int(seed), bool(images)))
@@ -304,9 +318,9 @@ def generate(
             results[(t.sample.name, t.chunk)] = p
         else:
             todo.append(t)
-    totals = {s.name: events for s in samples}
+    totals = {s.name: events for s in chosen}
     t_start = time.perf_counter()
-    with _Progress(progress, samples, totals) as bar:
+    with _Progress(progress, chosen, totals) as bar:
         for key, _p in results.items():
             bar.advance(
                 key[0], next(t.n_events for t in tasks if (t.sample.name, t.chunk) == key), 1.0
@@ -324,10 +338,10 @@ def generate(
 
     chunk_files = {
         s.name: [results[(s.name, t.chunk)] for t in tasks if t.sample.name == s.name]
-        for s in samples
+        for s in chosen
     }
     manifest = assemble.assemble(
-        scenario, samples, chunk_files, out_dir, config, config_hash, _versions()
+        scenario, chosen, chunk_files, out_dir, config, config_hash, _versions()
     )
     manifest["seconds"] = time.perf_counter() - t_start
     from hepsift.generate.writer import write_json
