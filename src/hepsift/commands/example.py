@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from hepsift.errors import ConfigError, suggest
+from hepsift.errors import ConfigError, ModelError, suggest
 
 __all__ = ["EXAMPLES", "register", "run_example"]
 
@@ -116,7 +116,7 @@ def _example_nand(console: Any) -> None:
     )
     console.print(_scores_table(binary_scores(y, pred)))
     if not np.array_equal(pred, y):  # pragma: no cover - the fit separates NAND
-        raise ConfigError("the NAND example did not reproduce the truth table")
+        raise ModelError("the NAND example did not reproduce the truth table")
 
 
 def _example_metrics(console: Any) -> None:
