@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "hepsift.commands.data",
     "hepsift.commands.models",
     "hepsift.commands.run",
+    "hepsift.commands.pnn",
 )
 
 app = typer.Typer(

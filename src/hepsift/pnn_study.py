@@ -383,18 +383,24 @@ def time_fits(
 
     base = dict(params or {})
     base.update(epochs=int(epochs), patience=int(epochs) + 1)
+    _warm_up()
     pnn_s: list[float] = []
     mlp_s: list[float] = []
+    pnn_c: list[float] = []
+    mlp_c: list[float] = []
     for _ in range(max(1, int(repeats))):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         MLP(class_weight="balanced", **base).fit(train.X, train.y, sample_weight=train.weight)
         mlp_s.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+        mlp_c.append(time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
         PNN(mechanism=mechanism, background_mass=policy, **base).fit(
             train.X, train.y, sample_weight=train.weight, param=train.param
         )
         pnn_s.append(time.perf_counter() - t0)
+        pnn_c.append(time.process_time() - c0)
     p, d = float(np.median(pnn_s)), float(np.median(mlp_s))
+    pc, dc = float(np.median(pnn_c)), float(np.median(mlp_c))
     return {
         "events": len(train),
         "epochs": int(epochs),
@@ -402,8 +408,27 @@ def time_fits(
         "pnn_seconds": p,
         "dedicated_seconds": d,
         "ratio": p / d if d > 0 else math.nan,
+        "pnn_cpu_seconds": pc,
+        "dedicated_cpu_seconds": dc,
+        "cpu_ratio": pc / dc if dc > 0 else math.nan,
         "target_ratio_max": 1.5,
     }
+
+
+def _warm_up() -> None:
+    """Import what every fit uses, so that the first fit timed does not pay for the imports."""
+    import importlib
+
+    for module in (
+        "torch",
+        "hepsift.models.boosting",
+        "hepsift.models.mlp",
+        "hepsift.models.pnn",
+        "hepsift.train.torch_loop",
+        "hepsift.features.scaling",
+        "hepsift.metrics",
+    ):
+        importlib.import_module(module)
 
 
 def _holdout_masses(holdout: str | Sequence[float] | None, masses: Sequence[float]) -> list[float]:
@@ -444,6 +469,7 @@ def study(
     dedicated: bool = True,
     timing: bool = False,
     timing_epochs: int = 5,
+    timing_repeats: int = 3,
     hidden: Sequence[int] = (64, 64),
     activation: str = "relu",
     dropout: float = 0.0,
@@ -547,6 +573,7 @@ def study(
         },
     }
 
+    _warm_up()
     # dedicated fixed-mass networks
     if dedicated:
         per: dict[str, dict[str, float]] = {}
@@ -606,6 +633,7 @@ def study(
             mechanism=mechanism,
             policy=policy,
             epochs=timing_epochs,
+            repeats=timing_repeats,
             params={k: v for k, v in params.items() if k not in ("epochs", "patience")},
         )
 
@@ -630,6 +658,7 @@ def _targets(result: Mapping[str, Any]) -> dict[str, Any]:
     if "timing" in result:
         t["timing_ratio"] = result["timing"]["ratio"]
         t["timing_ok"] = bool(result["timing"]["ratio"] <= 1.5)
+        t["timing_cpu_ratio"] = result["timing"]["cpu_ratio"]
     return t
 
 
@@ -831,5 +860,10 @@ def tables(result: Mapping[str, Any]) -> list[Any]:
             "pNN fit time / dedicated fit time (same events) <= 1.5",
             _fmt(tg["timing_ratio"], 2),
             "yes" if tg["timing_ok"] else "NO",
+        )
+        t3.add_row(
+            "  the same in CPU time (less sensitive to a busy machine)",
+            _fmt(tg["timing_cpu_ratio"], 2),
+            "yes" if tg["timing_cpu_ratio"] <= 1.5 else "NO",
         )
     return [t1, t2, t3]
