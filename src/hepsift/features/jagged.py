@@ -168,6 +168,7 @@ def filter_collection(events: Any, name: str, mask: Any) -> Any:
     keep = np.asarray(mask, dtype=bool)
     cols = {f: events[f] for f in fields}
     new_counts: NDArray[np.int64] | None = None
+    take = np.empty(0, dtype=np.int64)
     for f in members:
         content, counts = flat(cols[f])
         if content.shape != keep.shape:
@@ -176,9 +177,10 @@ def filter_collection(events: Any, name: str, mask: Any) -> Any:
                 f"the cut {keep.size}"
             )
         if new_counts is None:
+            take = np.flatnonzero(keep)
             owner = np.repeat(np.arange(counts.size), counts)
-            new_counts = np.bincount(owner[keep], minlength=counts.size).astype(np.int64)
-        cols[f] = unflat(content[keep], new_counts)
+            new_counts = np.bincount(owner[take], minlength=counts.size).astype(np.int64)
+        cols[f] = unflat(content.take(take), new_counts)
     assert new_counts is not None
     for count in (f"{name}_n", f"n{name}"):
         if count in cols:

@@ -361,6 +361,7 @@ def write_toy_gamgam(
     chunk_size: int = 200_000,
     channel_number: int = 343981,
     xsection_pb: float = 0.1,
+    compression: str | None = "zlib",
 ) -> Path:
     """Write a *toy* ntuple in the ATLAS GamGam ``mini`` layout (MeV) from seeded random numbers.
 
@@ -369,7 +370,8 @@ def write_toy_gamgam(
     pair from a 125 GeV resonance (1.5 % resolution) decaying isotropically, boosted with an
     exponential pT (30 GeV) and Gaussian rapidity; every event gets extra soft photons, jets,
     leptons and MET. Photons are tight 90 % of the time and mostly isolated; about 5 % of MC
-    weights are negative. Written atomically (temporary file + rename).
+    weights are negative. ``compression``: ``"zlib"`` (level 1, uproot's default), ``"lzma"``
+    or None. Written atomically (temporary file + rename).
     """
     import awkward as ak
     import uproot
@@ -385,7 +387,8 @@ def write_toy_gamgam(
         done += n
     total_w = float(sum(np.sum(c["mcWeight"]) for c in chunks))
     try:
-        with uproot.recreate(tmp) as f:
+        codec = {"zlib": uproot.ZLIB(1), "lzma": uproot.LZMA(1), None: None}[compression]
+        with uproot.recreate(tmp, compression=codec) as f:
             for i, c in enumerate(chunks):
                 c["SumWeights"] = np.full(len(c["mcWeight"]), total_w, dtype=np.float32)
                 data = {k: (ak.zip(v) if isinstance(v, dict) else v) for k, v in c.items()}
