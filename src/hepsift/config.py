@@ -98,6 +98,9 @@ class DataConfig(_Section):
 
     scenario: str | None = None
     events: int = Field(default=20000, gt=0, description="events generated per sample")
+    events_per_sample: dict[str, int] = Field(
+        default_factory=dict, description="sample name -> events, overriding 'events'"
+    )
     cache: str = ".hepsift-cache"
     workers: int = Field(default=1, ge=1)
     samples: list[SampleConfig] | None = None
@@ -552,6 +555,52 @@ def _check_features(cfg: RunConfig, source: str) -> None:
             raise ConfigError(f"{source}: 'features[{i}]': {msg}") from None
 
 
+def _check_generated_samples(cfg: RunConfig, source: str) -> None:
+    if cfg.data.scenario is None:
+        return
+    try:
+        from hepsift.generate import SCENARIOS, samples_for
+    except ImportError:
+        return
+    if cfg.data.scenario not in SCENARIOS:
+        raise ConfigError(
+            f"{source}: 'data.scenario' is '{cfg.data.scenario}'"
+            f"{suggest(cfg.data.scenario, SCENARIOS)} (scenarios: {', '.join(SCENARIOS)})"
+        )
+    masses = cfg.study.masses_gev if cfg.study is not None and cfg.study.masses_gev else None
+    names = [s.name for s in samples_for(cfg.data.scenario, masses)]
+    for key, n in cfg.data.events_per_sample.items():
+        if key not in names:
+            raise ConfigError(
+                f"{source}: unknown key 'data.events_per_sample.{key}'{suggest(key, names)} "
+                f"(samples of '{cfg.data.scenario}': {', '.join(names)})"
+            )
+        if n <= 0:
+            raise ConfigError(f"{source}: 'data.events_per_sample.{key}' must be > 0; got {n}")
+
+
+def _check_study(cfg: RunConfig, source: str) -> None:
+    if cfg.study is None or not cfg.study.params:
+        return
+    import inspect
+
+    try:
+        from hepsift.pnn_study import study
+    except ImportError:
+        return
+    allowed = [
+        p.name
+        for p in inspect.signature(study).parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.name not in ("masses", "seed", "out", "log")
+    ]
+    for key in cfg.study.params:
+        if key not in allowed:
+            raise ConfigError(
+                f"{source}: unknown key 'study.params.{key}'{suggest(key, allowed)} "
+                f"(allowed: {', '.join(allowed)})"
+            )
+
+
 def load_config(
     name_or_path: str | os.PathLike[str] | Mapping[str, Any] | None = None,
     *,
@@ -590,4 +639,6 @@ def load_config(
     _check_features(cfg, source)
     if check_models:
         _check_models(cfg, source)
+    _check_study(cfg, source)
+    _check_generated_samples(cfg, source)
     return cfg

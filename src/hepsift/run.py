@@ -126,10 +126,11 @@ def _call_with_supported(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> A
     return fn(*args, **{k: v for k, v in kwargs.items() if k in params})
 
 
-def cache_folder(cfg: RunConfig) -> Path:
+def cache_folder(cfg: RunConfig, events: int | None = None) -> Path:
     """``<cache>/<scenario>-<seed>-<events>/``: generated samples are reused from here."""
     assert cfg.data.scenario is not None
-    return Path(cfg.data.cache) / f"{cfg.data.scenario}-{cfg.seed}-{cfg.data.events}"
+    n = cfg.data.events if events is None else events
+    return Path(cfg.data.cache) / f"{cfg.data.scenario}-{cfg.seed}-{n}"
 
 
 def _class_of(sample: str, cfg: RunConfig) -> str | None:
@@ -159,18 +160,40 @@ def _manifest_samples(out: Path) -> list[dict[str, Any]]:
         entries = [{"name": k, **v} for k, v in raw.items() if isinstance(v, dict)]
     elif isinstance(raw, list):
         entries = [e for e in raw if isinstance(e, dict)]
-    specs = []
+    by_file: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for e in entries:
         files = e.get("files") or e.get("paths") or e.get("path") or e.get("file")
         if files is None:
             continue
         files_list = [files] if isinstance(files, str) else list(files)
-        paths = [str(p if Path(p).is_absolute() else out / p) for p in files_list]
-        spec: dict[str, Any] = {"name": str(e["name"]), "files": paths, "manifest": str(manifest)}
-        if "is_signal" in e:
-            spec["label"] = "signal" if e["is_signal"] else "background"
-        if e.get("label_branch"):
-            spec["label_branch"] = e["label_branch"]
+        paths = tuple(str(p if Path(p).is_absolute() else out / p) for p in files_list)
+        by_file.setdefault(paths, []).append(e)
+    scenario = str(data.get("scenario", out.name)) if isinstance(data, dict) else out.name
+    specs = []
+    for paths, group in by_file.items():
+        if len(group) == 1:
+            e = group[0]
+            spec: dict[str, Any] = {
+                "name": str(e["name"]),
+                "files": list(paths),
+                "manifest": str(manifest),
+            }
+            if "is_signal" in e:
+                spec["label"] = "signal" if e["is_signal"] else "background"
+        else:
+            # several samples in one table (photon-id, resonance-ttbar): one row per candidate or
+            # event with its own label column and physics weight per row (pb)
+            spec = {
+                "name": scenario,
+                "files": list(paths),
+                "label_branch": "label",
+                "kind": "mc",
+                "weight_branch": "weight",
+                "xsection_pb": 1.0,
+                "sum_weights": 1.0,
+            }
+            if scenario == "resonance-ttbar":
+                spec["param_branch"] = "mass"
         specs.append(spec)
     if not specs:
         raise DataError(f"the generator manifest '{manifest}' lists no sample files")
@@ -212,29 +235,72 @@ def _selection_spec(cfg: RunConfig) -> Any:
     return {"name": preset or "selection", "cuts": base + cuts}
 
 
-def _pipeline_dataset(cfg: RunConfig, *, log: Log, scheduler: str | None) -> PreparedData:
+def _generated_samples(cfg: RunConfig) -> list[str] | None:
+    """The scenario samples the task needs (None: all), so that unused ones are not generated."""
+    if not cfg.task.classes or cfg.data.scenario is None:
+        return None
+    try:
+        from hepsift.generate import samples_for
+    except ImportError:
+        return None
+    try:
+        names = [s.name for s in samples_for(cfg.data.scenario)]
+    except (HepsiftError, TypeError):
+        return None
+    members = [m for ms in cfg.task.classes.values() for m in ms]
+    wanted = [n for n in names if any(n == m or n.startswith(m) for m in members)]
+    return wanted or None
+
+
+def _pipeline_dataset(
+    cfg: RunConfig, *, log: Log, scheduler: str | None, progress: bool = False
+) -> PreparedData:
     build_dataset = _optional("hepsift.features", "build_dataset", "building features")
     data_files: list[Path] = []
     if cfg.data.scenario is not None:
         generate = _optional("hepsift.generate", "generate", f"scenario '{cfg.data.scenario}'")
-        out = cache_folder(cfg)
-        done = (out / "manifest.json").is_file()
-        log(
-            f"{'reusing' if done else 'generating'} {cfg.data.scenario} samples "
-            f"({cfg.data.events} events per sample) in {out}"
-        )
-        _call_with_supported(
-            generate,
-            cfg.data.scenario,
-            events=cfg.data.events,
-            out=out,
-            seed=cfg.seed,
-            workers=cfg.data.workers,
-            scheduler=scheduler,
-        )
-        data_files.append(out / "manifest.json")
-        specs = _manifest_samples(out)
-        source = f"generated scenario '{cfg.data.scenario}' (cache {out})"
+        masses = None
+        if cfg.data.scenario == "resonance-ttbar" and cfg.study is not None:
+            masses = list(cfg.study.masses_gev) or None
+        wanted = _generated_samples(cfg)
+        if wanted is None:
+            from hepsift.generate import samples_for
+
+            wanted = [s.name for s in samples_for(cfg.data.scenario, masses)]
+        groups: dict[int, list[str]] = {}
+        for name in wanted:
+            groups.setdefault(cfg.data.events_per_sample.get(name, cfg.data.events), []).append(
+                name
+            )
+        specs = []
+        folders = []
+        for events, names in sorted(groups.items()):
+            out = cache_folder(cfg, events)
+            done = (out / "manifest.json").is_file()
+            log(
+                f"{'reusing' if done else 'generating'} {cfg.data.scenario} samples "
+                f"{', '.join(names)} ({events} events each) in {out}"
+            )
+            extra: dict[str, Any] = {}
+            if len(groups) > 1 or _generated_samples(cfg) is not None:
+                extra["samples"] = names
+            if masses is not None:
+                extra["masses"] = masses
+            _call_with_supported(
+                generate,
+                cfg.data.scenario,
+                events=events,
+                out=out,
+                seed=cfg.seed,
+                workers=cfg.data.workers,
+                scheduler=scheduler,
+                progress=progress,
+                **extra,
+            )
+            data_files.append(out / "manifest.json")
+            specs.extend(_manifest_samples(out))
+            folders.append(str(out))
+        source = f"generated scenario '{cfg.data.scenario}' (cache {', '.join(folders)})"
     else:
         specs = _config_samples(cfg)
         for spec in specs:
@@ -323,13 +389,17 @@ def _apply_classes(ds: Dataset, cfg: RunConfig) -> Dataset:
 
 
 def prepare_data(
-    cfg: RunConfig, *, log: Log = _null_log, scheduler: str | None = None
+    cfg: RunConfig,
+    *,
+    log: Log = _null_log,
+    scheduler: str | None = None,
+    progress: bool = False,
 ) -> PreparedData:
     """The selected, labelled events of a config (generating or reusing samples as needed)."""
     if cfg.data.inline is not None:
         prepared = _inline_dataset(cfg)
     else:
-        prepared = _pipeline_dataset(cfg, log=log, scheduler=scheduler)
+        prepared = _pipeline_dataset(cfg, log=log, scheduler=scheduler, progress=progress)
     return _finalise(prepared, cfg)
 
 
@@ -493,13 +563,15 @@ def run(
     scheduler: str | None = None,
     log: Log | None = None,
     prepared: PreparedData | None = None,
+    progress: bool = False,
 ) -> RunResult:
     """Run a config end to end and return the finished run folder (see the module docstring).
 
     ``config``: a shipped name, a YAML path, a mapping or a :class:`RunConfig` (None: the
     default config). ``overrides``: ``key.path=value`` strings. ``out``: the folder holding run
     folders (default ``output.dir`` of the config). ``prepared``: already prepared data (skips
-    generation/reading; for tests and notebooks).
+    generation/reading; for tests and notebooks). ``progress``: show the generator's progress
+    bar.
     """
     from hepsift.report.rundir import RunDir
 
@@ -513,7 +585,7 @@ def run(
 
     t = time.perf_counter()
     if prepared is None:
-        prepared = prepare_data(cfg, log=log, scheduler=scheduler)
+        prepared = prepare_data(cfg, log=log, scheduler=scheduler, progress=progress)
     else:
         prepared = _finalise(prepared, cfg)
     ds = prepared.dataset
@@ -559,14 +631,16 @@ def run(
     timings["evaluation_s"] = time.perf_counter() - t
 
     study: dict[str, Any] | None = None
-    if cfg.study is not None:
-        study = _run_study(cfg, prepared, log=log)
 
     out_root = Path(out) if out is not None else Path(cfg.output.dir)
     with RunDir(out_root, cfg.name, stamp=None) as rd:
         import yaml
 
         rd.write_text("config.yaml", yaml.safe_dump(cfg.resolved(), sort_keys=False))
+        if cfg.study is not None:
+            t = time.perf_counter()
+            study = _run_study(cfg, prepared, log=log, out=rd.path / "pnn-study")
+            timings["study_s"] = time.perf_counter() - t
         for tm in trained:
             _save_model(rd, tm, scaler, cfg, log=log)
         doc = metrics_document(
@@ -641,26 +715,55 @@ def _save_model(rd: Any, tm: TrainedModel, scaler: Any, cfg: RunConfig, *, log: 
         tm.notes.append(f"family '{tm.family}' has no ONNX export")
 
 
-def _run_study(cfg: RunConfig, prepared: PreparedData, *, log: Log) -> dict[str, Any]:
-    """Call the parametric-NN study code when this build has it; otherwise say so."""
+def _run_study(cfg: RunConfig, prepared: PreparedData, *, log: Log, out: Path) -> dict[str, Any]:
+    """The parametric-NN study (:func:`hepsift.pnn_study.study`) when this build has it."""
     assert cfg.study is not None
-    for module in ("hepsift.pnn_study", "hepsift.studies.pnn", "hepsift.models.pnn"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError:
-            continue
-        fn = getattr(mod, "study", None) or getattr(mod, "run_study", None)
-        if callable(fn):
-            log(f"running the pNN study ({module})")
-            result = _call_with_supported(
-                fn,
-                prepared.dataset,
-                masses=list(cfg.study.masses_gev),
-                seed=cfg.seed,
-                **cfg.study.params,
-            )
-            return dict(result) if isinstance(result, Mapping) else {"result": result}
-    return {"status": "skipped", "reason": "the pNN study code is not part of this build"}
+    try:
+        mod = importlib.import_module("hepsift.pnn_study")
+    except ModuleNotFoundError:
+        return {"status": "skipped", "reason": "hepsift.pnn_study is not part of this build"}
+    fn = getattr(mod, "study", None)
+    if not callable(fn):
+        return {"status": "skipped", "reason": "hepsift.pnn_study has no study()"}
+    if prepared.dataset.param is None:
+        return {"status": "skipped", "reason": "the data carry no mass parameter per event"}
+    log("running the parametric-network study")
+    result = fn(
+        prepared.dataset,
+        masses=list(cfg.study.masses_gev) or None,
+        seed=cfg.seed,
+        out=out,
+        log=log,
+        **cfg.study.params,
+    )
+    result = dict(result)
+    result["auc_vs_mass"] = _study_curves(result)
+    return result
+
+
+def _study_curves(result: Mapping[str, Any]) -> dict[str, dict[str, list[float]]]:
+    """AUC vs mass (GeV) per network kind, from the study's per-mass results."""
+    curves: dict[str, dict[str, list[float]]] = {}
+
+    def add(label: str, per_mass: Any) -> None:
+        if not isinstance(per_mass, Mapping):
+            return
+        points = sorted((float(k), float(v["auc"])) for k, v in per_mass.items() if "auc" in v)
+        if points:
+            curves[label] = {"mass": [p[0] for p in points], "auc": [p[1] for p in points]}
+
+    dedicated = result.get("dedicated")
+    if isinstance(dedicated, Mapping):
+        add("dedicated networks", dedicated.get("per_mass"))
+    pnn = result.get("pnn")
+    if isinstance(pnn, Mapping):
+        for key, entry in pnn.items():
+            if isinstance(entry, Mapping):
+                add(f"pNN {key}", entry.get("per_mass"))
+    interp = result.get("interpolation")
+    if isinstance(interp, Mapping):
+        add("pNN, mass held out", interp.get("held_out"))
+    return curves
 
 
 def is_finite(x: float) -> bool:

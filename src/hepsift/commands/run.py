@@ -101,6 +101,13 @@ def register(app: typer.Typer) -> None:
             if not quiet:
                 console.print(f"[dim]hepsift run:[/dim] {message}")
 
-        result = run(config, overrides=overrides or (), out=out, scheduler=scheduler, log=log)
+        result = run(
+            config,
+            overrides=overrides or (),
+            out=out,
+            scheduler=scheduler,
+            log=log,
+            progress=not quiet,
+        )
         console.print(_ranking_table(result))
         console.print(f"report: [bold]{result.report}[/bold]")
