@@ -100,6 +100,8 @@ ELECTRON_ETA_MAX = 2.47
 
 # ---------------------------------------------------------------- jets and b-tagging
 JET_R = 0.4
+#: Towers below this E_T (GeV) are not clustered (noise-like threshold; speeds up FastJet).
+JET_TOWER_ET_MIN_GEV = 0.1
 JET_PT_MIN_GEV = 25.0
 JET_ETA_MAX = 4.5
 JET_OVERLAP_DR = 0.4

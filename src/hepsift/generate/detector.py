@@ -36,6 +36,10 @@ ECAL_IN_TOWER_OFFSET = round((C.HCAL_ETA_MAX - C.ECAL_ETA_MAX) / C.HCAL_CELL_ETA
 ECAL_PER_TOWER_ETA = round(C.HCAL_CELL_ETA / C.ECAL_CELL_ETA)
 ECAL_PER_TOWER_PHI = C.ECAL_N_PHI // C.HCAL_N_PHI
 
+#: Largest dense block of cells accumulated at once (memory ~ 8 bytes per cell).
+_BLOCK_CELLS = 1 << 22
+#: Dense accumulation only if the grid has at most this many cells per deposit.
+_DENSE_MAX_CELLS_PER_DEPOSIT = 16
 _INVISIBLE = np.array([12, 14, 16, 1000022, 1000039, 39], dtype=np.int64)
 
 
@@ -107,8 +111,31 @@ class SparseGrid:
     def from_deposits(
         cls, n: int, n_eta: int, n_phi: int, flat: np.ndarray, et: np.ndarray
     ) -> SparseGrid:
-        keys, inv = np.unique(flat, return_inverse=True)
-        return cls(n, n_eta, n_phi, keys, np.bincount(inv, weights=et, minlength=len(keys)))
+        """Sum deposits (flat cell index, E_T) per cell: dense ``bincount`` over blocks of at
+        most ``_BLOCK_CELLS`` cells when the grid is small compared with the number of deposits
+        (HCAL, towers), else a sort (``np.unique``; fine ECAL cells)."""
+        per_event = n_eta * n_phi
+        if n * per_event > _DENSE_MAX_CELLS_PER_DEPOSIT * max(len(flat), 1):
+            ukeys, inv = np.unique(flat, return_inverse=True)
+            return cls(n, n_eta, n_phi, ukeys, np.bincount(inv, weights=et, minlength=len(ukeys)))
+        events_per_block = max(1, _BLOCK_CELLS // per_event)
+        keys, values = [], []
+        single = n <= events_per_block
+        for lo_ev in range(0, n, events_per_block):
+            lo = lo_ev * per_event
+            hi = min(n, lo_ev + events_per_block) * per_event
+            if single:
+                f, w = flat, et
+            else:
+                m = (flat >= lo) & (flat < hi)
+                f, w = flat[m], et[m]
+            dense = np.bincount(f - lo, weights=w, minlength=hi - lo)
+            nz = np.flatnonzero(dense)
+            keys.append(nz + lo)
+            values.append(dense[nz])
+        if not keys:
+            return cls(n, n_eta, n_phi, np.zeros(0, np.int64), np.zeros(0))
+        return cls(n, n_eta, n_phi, np.concatenate(keys), np.concatenate(values))
 
     def decode(self, keys: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(event, ieta, iphi) of ``keys`` (default: every stored cell)."""
@@ -279,7 +306,6 @@ def _truth(events: Any) -> dict[str, Any]:
     py = ak.to_numpy(p.py)
     pz = ak.to_numpy(p.pz)
     aid = np.abs(pid)
-    pt, eta, phi = _pt_eta_phi(px, py, pz)
     # hard-process photons, followed through their recoil copies to the final-state photon
     start = np.repeat(np.cumsum(counts) - counts, counts)
     d1 = ak.to_numpy(ak.flatten(prt.daughter1)).astype(np.int64)
@@ -291,22 +317,28 @@ def _truth(events: Any) -> dict[str, Any]:
             break
         nxt = start[cur] + d1[cur]
         cur = np.where(step & (pid[np.minimum(nxt, len(pid) - 1)] == 22), nxt, cur)
-    hard_final = np.zeros(len(pid), dtype=bool)
-    hard_final[cur] = True
+    hadron = (aid > 100) & (aid < 10000)
     meson_q = (aid // 100) % 10
     baryon_q = (aid // 1000) % 10
-    hadron = (aid > 100) & (aid < 10000)
-    is_b = hadron & ((meson_q == 5) | (baryon_q == 5))
-    is_c = hadron & ((meson_q == 4) | (baryon_q == 4)) & ~is_b
-    hard = pt > C.BTAG_HADRON_PT_MIN_GEV
+    heavy = hadron & ((meson_q == 5) | (baryon_q == 5) | (meson_q == 4) | (baryon_q == 4))
+    prompt = (pid == 22) & (st > 0) & (st < 80)
+    # kinematics only of the few particles that can be selected
+    idx = np.unique(np.concatenate([cur, np.flatnonzero(heavy | prompt)]))
+    pt_i, eta_i, phi_i = _pt_eta_phi(px[idx], py[idx], pz[idx])
+    a = aid[idx]
+    mq, bq = (a // 100) % 10, (a // 1000) % 10
+    is_b = heavy[idx] & ((mq == 5) | (bq == 5))
+    is_c = heavy[idx] & ~is_b
+    hard = pt_i > C.BTAG_HADRON_PT_MIN_GEV
+    hard_final = np.isin(idx, cur)
 
     def pick(mask: np.ndarray) -> Objects:
-        return Objects.build(n, ev[mask], pt[mask], eta[mask], phi[mask])
+        return Objects.build(n, ev[idx][mask], pt_i[mask], eta_i[mask], phi_i[mask])
 
     return {
         "hard_photons": pick(hard_final),
         # prompt: final-state photons not from hadron decays or hadronisation (status < 80)
-        "prompt_photons": pick((pid == 22) & (st > 0) & (st < 80) & (pt > 1.0)),
+        "prompt_photons": pick(prompt[idx] & (pt_i > 1.0)),
         "b_hadrons": pick(is_b & hard),
         "c_hadrons": pick(is_c & hard),
         "mhat": ak.to_numpy(events.info.mHat).astype(np.float64),

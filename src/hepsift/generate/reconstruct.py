@@ -319,7 +319,7 @@ def jets(det: Detector, rng: np.random.Generator) -> Jets:
     import fastjet
 
     tow = det.towers
-    keep = tow.values > 0
+    keep = tow.values > C.JET_TOWER_ET_MIN_GEV
     ev, ie, ip = tow.decode(tow.keys[keep])
     et = tow.values[keep]
     eta = hcal_cell_eta(ie)
