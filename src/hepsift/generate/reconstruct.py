@@ -7,7 +7,9 @@ grids); the only loops are over the few cells of a fixed window. Units: GeV, rad
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -312,12 +314,19 @@ def any_within(
     return np.bincount(ia[close], minlength=len(ev)) > 0
 
 
+def _quiet_fastjet(fastjet: Any) -> None:
+    """No FastJet banner on stdout (its version is recorded in the manifest instead)."""
+    with contextlib.suppress(Exception):  # other bindings: keep the banner
+        fastjet._swig.ClusterSequence.set_fastjet_banner_stream(None)
+
+
 def jets(det: Detector, rng: np.random.Generator) -> Jets:
     """Anti-kt R = 0.4 jets on towers (one FastJet call per chunk), pT > 25 GeV, |eta| < 4.5,
     with truth flavour (b/c hadron within dR < 0.3) and an MV2c10-like b-tagging score."""
     import awkward as ak
     import fastjet
 
+    _quiet_fastjet(fastjet)
     tow = det.towers
     keep = tow.values > C.JET_TOWER_ET_MIN_GEV
     ev, ie, ip = tow.decode(tow.keys[keep])
