@@ -85,3 +85,13 @@ def test_table_errors(tmp_path: Path) -> None:
     assert hio.read(small).fields == ["a", "b"]
     with pytest.raises(DataError, match="step_size"):
         list(hio.iterate(small, step_size="lots"))
+
+
+def test_inspect_table(tmp_path: Path, rng: np.random.Generator) -> None:
+    path = tmp_path / "t.parquet"
+    pt = rng.exponential(40, 50)
+    pq.write_table(pa.table({"pt": pt, "sample": ["a"] * 50}), path)
+    info = hio.inspect(path)
+    rows = {r["branch"]: r for r in info["trees"]["(table)"]["branches"]}
+    assert rows["pt"]["values"]["max"] == pytest.approx(pt.max())
+    assert rows["sample"]["values"] is None

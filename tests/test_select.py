@@ -144,8 +144,11 @@ def test_grammar_semantics() -> None:
     a, b = vals["a"], vals["b"]
     ref = ((a > 1) & (a <= 3) & ~(b == 2)) | (a**2 % 5 == 1)
     np.testing.assert_array_equal(ev, ref)
-    lead = compile_expr("j[1]").evaluate(vals.__getitem__)
-    np.testing.assert_array_equal(np.isnan(lead), [False, True, True, False])
+    events = ak.zip({"j": vals["j"], "a": vals["a"]}, depth_limit=1)
+    _, _, idx = Selection.from_config(["j[1] > 0.5"]).apply(events)
+    assert idx.tolist() == [0, 3]  # absent second objects fail the cut
+    _, _, idx = Selection.from_config(["not j[1] > 0.5 and a > 1"]).apply(events)
+    assert idx.tolist() == [1, 2]
     assert compile_expr("count(j > 1.5)").evaluate(vals.__getitem__).tolist() == [1, 0, 1, 2]
     assert compile_expr("max(j)").evaluate(vals.__getitem__)[3] == 8.0
     assert compile_expr("sqrt(abs(-a)) - -1").evaluate(vals.__getitem__).tolist() == pytest.approx(
@@ -187,3 +190,14 @@ def test_config_forms_and_errors(toy: Path, tmp_path: Path) -> None:
         s.apply(events, np.ones(3))
     assert "hgamgam" in PRESETS
     assert isinstance(flow, Cutflow) and flow.table().row_count == 4
+
+
+def test_cutflow_cli(toy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hepsift.cli import main
+
+    assert main(["cutflow", str(toy), "--selection", "hgamgam", "--lumi-fb", "36.1"]) == 0
+    out = capsys.readouterr().out
+    n_final = Selection.from_config("hgamgam").apply(hio.read(toy))[1].events[-1]
+    assert "cutflow sample" in out and "yields" in out and f"{n_final:,}" in out
+    assert main(["cutflow", str(toy), "--selection", "hgamgan"]) == 2
+    assert "did you mean 'hgamgam'" in capsys.readouterr().err

@@ -87,7 +87,7 @@ def _open_file(path: Path) -> Any:
     if size == 0:
         raise DataError(f"file '{path}' is empty (0 bytes)")
     try:
-        return uproot.open(path)
+        return uproot.open(path, array_cache=None)
     except HepsiftError:
         raise
     except Exception as exc:
