@@ -329,3 +329,15 @@ def test_save_is_atomic_and_replaces(rng: np.random.Generator, tmp_path: Path) -
     b.save(tmp_path / "m")
     assert models.load(tmp_path / "m").booster_.num_boosted_rounds() == 9
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary leftovers
+
+
+@pytest.mark.parametrize("name", ["tree", "bdt", "mlp"])
+def test_class_weight_dict_survives_save(
+    name: str, rng: np.random.Generator, tmp_path: Path
+) -> None:
+    X, y = binary(rng, 400)
+    model = models.create(name, class_weight={1: 3.0}, **FAST[name]).fit(X, y)
+    loaded = models.load(model.save(tmp_path / name))
+    assert loaded.get_params()["class_weight"] == {"1": 3.0}
+    refit = clone(loaded).fit(X, y)  # string keys name the same class
+    np.testing.assert_allclose(refit.predict_proba(X), model.predict_proba(X), rtol=1e-6)

@@ -25,7 +25,11 @@ from numpy.typing import NDArray
 
 from hepsift.errors import DataError, ModelError
 from hepsift.models.base import Classifier
-from hepsift.train.weights import check_negative_policy, training_weights
+from hepsift.train.weights import (
+    check_negative_policy,
+    restore_class_weight,
+    training_weights,
+)
 
 __all__ = ["BDT", "xgb_params"]
 
@@ -193,6 +197,12 @@ class BDT(Classifier):
                 )
             params.update(objective="multi:softprob", num_class=k, eval_metric="mlogloss")
         return params
+
+    @classmethod
+    def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Classifier:
+        valid = cls._get_param_names()
+        full = restore_class_weight(params, meta)
+        return cls(**{k: v for k, v in full.items() if k in valid})
 
     def _encode(self, y: NDArray[Any]) -> NDArray[np.int64]:
         idx = np.searchsorted(self.classes_, y)

@@ -27,7 +27,11 @@ from numpy.typing import NDArray
 
 from hepsift.errors import ConfigError, DataError, ModelError
 from hepsift.models.base import Classifier
-from hepsift.train.weights import check_negative_policy, training_weights
+from hepsift.train.weights import (
+    check_negative_policy,
+    restore_class_weight,
+    training_weights,
+)
 
 __all__ = ["MLP", "ScaledNet", "load_state_dict", "save_state_dict"]
 
@@ -163,6 +167,12 @@ class MLP(Classifier):
         self.num_threads = num_threads
         self.progress = progress
         self.seed = seed
+
+    @classmethod
+    def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Classifier:
+        valid = cls._get_param_names()
+        full = restore_class_weight(params, meta)
+        return cls(**{k: v for k, v in full.items() if k in valid})
 
     # -- network ---------------------------------------------------------------------------
     def _net_args(self) -> dict[str, Any]:

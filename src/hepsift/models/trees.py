@@ -19,7 +19,11 @@ from numpy.typing import NDArray
 
 from hepsift.errors import ModelError
 from hepsift.models.base import Classifier
-from hepsift.train.weights import check_negative_policy, training_weights
+from hepsift.train.weights import (
+    check_negative_policy,
+    restore_class_weight,
+    training_weights,
+)
 
 __all__ = ["DecisionTree", "RandomForest"]
 
@@ -102,6 +106,12 @@ class _SklearnTrees(Classifier):
     def feature_importances_(self) -> NDArray[np.float64]:
         """Impurity-decrease importances, normalised to sum 1."""
         return np.asarray(self.estimator_.feature_importances_, dtype=np.float64)
+
+    @classmethod
+    def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Classifier:
+        valid = cls._get_param_names()
+        full = restore_class_weight(params, meta)
+        return cls(**{k: v for k, v in full.items() if k in valid})
 
     def _trees(self) -> list[Any]:
         raise NotImplementedError

@@ -21,7 +21,12 @@ from numpy.typing import NDArray
 
 from hepsift.errors import ConfigError, DataError, suggest
 
-__all__ = ["NEGATIVE_POLICIES", "check_negative_policy", "training_weights"]
+__all__ = [
+    "NEGATIVE_POLICIES",
+    "check_negative_policy",
+    "restore_class_weight",
+    "training_weights",
+]
 
 NEGATIVE_POLICIES = ("keep", "abs", "drop")
 NegativePolicy = Literal["keep", "abs", "drop"]
@@ -92,3 +97,14 @@ def training_weights(
             )
         return out
     raise ConfigError(f"class_weight must be None, 'balanced' or a dict; got {class_weight!r}")
+
+
+def restore_class_weight(params: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """Saved hyperparameters with a dict ``class_weight`` put back (the generic loader drops
+    dict-valued hyperparameters; keys come back as strings, which :func:`training_weights`
+    accepts)."""
+    out = dict(params)
+    saved = meta.get("params", {}).get("class_weight")
+    if isinstance(saved, dict):
+        out["class_weight"] = {str(k): float(v) for k, v in saved.items()}
+    return out
