@@ -192,19 +192,22 @@ def test_multiclass_run_on_prepared_data(tmp_path, rng):
 
 TINY = {
     "higgs-diphoton": [
-        "data.events=300",
+        "data.events=100",
+        "data.events_per_sample={}",
         "models[1].params.n_estimators=10",
         "models[2].params.epochs=2",
     ],
     "higgs-modes": [
-        "data.events=300",
+        "data.events=100",
         "models[1].params.n_estimators=10",
         "models[2].params.n_subsets=2",
         "models[3].params.epochs=2",
     ],
-    "photon-id": ["data.events=300", "models[1].params.epochs=2", "models[2].params.epochs=2"],
+    "photon-id": ["data.events=100", "models[1].params.epochs=2", "models[2].params.epochs=2"],
     "resonance-pnn": [
-        "data.events=300",
+        "data.events=100",
+        "study.masses_gev=[500, 1000]",
+        "study.params.epochs=2",
         "models[0].params.n_estimators=10",
         "models[1].params.epochs=2",
     ],
@@ -212,9 +215,15 @@ TINY = {
 }
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory) -> Path:
+    """One generator cache for all smoke tests (higgs-diphoton and higgs-modes share samples)."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TINY))
-def test_shipped_config_smoke(name, tmp_path):
+def test_shipped_config_smoke(name, tmp_path, shared_cache):
     import importlib
 
     cfg = load_config(name)
@@ -222,8 +231,15 @@ def test_shipped_config_smoke(name, tmp_path):
         gen = importlib.import_module("hepsift.generate")
         if not hasattr(gen, "generate"):
             pytest.skip("hepsift.generate.generate is not part of this build yet")
-    overrides = [*TINY[name], f"data.cache={tmp_path / 'cache'}", "evaluation.bootstrap=10"]
+    overrides = [*TINY[name], f"data.cache={shared_cache}", "evaluation.bootstrap=10"]
     result = run(name, overrides=overrides, out=tmp_path / "runs")
     assert (result.path / "DONE").is_file()
     assert (result.path / "report.html").is_file()
     assert set(result.metrics["models"]) == {m.name for m in cfg.models}
+    for m in result.metrics["models"].values():
+        assert 0.0 <= m["auc"] <= 1.0
+    if cfg.study is not None:
+        study = result.metrics["study"]
+        assert study.get("status") != "skipped", study
+        assert "dedicated" in study and "pnn" in study
+        assert "pnn_auc_vs_mass" in result.report.read_text()

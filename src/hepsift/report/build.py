@@ -8,7 +8,6 @@ comparison (ROC, ranking, working points, significance) and the provenance.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -95,68 +94,55 @@ def _metric_rows(evaluations: Sequence[Any]) -> tuple[list[str], list[list[Any]]
 
 
 def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list[FigureRecord]:
-    """Feature distributions and correlations from :mod:`hepsift.plots.features` if present."""
-    out: list[FigureRecord] = []
+    """Feature distributions per class and correlations per class (train split)."""
     from functools import partial
 
-    try:
-        fplots: Any = importlib.import_module("hepsift.plots.features")
-    except ImportError:
-        return out
-    dist = getattr(fplots, "feature_distributions", None)
-    corr = getattr(fplots, "correlation_matrix", None) or getattr(fplots, "correlations", None)
-    if callable(dist):
-        n = train.n_features
-        ncols = min(4, n)
-        nrows = int(np.ceil(n / ncols))
+    from hepsift.plots import inputs
 
-        def draw_dist(fig: Any) -> Any:
-            axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-            for ax in axes[n:]:
-                ax.set_visible(False)
-            return dist(train, axes=axes[:n])
+    out: list[FigureRecord] = []
+    n = train.n_features
+    ncols = min(4, n)
+    nrows = int(np.ceil(n / ncols))
 
-        try:
-            out.append(
-                figs.draw_figure(
-                    "features_distributions",
-                    draw_dist,
-                    title="Input features per class (train split, weighted, normalised)",
-                    figsize=(3.2 * ncols, 2.6 * nrows + 0.6),
-                    label=False,
-                )
-            )
-        except Exception as exc:  # a plot must never sink a finished run
-            out.append(_failed(figs, "features_distributions", exc))
-    if callable(corr):
-        for k, cname in enumerate(train.class_names):
-            try:
-                out.append(
-                    figs.draw(
-                        f"features_correlation_{_slug(cname)}",
-                        partial(_call_ax, corr, (train,), {"class_index": k}),
-                        title=f"Input correlations, class '{cname}'",
-                        figsize=(6.5, 5.5),
-                        label=False,
-                    )
-                )
-            except Exception as exc:
-                out.append(_failed(figs, f"features_correlation_{_slug(cname)}", exc))
-    return out
+    def draw_dist(fig: Any) -> Any:
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[n:]:
+            ax.set_visible(False)
+        return inputs.distribution_grid(
+            train.X,
+            train.y,
+            train.weight,
+            names=train.feature_names,
+            class_names=train.class_names,
+            axes=axes[:n],
+        )
 
-
-def _failed(figs: FigureSet, key: str, exc: Exception) -> FigureRecord:
-    msg = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-
-    def draw(ax: Any) -> Any:
-        return ax.text(0.5, 0.5, f"plot failed\n{msg}", ha="center", va="center", wrap=True)
-
-    return figs.draw(
-        key,
-        draw,
-        title=f"{key} (failed)",
-        label=False,
+    out.append(
+        figs.draw_figure(
+            "features_distributions",
+            draw_dist,
+            title="Input features per class (train split, weighted, unit area)",
+            figsize=(3.0 * ncols, 2.5 * nrows + 0.4),
+            label=False,
+            margins={"left": 0.06, "right": 0.98, "bottom": 0.08, "top": 0.97, "hspace": 0.6},
+        )
     )
+    for k, cname in enumerate(train.class_names):
+        m = train.y == k
+        if not m.any():
+            continue
+        corr = inputs.weighted_correlation(train.X[m], train.weight[m])
+        out.append(
+            figs.draw(
+                f"features_correlation_{_slug(cname)}",
+                partial(_call_ax, inputs.correlation_matrix, (corr, train.feature_names), {}),
+                title=f"Input correlations, class '{cname}' (weighted)",
+                figsize=(6.5, 6.0),
+                label=False,
+                margins={"left": 0.25, "right": 0.92, "bottom": 0.25, "top": 0.97},
+            )
+        )
+    return out
 
 
 def _slug(text: str) -> str:
