@@ -165,3 +165,10 @@ def test_progress_bar_runs(rng: np.random.Generator) -> None:
     X, y = _data(rng, 200)
     h = train_module(_net(), X, y, epochs=2, progress=True)
     assert h.epochs == 2
+
+
+def test_batch_norm_with_a_trailing_single_event(rng: np.random.Generator) -> None:
+    X, y = _data(rng, 257)  # 256 + 1: the last batch would hold one event
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1))
+    h = train_module(net, X, y, epochs=2, batch_size=256, progress=False)
+    assert h.epochs == 2 and np.isfinite(h.train_loss).all()

@@ -363,6 +363,12 @@ def train_module(
 
     y_np = y.numpy()
     w_np = w.double().numpy()
+    # mini-batch bounds; a trailing batch of one event joins the previous one (batch norm
+    # cannot normalise a single event)
+    bs = int(batch_size)
+    bounds = [(s, min(s + bs, n)) for s in range(0, n, bs)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
     with _threads(num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         gen = torch.Generator().manual_seed(int(seed))
@@ -383,8 +389,8 @@ def train_module(
                     perm = torch.randperm(n, generator=gen)
                     total = torch.zeros((), dtype=torch.float64)
                     outs: list[torch.Tensor] = []
-                    for start in range(0, n, int(batch_size)):
-                        idx = perm[start : start + int(batch_size)]
+                    for start, end in bounds:
+                        idx = perm[start:end]
                         out = module(*(t[idx] for t in X))
                         per = _per_event_loss(out, y[idx], loss)
                         batch_loss = (per * w[idx]).sum() / (idx.shape[0] * norm)
