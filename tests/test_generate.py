@@ -160,15 +160,19 @@ def test_two_workers_give_identical_events(tiny_run: Path, tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_dask_local_cluster_gives_identical_events(tiny_run: Path, tmp_path: Path) -> None:
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        generate("higgs-diphoton", out=tmp_path, scheduler=client, images=True, **TINY)  # type: ignore[arg-type]
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        # the scheduler address, as given by `hepsift generate --scheduler tcp://HOST:PORT`
+        generate(
+            "higgs-diphoton",
+            out=tmp_path,
+            scheduler=cluster.scheduler_address,
+            images=True,
+            **TINY,  # type: ignore[arg-type]
+        )
     _same(_arrays(tiny_run / "ggF.root"), _arrays(tmp_path / "ggF.root"))
 
 
