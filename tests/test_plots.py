@@ -115,36 +115,3 @@ def test_style_and_label_do_not_leak():
         _fig, ax = plt.subplots()
         plots.hep_label(ax, lumi_fb=36.1)
     assert matplotlib.rcParams["font.family"] == before["font.family"]
-
-
-def test_weighted_correlation_against_numpy(rng):
-    from hepsift.plots.inputs import weighted_correlation
-
-    X = rng.normal(size=(500, 3))
-    X[:, 2] = 0.6 * X[:, 0] + 0.8 * X[:, 2]
-    assert np.allclose(weighted_correlation(X), np.corrcoef(X, rowvar=False))
-    counts = rng.integers(1, 4, 500)
-    assert np.allclose(
-        weighted_correlation(X, counts.astype(float)),
-        np.corrcoef(np.repeat(X, counts, axis=0), rowvar=False),
-    )
-    const = np.column_stack([X[:, 0], np.ones(500)])
-    assert np.all(np.isfinite(weighted_correlation(const)))
-
-
-def test_distribution_grid_and_correlation_plot(rng):
-    from hepsift.plots.inputs import correlation_matrix, distribution_grid
-
-    X = rng.normal(size=(300, 2))
-    y = rng.integers(0, 2, 300)
-    _fig, axes = plt.subplots(1, 2)
-    arts = distribution_grid(
-        X, y, np.ones(300), names=["a", "b"], class_names=["bkg", "sig"], axes=axes
-    )
-    assert len(arts) == 4
-    for a in arts:
-        v = a.get_data()
-        assert np.sum(v.values * np.diff(v.edges)) == pytest.approx(1.0)
-    _fig, ax = plt.subplots()
-    arts = correlation_matrix(np.eye(2), ["a", "b"], ax=ax)
-    assert [t.get_text() for t in arts[1:]] == ["1.00", "0.00", "0.00", "1.00"]

@@ -212,7 +212,7 @@ class OutputConfig(_Section):
     dir: str = "runs"
     formats: list[PlotFormat] = Field(default_factory=_default_formats)
     onnx: bool = True
-    dpi: int = Field(default=110, ge=30, le=600)
+    dpi: int = Field(default=100, ge=30, le=600)
 
 
 class StudyConfig(_Section):

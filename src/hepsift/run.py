@@ -319,17 +319,14 @@ def _pipeline_dataset(
         specs = kept
         class_names = list(cfg.task.classes)
     log(f"reading {len(specs)} samples, selection {cfg.selection.preset or 'none'}")
-    try:
-        dataset, info = build_dataset(
-            specs,
-            features=list(cfg.features),
-            selection=_selection_spec(cfg),
-            lumi_fb=cfg.weights.lumi_fb,
-            class_names=class_names,
-            scheduler=scheduler,
-        )
-    except ConfigError as exc:
-        raise ConfigError(f"{exc}") from None
+    dataset, info = build_dataset(
+        specs,
+        features=list(cfg.features),
+        selection=_selection_spec(cfg),
+        lumi_fb=cfg.weights.lumi_fb,
+        class_names=class_names,
+        scheduler=scheduler,
+    )
     samples_rows: list[dict[str, Any]] = []
     norm = getattr(info, "norm", {}) or {}
     yields_by_sample = {r.get("sample"): r for r in getattr(info, "yields", []) or []}

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["COLORS", "get_axes", "hep_label", "style"]
+__all__ = ["COLORS", "LIGHT", "get_axes", "hep_label", "style"]
 
 #: colour cycle used for models and classes (colour-blind friendly, Petroff 10)
 COLORS = (
@@ -32,13 +32,24 @@ def get_axes(ax: Any = None) -> Any:
     return plt.gca()
 
 
+#: lighter ticks for many-panel figures (each tick label costs text layout on every draw)
+LIGHT = {
+    "xtick.minor.visible": False,
+    "ytick.minor.visible": False,
+    "xtick.top": False,
+    "ytick.right": False,
+    "axes.formatter.use_mathtext": False,
+}
+
+
 @contextlib.contextmanager
-def style() -> Iterator[None]:
-    """The mplhep style (ATLAS-like fonts and ticks) for the plots drawn inside the block."""
+def style(rc: dict[str, Any] | None = None) -> Iterator[None]:
+    """The mplhep style (ATLAS-like fonts and ticks) for the plots drawn inside the block;
+    ``rc`` overrides some of its settings (e.g. :data:`LIGHT`)."""
     import matplotlib.pyplot as plt
     import mplhep
 
-    with plt.style.context(mplhep.style.ATLAS):
+    with plt.style.context([mplhep.style.ATLAS, rc or {}]):
         yield
 
 

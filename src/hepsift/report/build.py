@@ -97,7 +97,8 @@ def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list
     """Feature distributions per class and correlations per class (train split)."""
     from functools import partial
 
-    from hepsift.plots import inputs
+    from hepsift.plots import features as fplots
+    from hepsift.plots._common import LIGHT
 
     out: list[FigureRecord] = []
     n = train.n_features
@@ -108,13 +109,13 @@ def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list
         axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
         for ax in axes[n:]:
             ax.set_visible(False)
-        return inputs.distribution_grid(
+        return fplots.feature_grid(
             train.X,
             train.y,
             train.weight,
-            names=train.feature_names,
+            feature_names=train.feature_names,
             class_names=train.class_names,
-            axes=axes[:n],
+            axes=list(axes[:n]),
         )
 
     out.append(
@@ -125,17 +126,24 @@ def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list
             figsize=(3.0 * ncols, 2.5 * nrows + 0.4),
             label=False,
             margins={"left": 0.06, "right": 0.98, "bottom": 0.08, "top": 0.97, "hspace": 0.6},
+            rc=LIGHT,
         )
     )
     for k, cname in enumerate(train.class_names):
         m = train.y == k
         if not m.any():
             continue
-        corr = inputs.weighted_correlation(train.X[m], train.weight[m])
+        kwargs = {
+            "feature_names": train.feature_names,
+            "class_index": k,
+            "class_names": train.class_names,
+        }
         out.append(
             figs.draw(
                 f"features_correlation_{_slug(cname)}",
-                partial(_call_ax, inputs.correlation_matrix, (corr, train.feature_names), {}),
+                partial(
+                    _call_ax, fplots.correlation_matrix, (train.X, train.y, train.weight), kwargs
+                ),
                 title=f"Input correlations, class '{cname}' (weighted)",
                 figsize=(6.5, 6.0),
                 label=False,

@@ -31,6 +31,7 @@ class FigureRecord:
     caption: str
     files: list[Path] = field(default_factory=list)
     png: bytes = b""
+    seconds: float = 0.0
 
     @property
     def data_uri(self) -> str:
@@ -64,13 +65,17 @@ class FigureSet:
         figsize: tuple[float, float] = (7.0, 5.0),
         label: bool = True,
         margins: dict[str, float] | None = None,
+        rc: dict[str, Any] | None = None,
     ) -> FigureRecord:
         """``fn(figure)`` draws on a fresh Figure (for multi-panel plots); then it is saved."""
+        import time
+
         from matplotlib.figure import Figure
 
         from hepsift.plots._common import style
 
-        with style():
+        t0 = time.perf_counter()
+        with style(rc):
             # fixed margins: a layout engine measures every text twice and costs ~1 s a figure
             fig = Figure(figsize=figsize)
             fig.subplots_adjust(**{**MARGINS, **(margins or {})})
@@ -79,7 +84,9 @@ class FigureSet:
                 from hepsift.plots._common import hep_label
 
                 hep_label(fig.axes[0], lumi_fb=self.lumi_fb)
-            return self._save(key, fig, title, caption)
+            record = self._save(key, fig, title, caption)
+        record.seconds = time.perf_counter() - t0
+        return record
 
     def draw(
         self,
