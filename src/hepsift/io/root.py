@@ -15,8 +15,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hepsift.errors import DataError, HepsiftError, SchemaError, nearest
 from hepsift.io.schema import Schema, check_names, detect_root_schema, get_schema
 
@@ -175,6 +173,7 @@ def convert_units(chunk: Any, schema: Schema | None) -> Any:
 def _scaled(values: Any, factor: float) -> Any:
     """``values * factor`` keeping the dtype; jagged arrays scale their flat content only."""
     import awkward as ak
+    import numpy as np
 
     layout = ak.to_layout(values)
     if isinstance(layout, ak.contents.ListOffsetArray) and isinstance(
@@ -374,6 +373,7 @@ def write_toy_gamgam(
     or None. Written atomically (temporary file + rename).
     """
     import awkward as ak
+    import numpy as np
     import uproot
 
     target = Path(path)
@@ -413,6 +413,7 @@ def _toy_chunk(
     rng: Any, n: int, offset: int, signal_fraction: float, channel: int, xsection_pb: float
 ) -> dict[str, Any]:
     import awkward as ak
+    import numpy as np
     import vector
 
     def jagged(counts: Any, values: dict[str, Any]) -> dict[str, Any]:
