@@ -13,6 +13,7 @@ Prints, measured in the same run:
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import tempfile
 import time
@@ -95,6 +96,7 @@ def main() -> None:
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as tmp:
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            cpu0 = os.times()
             t0 = time.perf_counter()
             generate(
                 "higgs-diphoton",
@@ -107,8 +109,14 @@ def main() -> None:
                 progress=False,
             )
             dt = time.perf_counter() - t0
+            cpu1 = os.times()
+            cpu = sum(cpu1[:4]) - sum(cpu0[:4])  # this process + its worker children
             rates[workers] = 2 * n / dt
-            print(f"workers={workers}: {rates[workers]:.1f} events/s (wall {dt:.1f} s)")
+            print(
+                f"workers={workers}: {rates[workers]:.1f} events/s (wall {dt:.1f} s, "
+                f"CPU {cpu:.1f} s = {cpu / dt:.2f} cores busy; < {workers} means the machine "
+                "is shared)"
+            )
             if workers == 2:
                 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
                 print(f"peak RSS of a worker: {max(rss, before) / 1024:.0f} MiB (target <= 1024)")
