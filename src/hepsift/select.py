@@ -466,7 +466,7 @@ class Selection:
         sumw2 = [float((w * w).sum())]
         objects = [0]
         for cut in self.cuts:
-            resolve = state.resolver(cut)
+            resolve = state.resolver(cut, alive)
             try:
                 with np.errstate(all="ignore"):
                     value = cut.expr.evaluate(resolve)
@@ -560,13 +560,37 @@ class _State:
         key = ("owner", members[0])
         if key not in self.cache:
             self.cache[key] = np.repeat(np.arange(counts.size), counts)
-        return int(np.count_nonzero(mask & alive[self.cache[key]]))
+        # ``alive`` only ever shrinks, so its count identifies it
+        akey = ("alive-objects", members[0], int(np.count_nonzero(alive)))
+        if akey not in self.cache:
+            self.cache[akey] = alive[self.cache[key]]
+        return int(np.count_nonzero(mask & self.cache[akey]))
 
-    def resolver(self, cut: Cut) -> Resolver:
+    def derived(self, name: str, cut: Cut, alive: NDArray[np.bool_]) -> Any:
+        """Derived feature ``name`` for all events, computed on the live ones only.
+
+        Events already rejected get NaN (they cannot pass again), so a feature such as m_gg
+        costs only what the surviving events cost.
+        """
+        from hepsift.features.build import resolve_feature
+
+        feat = resolve_feature(name, self.fields, where=f"selection cut '{cut.name}'")
+        n_alive = int(np.count_nonzero(alive))
+        if n_alive > 0.5 * alive.size:
+            return feat.compute(self.events, self.cache)
+        key = ("subset", n_alive)  # alive only shrinks: its count identifies it
+        if key not in self.cache:
+            rows = np.flatnonzero(alive)
+            self.cache[key] = (rows, self.events[rows], {})
+        rows, sub, sub_cache = self.cache[key]
+        out = np.full(alive.size, np.nan)
+        out[rows] = feat.compute(sub, sub_cache)
+        return out
+
+    def resolver(self, cut: Cut, alive: NDArray[np.bool_]) -> Resolver:
         """Names of a cut -> values (see :class:`Selection` for the rules)."""
         import awkward as ak
 
-        from hepsift.features.build import resolve_feature
         from hepsift.features.jagged import slot
 
         obj = cut.object
@@ -595,8 +619,7 @@ class _State:
             if name in fields:
                 v = self.events[name]
                 return v if v.ndim > 1 else np.asarray(ak.to_numpy(v))
-            feat = resolve_feature(name, fields, where=f"selection cut '{cut.name}'")
-            return feat.compute(self.events, self.cache)
+            return self.derived(name, cut, alive)
 
         def object_value(name: str) -> Any:
             assert obj is not None
