@@ -201,6 +201,7 @@ def test_report_html_is_self_contained_and_escaped(tmp_path):
     assert "1.500e-07" in text
 
 
+@pytest.mark.slow
 def test_report_renders_in_chromium(tmp_path):
     figs = FigureSet(None, dpi=40)
     report = write_report(
@@ -227,3 +228,23 @@ def test_unknown_config_is_config_error(tmp_path):
     with pytest.raises(ConfigError):
         run("no-such-config", out=tmp_path)
     assert not (tmp_path / "runs").exists()
+
+
+def test_deferred_parallel_rendering_matches_serial(tmp_path):
+    def draw(ax, k):
+        return ax.plot([0, 1, 2], [k, 0, k])
+
+    from functools import partial
+
+    serial = FigureSet(tmp_path / "a", formats=("png",), dpi=40)
+    deferred = FigureSet(tmp_path / "b", formats=("png",), dpi=40, defer=True)
+    recs = []
+    for k in range(3):
+        serial.draw(f"f{k}", partial(draw, k=k), title="t", label=False)
+        recs.append(deferred.draw(f"f{k}", partial(draw, k=k), title="t", label=False))
+    assert all(r.png == b"" for r in recs)  # queued, not drawn yet
+    deferred.render(workers=2)
+    for k, rec in enumerate(recs):
+        assert rec.png == serial.records[f"f{k}"].png
+        assert rec.files == [tmp_path / "b" / f"f{k}.png"]
+        assert rec.files[0].read_bytes() == rec.png

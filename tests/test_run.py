@@ -125,6 +125,7 @@ def test_metrics_agree_with_sklearn_on_reloaded_models(toy_run):
     assert set(doc["yields"]) == {"background", "signal"}
 
 
+@pytest.mark.slow
 def test_nand_run_from_the_cli(tmp_path, capsys):
     code = main(["run", "nand", "--out", str(tmp_path), "--quiet"])
     out = capsys.readouterr().out
@@ -149,6 +150,7 @@ def test_interrupted_run_leaves_no_complete_folder(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_multiclass_run_on_prepared_data(tmp_path, rng):
     n = 1200
     sample = rng.integers(0, 4, n)  # four samples mapped to three classes

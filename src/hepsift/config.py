@@ -213,6 +213,7 @@ class OutputConfig(_Section):
     formats: list[PlotFormat] = Field(default_factory=_default_formats)
     onnx: bool = True
     dpi: int = Field(default=100, ge=30, le=600)
+    workers: int = Field(default=2, ge=1, description="processes drawing the figures")
 
 
 class StudyConfig(_Section):

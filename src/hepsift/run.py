@@ -655,7 +655,7 @@ def run(
         t = time.perf_counter()
         from hepsift.report.build import build_report
 
-        figures_s = build_report(
+        figure_seconds = build_report(
             rd,
             cfg=cfg,
             prepared=prepared,
@@ -670,9 +670,10 @@ def run(
             timings=timings,
         )
         timings["report_s"] = time.perf_counter() - t
-        timings["figures_s"] = figures_s
+        timings["figures_s"] = sum(figure_seconds.values())
         timings["total_s"] = time.perf_counter() - t0
         doc["timings"] = {k: round(v, 3) for k, v in timings.items()}
+        doc["figure_seconds"] = {k: round(v, 3) for k, v in figure_seconds.items()}
         rd.write_json("metrics.json", doc)
         from hepsift.report.provenance import provenance
 

@@ -48,12 +48,16 @@ class FigureSet:
         formats: Sequence[str] = ("png", "pdf"),
         dpi: int = 110,
         lumi_fb: float | None = None,
+        defer: bool = False,
     ):
         self.directory = directory
         self.formats = tuple(formats)
         self.dpi = dpi
         self.lumi_fb = lumi_fb
         self.records: dict[str, FigureRecord] = {}
+        #: with ``defer`` figures are queued by draw() and rendered by :meth:`render`
+        self.defer = defer
+        self._jobs: list[tuple[FigureRecord, Callable[[], None]]] = []
 
     def draw_figure(
         self,
@@ -67,7 +71,33 @@ class FigureSet:
         margins: dict[str, float] | None = None,
         rc: dict[str, Any] | None = None,
     ) -> FigureRecord:
-        """``fn(figure)`` draws on a fresh Figure (for multi-panel plots); then it is saved."""
+        """``fn(figure)`` draws on a fresh Figure (for multi-panel plots); then it is saved.
+
+        With ``defer`` the figure is only queued; the returned record is filled by
+        :meth:`render`."""
+        if self.defer:
+            record = FigureRecord(key=key, title=title, caption=caption)
+            self.records[key] = record
+
+            def job() -> None:
+                done = self._draw_now(key, fn, title, caption, figsize, label, margins, rc)
+                record.files, record.png, record.seconds = done.files, done.png, done.seconds
+
+            self._jobs.append((record, job))
+            return record
+        return self._draw_now(key, fn, title, caption, figsize, label, margins, rc)
+
+    def _draw_now(
+        self,
+        key: str,
+        fn: Callable[[Any], Any],
+        title: str,
+        caption: str,
+        figsize: tuple[float, float],
+        label: bool,
+        margins: dict[str, float] | None,
+        rc: dict[str, Any] | None,
+    ) -> FigureRecord:
         import time
 
         from matplotlib.figure import Figure
@@ -108,6 +138,37 @@ class FigureSet:
             key, one, title=title, caption=caption, figsize=figsize, label=label
         )
 
+    def render(self, workers: int = 1) -> None:
+        """Render the queued figures, in ``workers`` forked processes when more than one.
+
+        Forked children inherit the queued drawing functions (nothing is pickled but the
+        index of a job and its result); any failure of the pool falls back to rendering here.
+        """
+        jobs, self._jobs = self._jobs, []
+        if not jobs:
+            return
+        import multiprocessing as mp
+
+        if workers > 1 and len(jobs) > 1 and "fork" in mp.get_all_start_methods():
+            global _FORKED_JOBS
+            _FORKED_JOBS = jobs
+            try:
+                ctx = mp.get_context("fork")
+                with ctx.Pool(min(workers, len(jobs))) as pool:
+                    results = pool.map(_render_forked, range(len(jobs)), chunksize=1)
+            except (OSError, RuntimeError):
+                results = None
+            finally:
+                _FORKED_JOBS = []
+            if results is not None:
+                for (record, _job), (files, png, seconds) in zip(jobs, results, strict=True):
+                    record.files = [Path(f) for f in files]
+                    record.png = png
+                    record.seconds = seconds
+                return
+        for _record, job in jobs:
+            job()
+
     def _save(self, key: str, fig: Any, title: str, caption: str) -> FigureRecord:
         record = FigureRecord(key=key, title=title, caption=caption)
         for fmt in dict.fromkeys(("png", *self.formats)):
@@ -132,3 +193,12 @@ def _metadata(fmt: str) -> dict[str, Any] | None:
     if fmt == "svg":
         return {"Date": None}
     return None
+
+
+_FORKED_JOBS: list[tuple[FigureRecord, Callable[[], None]]] = []
+
+
+def _render_forked(index: int) -> tuple[list[str], bytes, float]:
+    record, job = _FORKED_JOBS[index]
+    job()
+    return [str(f) for f in record.files], record.png, record.seconds
