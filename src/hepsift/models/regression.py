@@ -295,7 +295,8 @@ class MLPRegressor(Regressor):
         Z = torch.from_numpy(np.ascontiguousarray(self.scaler_.transform(X), dtype=np.float32))
         self.net_.eval()
         with torch.inference_mode():
-            out = self.net_(Z).double().numpy()
+            chunks = [self.net_(Z[i : i + 4096]) for i in range(0, Z.shape[0], 4096)]
+            out = (torch.cat(chunks) if chunks else self.net_(Z)).double().numpy()
         if self.n_outputs_ == 1:
             return np.asarray(out.reshape(-1) * self.y_std_[0] + self.y_mean_[0])
         return np.asarray(out * self.y_std_ + self.y_mean_)
