@@ -149,13 +149,23 @@ def test_provenance_records_versions_seeds_and_checksums(tmp_path):
     data = tmp_path / "ntuple.root"
     data.write_bytes(b"not really root")
     manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"samples": {"ggF": {"file": "ggF.root", "sha256": "ab" * 32}}}))
+    manifest.write_text(
+        json.dumps(
+            {
+                "samples": {"ggF": {"file": "ggF.root", "sha256": "ab" * 32}},
+                "files": {"diphoton.root": "cd" * 32},
+            }
+        )
+    )
     prov = provenance(seeds={"run": 7}, config_name="demo", data_files=[manifest, data])
     assert prov["seeds"] == {"run": 7}
     assert prov["packages"]["numpy"] == np.__version__
     assert prov["python"].count(".") == 2
     assert prov["data"][str(data)]["sha256"] == file_sha256(data)
-    assert prov["data"][str(manifest)]["files"] == {"ggF.root": "ab" * 32}
+    assert prov["data"][str(manifest)]["files"] == {
+        "ggF.root": "ab" * 32,
+        "diphoton.root": "cd" * 32,
+    }
     json.dumps(prov)
     assert manifest_checksums([tmp_path / "absent.json"]) == {}
 

@@ -75,6 +75,10 @@ def manifest_checksums(paths: Iterable[str | os.PathLike[str]]) -> dict[str, Any
     return out
 
 
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text.lower())
+
+
 def _find_checksums(data: Any, prefix: str = "") -> dict[str, str]:
     """``{name: sha256}`` pairs found anywhere in a manifest (keys containing 'sha256')."""
     found: dict[str, str] = {}
@@ -83,6 +87,8 @@ def _find_checksums(data: Any, prefix: str = "") -> dict[str, str]:
         for k, v in data.items():
             if "sha256" in str(k) and isinstance(v, str):
                 found[str(name) or str(k)] = v
+            elif isinstance(v, str) and _is_sha256(v):  # {"file.root": "<sha256>"}
+                found[str(k)] = v
             elif isinstance(v, Mapping | list):
                 found.update(_find_checksums(v, f"{prefix}{k}/"))
     elif isinstance(data, list):
