@@ -84,7 +84,11 @@ class Dataset:
         object.__setattr__(self, "feature_names", names)
         object.__setattr__(self, "class_names", classes)
         object.__setattr__(self, "sample_names", tuple(str(s) for s in self.sample_names))
-        for name, dtype in (("param", np.float64), ("event_number", np.int64), ("sample", np.int64)):
+        for name, dtype in (
+            ("param", np.float64),
+            ("event_number", np.int64),
+            ("sample", np.int64),
+        ):
             value = getattr(self, name)
             if value is not None:
                 arr = np.asarray(value).astype(dtype)
