@@ -42,7 +42,6 @@ scaling, signal masses). ONNX: two inputs, ``X`` float32 ``[n, d]`` and ``param`
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -137,25 +136,27 @@ class PNNNet(nn.Module):
             with torch.no_grad():  # the multiplicative part starts as the identity
                 self.cond.weight[:total].zero_()
                 self.cond.bias[:total].fill_(1.0)
-        offsets = np.concatenate([[0], np.cumsum(widths)]).tolist()
-        self._slices = [(int(a), int(b)) for a, b in itertools.pairwise(offsets)]
-        self._total = total
 
     def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         m = m.reshape(-1, 1).to(x.dtype)
         h = torch.cat([x, m], dim=1) if self.mechanism == "concat" else x
-        c = self.cond(m) if self.cond is not None else None
-        t = self._total
-        for layer, (a, b) in zip(self.layers, self._slices, strict=True):
-            z = layer(h)
-            if c is not None:
+        if self.cond is None:
+            for layer in self.layers:
+                h = self.drop(self.act(layer(h)))
+        else:
+            # one split (its backward is one concatenation) rather than per-layer slicing
+            k = _COND_UNITS[self.mechanism]
+            parts = self.cond(m).split(list(self.widths) * k, dim=1)
+            n_layers = len(self.layers)
+            for i, layer in enumerate(self.layers):
+                z = layer(h)
                 if self.mechanism == "bias":
-                    z = z + c[:, a:b]
+                    z = z + parts[i]
                 elif self.mechanism == "scale":
-                    z = z * c[:, a:b]
+                    z = z * parts[i]
                 else:  # affine: z * gamma(m) + beta(m)
-                    z = torch.addcmul(c[:, t + a : t + b], z, c[:, a:b])
-            h = self.drop(self.act(z))
+                    z = torch.addcmul(parts[n_layers + i], z, parts[i])
+                h = self.drop(self.act(z))
         out: torch.Tensor = self.out(h)
         return out.squeeze(-1) if self.n_out == 1 else out
 
