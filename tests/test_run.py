@@ -233,7 +233,12 @@ def test_shipped_config_smoke(name, tmp_path, shared_cache):
         gen = importlib.import_module("hepsift.generate")
         if not hasattr(gen, "generate"):
             pytest.skip("hepsift.generate.generate is not part of this build yet")
-    overrides = [*TINY[name], f"data.cache={shared_cache}", "evaluation.bootstrap=10"]
+    overrides = [
+        *TINY[name],
+        f"data.cache={shared_cache}",
+        "evaluation.bootstrap=10",
+        "output.formats=[png]",
+    ]
     result = run(name, overrides=overrides, out=tmp_path / "runs")
     assert (result.path / "DONE").is_file()
     assert (result.path / "report.html").is_file()

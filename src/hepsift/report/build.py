@@ -400,6 +400,8 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
     """The report block of one model: tables and figures."""
     from functools import partial
 
+    from hepsift.plots._common import LIGHT
+
     class_names = list(test.class_names)
     binary = len(class_names) == 2
     slug = _slug(tm.name)
@@ -444,22 +446,55 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
     else:
         blk.paragraphs.append("No per-epoch training history for this family.")
     ks_p = {c: r.pvalue for c, r in ev.ks.items()}
-    for col in [1] if binary else list(range(len(class_names))):
-        suffix = "" if binary else f"_{_slug(class_names[col])}"
+    caption = "Weighted, normalised to unit area; KS p-values test train vs test per class."
+    if binary:
         blk.figures.append(
             figs.draw(
-                f"{slug}_scores{suffix}",
+                f"{slug}_scores",
                 partial(
                     _draw_scores,
-                    (ev.proba_train[:, col], train.y, train.weight),
-                    (ev.proba_test[:, col], test.y, test.weight),
+                    (ev.proba_train[:, 1], train.y, train.weight),
+                    (ev.proba_test[:, 1], test.y, test.weight),
                     class_names,
                     ks_p,
                     alpha,
-                    f"P({class_names[col]})",
+                    f"P({class_names[1]})",
                 ),
                 title=f"{tm.name}: score distributions, train (markers) vs test (filled)",
-                caption="Weighted, normalised to unit area; KS p-values test train vs test per class.",
+                caption=caption,
+            )
+        )
+    else:
+        k = len(class_names)
+        ncols = min(3, k)
+        nrows = -(-k // ncols)
+
+        def draw_all(fig: Any) -> Any:
+            axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+            for ax in axes[k:]:
+                ax.set_visible(False)
+            return [
+                _draw_scores(
+                    (ev.proba_train[:, c], train.y, train.weight),
+                    (ev.proba_test[:, c], test.y, test.weight),
+                    class_names,
+                    {class_names[c]: ks_p[class_names[c]]} if class_names[c] in ks_p else {},
+                    alpha,
+                    f"P({class_names[c]})",
+                    axes[c],
+                )
+                for c in range(k)
+            ]
+
+        blk.figures.append(
+            figs.draw_figure(
+                f"{slug}_scores",
+                draw_all,
+                title=f"{tm.name}: P(class) per class, train (markers) vs test (filled)",
+                caption=caption + " Each panel shows the KS p-value of its own class.",
+                figsize=(5.5 * ncols, 4.2 * nrows),
+                label=False,
+                rc=LIGHT,
             )
         )
     cm_items = [
