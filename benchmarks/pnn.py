@@ -25,6 +25,8 @@ import argparse
 import math
 import time
 
+import numpy as np
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -97,15 +99,21 @@ def main() -> None:
     )
 
     print("\n1) interpolation: pNN (affine, uniform) trained WITHOUT the mass vs dedicated AT it")
-    print(f"   {'mass':>6} {'pNN held-out':>13} {'pNN all':>9} {'dedicated':>10} {'delta':>8}  ok")
+    print(
+        f"   {'mass':>6} {'pNN held-out':>13} {'pNN all':>9} {'dedicated':>10} "
+        f"{'delta +- paired bootstrap err':>30}  ok"
+    )
     for m, h in result["interpolation"]["held_out"].items():
         ok = h["delta_vs_dedicated"] >= -0.01
+        err = h.get("delta_err", math.nan)
         print(
             f"   {m:>6} {h['auc']:13.4f} {h['auc_trained']:9.4f} {h['auc_dedicated']:10.4f} "
-            f"{h['delta_vs_dedicated']:+8.4f}  {'yes' if ok else 'NO'}"
+            f"{h['delta_vs_dedicated']:+22.4f} +- {err:.4f}  {'yes' if ok else 'NO'}"
         )
     print("\n2) mechanisms: mean AUC over masses (test split); dedicated networks for reference")
     print(f"   dedicated            mean AUC {result['dedicated']['mean_auc']:.4f}")
+    errs = [v.get("auc_err", math.nan) for v in result["dedicated"]["per_mass"].values()]
+    print(f"   (per-mass AUC bootstrap errors of the dedicated networks: {np.round(errs, 4)})")
     for key, v in result["pnn"].items():
         print(
             f"   {key:<20} mean AUC {v['mean_auc']:.4f}  mean rej@50% "

@@ -148,6 +148,7 @@ def test_study_end_to_end_on_a_tiny_toy(tmp_path: Path) -> None:
         assert entry["mean_auc"] == pytest.approx(np.mean(aucs))
     held = result["interpolation"]["held_out"]
     assert list(held) == ["1000"]  # the interior mass
+    assert 0.0 < held["1000"]["delta_err"] < 0.2
     assert held["1000"]["delta_vs_dedicated"] == pytest.approx(
         held["1000"]["auc"] - result["dedicated"]["per_mass"]["1000"]["auc"]
     )
@@ -207,3 +208,22 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert err.startswith("error: pnn study needs exactly one data source") and "\n" not in err
     assert main(["pnn", "study", "--toy", "--mechanism", "afine", "--no-timing"]) == 2
     assert "did you mean 'affine'" in capsys.readouterr().err
+
+
+def test_bootstrap_errors_are_paired_and_match_the_reference(rng: np.random.Generator) -> None:
+    from hepsift.evaluate.stats import bootstrap_auc
+    from hepsift.pnn_study import _bootstrap_aucs
+
+    y = (rng.random(800) < 0.4).astype(np.int64)
+    s1 = y + rng.normal(size=800)
+    s2 = s1 + 0.3 * rng.normal(size=800)
+    w = rng.uniform(0.5, 1.5, 800)
+    a, b, same = _bootstrap_aucs([s1, s2, s1], y, w, 400, seed=4)
+    np.testing.assert_array_equal(a, same)  # the same events in every replica
+    ref = bootstrap_auc(s1, y == 1, w, n=400, seed=9)[2]
+    assert np.std(a) == pytest.approx(np.std(ref), rel=0.2)  # independent replicas agree
+    # the paired difference is much better known than either AUC
+    assert np.std(a - b) < 0.7 * np.std(a)
+    ds = toy_dataset((500.0,), events_per_mass=100, background_events=100, seed=0)
+    res = evaluate_at_masses(lambda X, m: X[:, 0], ds, [500.0], bootstrap=100)
+    assert 0.0 < res["500"]["auc_err"] < 0.05

@@ -254,10 +254,14 @@ def evaluate_at_masses(
     score: Callable[[NDArray[np.float32], float], NDArray[np.float64]],
     test: Dataset,
     masses: Sequence[float],
+    *,
+    bootstrap: int = 0,
+    seed: int = 0,
 ) -> dict[str, dict[str, float]]:
     """Per mass ``m`` (key ``"1000"``): AUC and background rejection at 50 % signal efficiency
     of ``score(X, m)`` for test signal of mass ``m`` against all test background, with the test
-    events' physics weights; plus the event counts."""
+    events' physics weights; plus the event counts. With ``bootstrap=B`` also ``auc_err``: the
+    standard deviation of the AUC over B Poisson-bootstrap replicas of the test events."""
     from hepsift.metrics import roc_curve
 
     out: dict[str, dict[str, float]] = {}
@@ -272,7 +276,33 @@ def evaluate_at_masses(
             "n_signal": int(np.sum(test.y[sel] == 1)),
             "n_background": int(np.sum(bkg)),
         }
+        if bootstrap > 0:
+            reps = _bootstrap_aucs([s], test.y[sel], test.weight[sel], bootstrap, seed)[0]
+            out[_key(m)]["auc_err"] = float(np.std(reps, ddof=1))
     return out
+
+
+def _bootstrap_aucs(
+    scores: Sequence[NDArray[np.float64]],
+    y: NDArray[np.int64],
+    w: NDArray[np.float64],
+    n: int,
+    seed: int,
+) -> list[NDArray[np.float64]]:
+    """AUC replicas of several scores of the SAME events under shared Poisson(1) event
+    counts (paired bootstrap: differences between the scores keep their correlation)."""
+    from hepsift.evaluate.stats import weighted_auc_batch
+
+    rng = np.random.default_rng(seed)
+    out: list[list[NDArray[np.float64]]] = [[] for _ in scores]
+    done = 0
+    while done < n:
+        b = min(50, n - done)
+        W = rng.poisson(1.0, size=(b, y.size)) * w[None, :]
+        for i, sc in enumerate(scores):
+            out[i].append(weighted_auc_batch(sc, y == 1, W))
+        done += b
+    return [np.concatenate(o) for o in out]
 
 
 def _summary(per_mass: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
@@ -485,6 +515,7 @@ def study(
     epochs: int = 40,
     patience: int = 6,
     fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    bootstrap: int = 200,
     num_threads: int | None = None,
     out: str | Path | None = None,
     log: Log | None = None,
@@ -494,6 +525,9 @@ def study(
     ``mechanism`` / ``policy`` choose the pNN used for the interpolation and timing; the grid
     ``mechanisms`` x ``policies`` is compared in one table. ``holdout``: ``"interior"`` (every
     mass but the lowest and highest), ``"all"``, ``"none"`` or a list of masses (GeV).
+    ``bootstrap``: Poisson-bootstrap replicas of the test events for the AUC errors
+    (``auc_err``) and the paired error of each held-out-minus-dedicated AUC difference
+    (``delta_err``); 0 skips them.
     """
     from hepsift.models.pnn import BACKGROUND_MASS_POLICIES, MECHANISMS
 
@@ -581,13 +615,16 @@ def study(
 
     _warm_up()
     # dedicated fixed-mass networks
+    boot = {"bootstrap": int(bootstrap), "seed": int(seed)}
+    ded_models: dict[str, Any] = {}
     if dedicated:
         per: dict[str, dict[str, float]] = {}
         secs: dict[str, float] = {}
         for m in mass_list:
             say(f"dedicated network at {m:g} GeV")
             model, s = _fit_dedicated(train, valid, params, m)
-            res = evaluate_at_masses(_scorer(model, parametric=False), test, [m])
+            ded_models[_key(m)] = model
+            res = evaluate_at_masses(_scorer(model, parametric=False), test, [m], **boot)
             per.update(res)
             secs[_key(m)] = s
         result[DEDICATED] = {"per_mass": per, "seconds": secs, **_summary(per)}
@@ -601,7 +638,7 @@ def study(
     for mech, pol in combos:
         say(f"pNN {mech} / {pol}")
         model, s = _fit_pnn(train, valid, params, mech, pol)
-        per = evaluate_at_masses(_scorer(model, parametric=True), test, mass_list)
+        per = evaluate_at_masses(_scorer(model, parametric=True), test, mass_list, **boot)
         grid[f"{mech}/{pol}"] = {
             "mechanism": mech,
             "policy": pol,
@@ -622,13 +659,21 @@ def study(
         tr = _drop_mass(train, m)
         va = None if valid is None else _drop_mass(valid, m)
         model, s = _fit_pnn(tr, va, params, mechanism, policy)
-        res = evaluate_at_masses(_scorer(model, parametric=True), test, [m])
+        res = evaluate_at_masses(_scorer(model, parametric=True), test, [m], **boot)
         entry = dict(res[_key(m)])
         entry["seconds"] = s
         entry["auc_trained"] = grid[f"{mechanism}/{policy}"]["per_mass"][_key(m)]["auc"]
         if dedicated:
             entry["auc_dedicated"] = result[DEDICATED]["per_mass"][_key(m)]["auc"]
             entry["delta_vs_dedicated"] = entry["auc"] - entry["auc_dedicated"]
+            if bootstrap > 0:
+                sel = (test.y == 0) | _signal_of(test, m)
+                held_s = model.decision_score(test.X[sel], m)
+                ded_s = ded_models[_key(m)].decision_score(test.X[sel])
+                a, b = _bootstrap_aucs(
+                    [held_s, ded_s], test.y[sel], test.weight[sel], bootstrap, seed
+                )
+                entry["delta_err"] = float(np.std(a - b, ddof=1))
         interp[_key(m)] = entry
     result["interpolation"] = {"mechanism": mechanism, "policy": policy, "held_out": interp}
 
@@ -780,6 +825,12 @@ def _fmt(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
+def _pm(value: Any, err: Any) -> str:
+    if value is None:
+        return "-"
+    return _fmt(value) + (f" ± {_fmt(err)}" if err is not None else "")
+
+
 def tables(result: Mapping[str, Any]) -> list[Any]:
     """rich Tables: per mass (dedicated vs pNN vs held-out), the mechanism x policy grid, and
     the targets."""
@@ -808,10 +859,10 @@ def tables(result: Mapping[str, Any]) -> list[Any]:
         d = ded.get(k, {})
         t1.add_row(
             k,
-            _fmt(d.get("auc")),
-            _fmt(main[k]["auc"]),
-            _fmt(h.get("auc")),
-            _fmt(h.get("delta_vs_dedicated"), 4) if h else "",
+            _pm(d.get("auc"), d.get("auc_err")),
+            _pm(main[k]["auc"], main[k].get("auc_err")),
+            _pm(h.get("auc"), h.get("auc_err")),
+            _pm(h.get("delta_vs_dedicated"), h.get("delta_err")) if h else "",
             _fmt(d.get("rejection50"), 1),
             _fmt(main[k]["rejection50"], 1),
             _fmt(h.get("rejection50"), 1),
