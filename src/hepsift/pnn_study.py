@@ -537,6 +537,11 @@ def study(
             "the pNN study needs the mass of every signal event (Dataset.param); load the data "
             "with a mass column (HEPMASS layout 'mass', or param_branch: mass in a config)"
         )
+    if dataset.n_features == 0:
+        raise DataError(
+            "the pNN study got data without feature columns (a run config lists them under "
+            "'features:', e.g. [f0, f1, ..., f25])"
+        )
     if dataset.n_classes != 2:
         raise DataError(
             f"the pNN study needs 2 classes (background, signal); got {list(dataset.class_names)}"
@@ -828,7 +833,7 @@ def _fmt(x: Any, digits: int = 4) -> str:
 def _pm(value: Any, err: Any) -> str:
     if value is None:
         return "-"
-    return _fmt(value) + (f" ± {_fmt(err)}" if err is not None else "")
+    return f"{float(value):+.4f}" + (f"±{_fmt(err)}" if err is not None else "")
 
 
 def tables(result: Mapping[str, Any]) -> list[Any]:
@@ -841,17 +846,14 @@ def tables(result: Mapping[str, Any]) -> list[Any]:
     held = result["interpolation"]["held_out"]
     ded = result.get(DEDICATED, {}).get("per_mass", {})
     toy = " [red](TOY DATA: not physics)[/red]" if result["data"]["toy"] else ""
-    t1 = Table(title=f"AUC and background rejection at 50% signal efficiency per mass{toy}")
-    for col in (
-        "mass [GeV]",
-        "AUC dedicated",
-        f"AUC pNN {mech}/{pol}",
-        "AUC pNN held out",
-        "Δ held-out - dedicated",
-        "rej. dedicated",
-        "rej. pNN",
-        "rej. held out",
-    ):
+    t1 = Table(
+        title=f"AUC and background rejection at 50% signal efficiency per mass; pNN "
+        f"{mech}/{pol}{toy}"
+    )
+    for col in ("mass [GeV]", "AUC ded.", "AUC pNN", "AUC held-out"):
+        t1.add_column(col, justify="right")
+    t1.add_column("Δ held-out − ded.", justify="right", no_wrap=True, min_width=16)
+    for col in ("rej. ded.", "rej. pNN", "rej. held-out"):
         t1.add_column(col, justify="right")
     for m in result["masses_gev"]:
         k = _key(m)
@@ -859,9 +861,9 @@ def tables(result: Mapping[str, Any]) -> list[Any]:
         d = ded.get(k, {})
         t1.add_row(
             k,
-            _pm(d.get("auc"), d.get("auc_err")),
-            _pm(main[k]["auc"], main[k].get("auc_err")),
-            _pm(h.get("auc"), h.get("auc_err")),
+            _fmt(d.get("auc")),
+            _fmt(main[k]["auc"]),
+            _fmt(h.get("auc")),
             _pm(h.get("delta_vs_dedicated"), h.get("delta_err")) if h else "",
             _fmt(d.get("rejection50"), 1),
             _fmt(main[k]["rejection50"], 1),
