@@ -94,7 +94,6 @@ def _metric_rows(evaluations: Sequence[Any]) -> tuple[list[str], list[list[Any]]
 
 def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list[FigureRecord]:
     """Feature distributions per class and correlations per class (train split)."""
-    from functools import partial
 
     from hepsift.plots import features as fplots
     from hepsift.plots._common import LIGHT
@@ -128,27 +127,38 @@ def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list
             rc=LIGHT,
         )
     )
-    for k, cname in enumerate(train.class_names):
-        m = train.y == k
-        if not m.any():
-            continue
-        kwargs = {
-            "feature_names": train.feature_names,
-            "class_index": k,
-            "class_names": train.class_names,
-        }
-        out.append(
-            figs.draw(
-                f"features_correlation_{_slug(cname)}",
-                partial(
-                    _call_ax, fplots.correlation_matrix, (train.X, train.y, train.weight), kwargs
-                ),
-                title=f"Input correlations, class '{cname}' (weighted)",
-                figsize=(6.5, 6.0),
-                label=False,
-                margins={"left": 0.25, "right": 0.92, "bottom": 0.25, "top": 0.97},
+    present = [k for k in range(train.n_classes) if np.any(train.y == k)]
+    ncols = min(3, len(present))
+    nrows = -(-len(present) // ncols)
+
+    def draw_corr(fig: Any) -> Any:
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[len(present) :]:
+            ax.set_visible(False)
+        return [
+            fplots.correlation_matrix(
+                train.X,
+                train.y,
+                train.weight,
+                feature_names=train.feature_names,
+                class_index=k,
+                class_names=train.class_names,
+                ax=ax,
             )
+            for k, ax in zip(present, axes, strict=False)
+        ]
+
+    out.append(
+        figs.draw_figure(
+            "features_correlation",
+            draw_corr,
+            title="Input correlations per class (weighted, train split)",
+            figsize=(6.2 * ncols, 5.6 * nrows),
+            label=False,
+            margins={"left": 0.12, "right": 0.95, "bottom": 0.2, "top": 0.95, "wspace": 0.5},
+            rc=LIGHT,
         )
+    )
     return out
 
 
