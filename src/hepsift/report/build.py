@@ -121,9 +121,16 @@ def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list
             "features_distributions",
             draw_dist,
             title="Input features per class (train split, weighted, unit area)",
-            figsize=(3.0 * ncols, 2.5 * nrows + 0.4),
+            figsize=(4.0 * ncols, 3.2 * nrows + 0.4),
             label=False,
-            margins={"left": 0.06, "right": 0.98, "bottom": 0.08, "top": 0.97, "hspace": 0.6},
+            margins={
+                "left": 0.07,
+                "right": 0.98,
+                "bottom": 0.07,
+                "top": 0.97,
+                "hspace": 0.6,
+                "wspace": 0.55,
+            },
             rc=LIGHT,
         )
     )
@@ -520,7 +527,7 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
             title=f"{tm.name}: confusion matrices ({', '.join(w for _, w, _ in cm_items)})",
             figsize=(5.2 * len(cm_items), 4.8),
             label=False,
-            margins={"left": 0.1, "right": 0.98, "bottom": 0.2, "top": 0.9, "wspace": 0.45},
+            margins={"left": 0.16, "right": 0.98, "bottom": 0.2, "top": 0.9, "wspace": 0.6},
         )
     )
     if ev.importance is not None:
@@ -537,6 +544,7 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
                 ),
                 title=f"{tm.name}: permutation importance (test split)",
                 label=False,
+                margins={"left": 0.3, "right": 0.97},
             )
         )
     if tm.gain:
@@ -546,6 +554,7 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
                 partial(_draw_importance, tm.gain, None, "Total gain (normalised)", 1),
                 title=f"{tm.name}: BDT total gain",
                 label=False,
+                margins={"left": 0.3, "right": 0.97},
             )
         )
     files = [f"models/{tm.name}/"] + ([f"models/{tm.name}.onnx"] if tm.onnx else [])
