@@ -341,3 +341,14 @@ def test_class_weight_dict_survives_save(
     assert loaded.get_params()["class_weight"] == {"1": 3.0}
     refit = clone(loaded).fit(X, y)  # string keys name the same class
     np.testing.assert_allclose(refit.predict_proba(X), model.predict_proba(X), rtol=1e-6)
+
+
+def test_ensemble_passes_eval_set_to_base_models(rng: np.random.Generator) -> None:
+    X, y = binary(rng, 1500)
+    labels = np.array(["bkg", "sig"])[y]
+    hp = {"n_estimators": 300, "learning_rate": 0.5, "early_stopping_rounds": 3, "n_jobs": 1}
+    e = models.create("easy-ensemble", base="bdt", base_params=hp, n_subsets=2)
+    e.fit(X[:1000], labels[:1000], eval_set=(X[1000:], labels[1000:]))
+    assert all(m.booster_.num_boosted_rounds() < 300 for m in e.models_)  # stopped early
+    with pytest.raises(DataError, match="not seen"):
+        e.fit(X[:1000], labels[:1000], eval_set=(X[1000:], y[1000:]))

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from hepsift.errors import ConfigError, ModelError, suggest
+from hepsift.errors import ConfigError, DataError, ModelError, suggest
 from hepsift.models.base import Classifier
 from hepsift.train.weights import check_negative_policy, training_weights
 
@@ -108,6 +108,15 @@ class EasyEnsemble(Classifier):
         self._check()
         wt = training_weights(y, w, negative=self.negative_weights, classes=self.classes_)
         rng = np.random.default_rng(int(self.seed))
+        if fit_params.get("eval_set") is not None:
+            # base models train on encoded labels 0..K-1: encode the validation labels alike
+            es = tuple(fit_params["eval_set"])
+            classes = np.asarray(self.classes_)
+            yv = np.asarray(es[1])
+            idx = np.clip(np.searchsorted(classes, yv), 0, len(classes) - 1)
+            if not np.all(classes[idx] == yv):
+                raise DataError(f"eval_set y holds labels not seen in training ({list(classes)})")
+            fit_params = {**fit_params, "eval_set": (es[0], idx.astype(np.int64), *es[2:])}
         models: list[Any] = []
         for idx in self._subsets(y, rng):
             ys = y[idx]
