@@ -72,6 +72,8 @@ def test_load_dataset_reads_uci_hepmass_csv(tmp_path: Path, rng: np.random.Gener
     assert np.all(ds.weight == 1.0)
     sub = load_dataset(path, max_events=100, seed=3)
     assert len(sub) == 100
+    head = load_dataset(path, entry_stop=50)
+    np.testing.assert_array_equal(head.X, ds.X[:50])
 
 
 def test_load_dataset_reads_generator_parquet(tmp_path: Path, rng: np.random.Generator) -> None:

@@ -120,6 +120,7 @@ def load_dataset(
     paths: str | Path | Sequence[str | Path],
     *,
     max_events: int | None = None,
+    entry_stop: int | None = None,
     seed: int = 0,
 ) -> Dataset:
     """Events of HEPMASS-layout files: UCI HEPMASS / HEPMASS-IMB CSV (``# label,f0..f26,mass``)
@@ -127,7 +128,9 @@ def load_dataset(
 
     Features are every numeric column except label, mass and bookkeeping columns. Masses are
     rounded to :data:`MASS_DECIMALS` decimals (the UCI files store 499.999969 for 500 GeV).
-    ``max_events`` keeps a seeded random subset (stratified by label) of that many events.
+    ``max_events`` keeps a seeded random subset (stratified by label) of that many events;
+    ``entry_stop`` reads only the first rows (the UCI files are shuffled; saves memory on the
+    7-million-row ``all_train.csv.gz``).
     """
     import awkward as ak
 
@@ -135,7 +138,7 @@ def load_dataset(
 
     if isinstance(paths, str | Path):
         paths = [paths]
-    table = read([str(p) for p in paths])
+    table = read([str(p) for p in paths], entry_stop=entry_stop)
     fields = list(ak.fields(table))
     for need in ("label", "mass"):
         if need not in fields:

@@ -65,6 +65,7 @@ def _load(
     events: int,
     cache: str,
     max_events: int | None,
+    entry_stop: int | None,
     seed: int,
     overrides: list[str],
     log: Any,
@@ -100,7 +101,7 @@ def _load(
     seed = max(seed, 0)
     if data:
         log(f"reading {', '.join(data)}")
-        ds = pnn_study.load_dataset(data, max_events=max_events, seed=seed)
+        ds = pnn_study.load_dataset(data, max_events=max_events, entry_stop=entry_stop, seed=seed)
     elif generate:
         ms = masses or [500.0, 750.0, 1000.0, 1250.0, 1500.0]
         log(f"resonance-ttbar at {ms} GeV, {events} events per sample (cache {cache})")
@@ -166,6 +167,9 @@ def register(app: typer.Typer) -> None:
         max_events: int | None = typer.Option(
             None, "--max-events", help="Use a seeded random subset of this many events."
         ),
+        entry_stop: int | None = typer.Option(
+            None, "--entry-stop", help="--data: read only the first N rows of the files."
+        ),
         out: str = typer.Option("pnn-study", "--out", "-o", help="Output folder (JSON + PNG)."),
         mechanism: str | None = typer.Option(
             None, "--mechanism", help="pNN for interpolation/timing: concat|bias|scale|affine."
@@ -216,6 +220,7 @@ def register(app: typer.Typer) -> None:
             events=events,
             cache=cache,
             max_events=max_events,
+            entry_stop=entry_stop,
             seed=seed,
             overrides=overrides or [],
             log=log,
