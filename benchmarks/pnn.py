@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per fit")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seeds", default=None, help="several study seeds, e.g. 1,2,3")
     parser.add_argument("--out", default=None, help="also write JSON + PNG here")
     parser.add_argument("--quick", action="store_true", help="concat+affine, uniform, 12 epochs")
     args = parser.parse_args()
@@ -69,12 +71,26 @@ def main() -> None:
         ds = ds.subset(keep)
     print(f"data: {source}: {ds!r} (read in {time.perf_counter() - t0:.1f} s)")
 
+    seeds = [int(x) for x in args.seeds.split(",")] if args.seeds else [args.seed]
+    results = []
+    for i, seed in enumerate(seeds):
+        out = args.out if i == 0 else None
+        print(f"\n=== study seed {seed} (split, assignment, initialisation) ===")
+        results.append(run_one(ds, args, masses, seed, out))
+    if len(results) > 1:
+        summarise(results, seeds)
+
+
+def run_one(ds: Any, args: argparse.Namespace, masses: list[float], seed: int, out: Any) -> Any:
+    """One study with ``seed``; prints its figures and returns the result dict."""
+    from hepsift import pnn_study
+
     quick = args.quick
     t0 = time.perf_counter()
     result = pnn_study.study(
         ds,
         masses=masses if not args.data else None,
-        seed=args.seed,
+        seed=seed,
         mechanism="affine",
         policy="uniform",
         mechanisms=("concat", "affine") if quick else ("concat", "bias", "scale", "affine"),
@@ -88,7 +104,7 @@ def main() -> None:
         patience=3 if quick else args.patience,
         batch_size=args.batch_size,
         num_threads=args.threads,
-        out=args.out,
+        out=out,
         log=lambda msg: print(f"  {msg}", flush=True),
     )
     elapsed = time.perf_counter() - t0
@@ -144,6 +160,38 @@ def main() -> None:
     )
     if "files" in result:
         print(f"files: {result['files']}")
+
+    return result
+
+
+def summarise(results: list[Any], seeds: list[int]) -> None:
+    """Mean and spread over the seeds of the three target figures."""
+    print(f"\n=== over {len(seeds)} seeds {seeds}: mean +- std (min) ===")
+    masses = list(results[0]["interpolation"]["held_out"])
+    for m in masses:
+        d = np.array([r["interpolation"]["held_out"][m]["delta_vs_dedicated"] for r in results])
+        print(
+            f"   interpolation {m:>5} GeV: held-out - dedicated AUC {d.mean():+.4f} +- "
+            f"{d.std(ddof=1):.4f} (worst {d.min():+.4f}; target >= -0.01)"
+        )
+    for key in results[0]["pnn"]:
+        a = np.array([r["pnn"][key]["mean_auc"] for r in results])
+        print(f"   {key:<20} mean AUC {a.mean():.4f} +- {a.std(ddof=1):.4f}")
+    ded = np.array([r["dedicated"]["mean_auc"] for r in results])
+    print(f"   {'dedicated':<20} mean AUC {ded.mean():.4f} +- {ded.std(ddof=1):.4f}")
+    for key in results[0]["targets"]:
+        if key.startswith("affine_minus_concat"):
+            v = np.array([r["targets"][key] for r in results])
+            print(
+                f"   affine - concat ({key.split('/')[1]}): {v.mean():+.4f} +- "
+                f"{v.std(ddof=1):.4f} (positive in {int(np.sum(v > 0))}/{v.size} seeds)"
+            )
+    t = np.array([r["timing"]["ratio"] for r in results])
+    c = np.array([r["timing"]["cpu_ratio"] for r in results])
+    print(
+        f"   time RATIO pNN / dedicated: wall {np.median(t):.2f} (median; range "
+        f"{t.min():.2f}-{t.max():.2f}), CPU {np.median(c):.2f} (target <= 1.5)"
+    )
 
 
 if __name__ == "__main__":
