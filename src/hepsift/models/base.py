@@ -62,7 +62,11 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     # -- to be implemented by the families ---------------------------------------------------
     def _fit(
-        self, X: NDArray[np.float64], y: NDArray[np.int64], w: NDArray[np.float64], **fit_params: Any
+        self,
+        X: NDArray[np.float64],
+        y: NDArray[np.int64],
+        w: NDArray[np.float64],
+        **fit_params: Any,
     ) -> None:
         raise NotImplementedError
 
@@ -112,7 +116,9 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             )
             y_arr = y_arr.ravel()
         if y_arr.ndim != 1:
-            raise ValueError(f"y should be a 1d array, got an array of shape {y_arr.shape} instead.")
+            raise ValueError(
+                f"y should be a 1d array, got an array of shape {y_arr.shape} instead."
+            )
         check_consistent_length(Xv, y_arr)
         if y_arr.dtype.kind in "fc" and not np.all(np.isfinite(y_arr)):
             # checked here: sklearn's target-type check would warn on the cast first
