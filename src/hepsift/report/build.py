@@ -134,12 +134,13 @@ def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list
             rc=LIGHT,
         )
     )
+    # (figures may be drawn later, in another process: no name below rebinds one used above)
     present = [k for k in range(train.n_classes) if np.any(train.y == k)]
-    ncols = min(3, len(present))
-    nrows = -(-len(present) // ncols)
+    c_cols = min(3, len(present))
+    c_rows = -(-len(present) // c_cols)
 
     def draw_corr(fig: Any) -> Any:
-        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        axes = fig.subplots(c_rows, c_cols, squeeze=False).ravel()
         for ax in axes[len(present) :]:
             ax.set_visible(False)
         return [
@@ -160,7 +161,7 @@ def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list
             "features_correlation",
             draw_corr,
             title="Input correlations per class (weighted, train split)",
-            figsize=(6.2 * ncols, 5.6 * nrows),
+            figsize=(6.2 * c_cols, 5.6 * c_rows),
             label=False,
             margins={"left": 0.12, "right": 0.95, "bottom": 0.2, "top": 0.95, "wspace": 0.5},
             rc=LIGHT,
