@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads per fit")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--seeds", default=None, help="several study seeds, e.g. 1,2,3")
+    parser.add_argument("--timing-epochs", type=int, default=8, help="epochs of the timed fits")
+    parser.add_argument("--timing-repeats", type=int, default=3, help="timed fits, median kept")
     parser.add_argument("--out", default=None, help="also write JSON + PNG here")
     parser.add_argument("--quick", action="store_true", help="concat+affine, uniform, 12 epochs")
     args = parser.parse_args()
@@ -97,8 +99,8 @@ def run_one(ds: Any, args: argparse.Namespace, masses: list[float], seed: int, o
         policies=("uniform",) if quick else ("uniform", "identical"),
         holdout="interior",
         timing=True,
-        timing_epochs=3 if quick else 5,
-        timing_repeats=1 if quick else 3,
+        timing_epochs=3 if quick else args.timing_epochs,
+        timing_repeats=1 if quick else args.timing_repeats,
         hidden=tuple(int(h) for h in args.hidden.split(",")),
         epochs=12 if quick else args.epochs,
         patience=3 if quick else args.patience,
