@@ -240,6 +240,7 @@ def test_unknown_config_is_config_error(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_deferred_parallel_rendering_matches_serial(tmp_path):
     def draw(ax, k):
         return ax.plot([0, 1, 2], [k, 0, k])
