@@ -124,12 +124,12 @@ def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list
             figsize=(4.0 * ncols, 3.2 * nrows + 0.4),
             label=False,
             margins={
-                "left": 0.07,
+                "left": 0.08,
                 "right": 0.98,
                 "bottom": 0.07,
                 "top": 0.97,
                 "hspace": 0.6,
-                "wspace": 0.55,
+                "wspace": 0.75,
             },
             rc=LIGHT,
         )
