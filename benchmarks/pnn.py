@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--hidden", default="64,64")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=1, help="torch threads per fit")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--seeds", default=None, help="several study seeds, e.g. 1,2,3")
@@ -105,6 +106,7 @@ def run_one(ds: Any, args: argparse.Namespace, masses: list[float], seed: int, o
         epochs=12 if quick else args.epochs,
         patience=3 if quick else args.patience,
         batch_size=args.batch_size,
+        dropout=args.dropout,
         num_threads=args.threads,
         out=out,
         log=lambda msg: print(f"  {msg}", flush=True),
