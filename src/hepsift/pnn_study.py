@@ -759,7 +759,7 @@ def _figures(result: Mapping[str, Any]) -> dict[str, Any]:
     with style():
         for what, fname, ylabel in (
             ("auc", "auc_vs_mass.png", "AUC"),
-            ("rejection50", "rejection_vs_mass.png", "Background rejection at 50% signal eff."),
+            ("rejection50", "rejection_vs_mass.png", "Bkg. rejection at 50% sig. eff."),
         ):
             fig, ax = plt.subplots(figsize=(7, 5))
             curves: dict[str, tuple[list[float], list[float]]] = {
@@ -812,7 +812,9 @@ def write_outputs(result: dict[str, Any], out: str | Path) -> dict[str, str]:
     files: dict[str, str] = {}
     for name, fig in _figures(result).items():
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, metadata={"Software": "hepsift"})
+        fig.savefig(
+            buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": "hepsift"}
+        )
         plt.close(fig)
         files[name] = str(atomic_write_bytes(folder / name, buf.getvalue()))
     files["pnn-study.json"] = str(folder / "pnn-study.json")
