@@ -417,12 +417,14 @@ def time_fits(
     base = dict(params or {})
     base.update(epochs=int(epochs), patience=int(epochs) + 1)
     _warm_up()
-    # one tiny fit of each first: the first fit in a process pays one-off set-up costs
-    few = train.subset(np.arange(min(len(train), 512)))
-    if np.unique(few.y).size == 2:
-        warm = {**base, "epochs": 1}
-        MLP(class_weight="balanced", **warm).fit(few.X, few.y)
-        PNN(mechanism=mechanism, background_mass=policy, **warm).fit(few.X, few.y, param=few.param)
+    # one 1-epoch fit of each on the same events first: the first fits in a process pay
+    # one-off costs (thread pools, allocator growth) that are not the model's
+    warm = {**base, "epochs": 1}
+    for _ in range(2):
+        MLP(class_weight="balanced", **warm).fit(train.X, train.y, sample_weight=train.weight)
+        PNN(mechanism=mechanism, background_mass=policy, **warm).fit(
+            train.X, train.y, sample_weight=train.weight, param=train.param
+        )
     pnn_s: list[float] = []
     mlp_s: list[float] = []
     pnn_c: list[float] = []
