@@ -26,7 +26,6 @@ __all__ = [
     "inspect_root",
     "iterate_root",
     "open_tree",
-    "read_root",
     "resolve_branches",
     "write_toy_gamgam",
 ]
@@ -239,33 +238,6 @@ def iterate_root(
                 f"reading tree '{t.name}' of '{p}' failed (corrupt or truncated file?): "
                 f"{type(exc).__name__}: {_one_line(exc)}"
             ) from None
-
-
-def read_root(
-    paths_or_glob: PathLike | Sequence[PathLike],
-    *,
-    tree: str | None = None,
-    branches: Sequence[str] | None = None,
-    step_size: int | str = "100 MB",
-    schema: Schema | str | None = None,
-    entry_stop: int | None = None,
-) -> Any:
-    """All events of all files as one awkward array (see :func:`iterate_root`)."""
-    import awkward as ak
-
-    chunks = list(
-        iterate_root(
-            paths_or_glob,
-            tree=tree,
-            branches=branches,
-            step_size=step_size,
-            schema=schema,
-            entry_stop=entry_stop,
-        )
-    )
-    if not chunks:
-        return ak.Array([])
-    return chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)
 
 
 def dask_root(
