@@ -88,6 +88,14 @@ def test_resolved_config_fills_defaults():
             ["used twice"],
         ),
         (lambda c: c.pop("models"), ["missing required key 'models'"]),
+        (
+            lambda c: c["models"].append({"name": "p", "family": "pnn"}),
+            ["'models[1].family' 'pnn' is parametric", "study:"],
+        ),
+        (
+            lambda c: c["models"].append({"name": "r", "family": "bdt-regressor"}),
+            ["'models[1].family' 'bdt-regressor' is a regressor", "logistic"],
+        ),
     ],
 )
 def test_mistakes_name_the_key_path_and_nearest(mutate, needles):

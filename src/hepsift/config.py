@@ -441,7 +441,8 @@ def _config_error(exc: ValidationError, source: str) -> ConfigError:
 
 
 def _check_models(cfg: RunConfig, source: str) -> None:
-    from hepsift.models.registry import MODELS, hyperparameters
+    from hepsift.models.base import Classifier
+    from hepsift.models.registry import MODELS, hyperparameters, model_class
 
     for i, m in enumerate(cfg.models):
         if m.family not in MODELS:
@@ -451,10 +452,23 @@ def _check_models(cfg: RunConfig, source: str) -> None:
             )
         try:
             allowed = hyperparameters(m.family)
+            cls = model_class(m.family)
         except ImportError as exc:  # a family whose optional dependency is absent
             raise ConfigError(
                 f"{source}: 'models[{i}].family' '{m.family}' cannot be imported: {exc}"
             ) from None
+        if not issubclass(cls, Classifier):
+            classifiers = [n for n in MODELS if not n.endswith("-regressor") and n != "pnn"]
+            raise ConfigError(
+                f"{source}: 'models[{i}].family' '{m.family}' is a regressor; a run trains "
+                f"classifiers (families: {', '.join(sorted(classifiers))})"
+            )
+        if getattr(cls, "parametric", False):
+            raise ConfigError(
+                f"{source}: 'models[{i}].family' '{m.family}' is parametric (it needs the mass "
+                "of every event); run it through the 'study:' section (kind: pnn), as "
+                "configs/resonance-pnn.yaml does"
+            )
         for key in m.params:
             if key not in allowed:
                 raise ConfigError(
