@@ -46,9 +46,14 @@ LIGHT = {
 def style(rc: dict[str, Any] | None = None) -> Iterator[None]:
     """The mplhep style (ATLAS-like fonts and ticks) for the plots drawn inside the block;
     ``rc`` overrides some of its settings (e.g. :data:`LIGHT`)."""
+    import logging
+
     import matplotlib.pyplot as plt
     import mplhep
 
+    # The ATLAS style names a 'cursive' family that is rarely installed: matplotlib logs a
+    # harmless "findfont" fallback line for it on every figure, which would clutter the CLI.
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     with plt.style.context([mplhep.style.ATLAS, rc or {}]):
         yield
 
