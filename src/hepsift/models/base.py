@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -174,12 +175,10 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "classes_")
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+
+        def make_meta(tmp: Path) -> dict[str, Any]:
             state = self._get_state(tmp)
-            meta = {
+            return {
                 "format": MODEL_FORMAT,
                 "family": self.family,
                 "class": f"{type(self).__module__}.{type(self).__qualname__}",
@@ -188,20 +187,8 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 "n_features_in": int(self.n_features_in_),
                 "state": _jsonable(state),
             }
-            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                if old.exists():
-                    shutil.rmtree(old)
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+
+        return write_model_dir(path, make_meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Classifier:
@@ -230,6 +217,35 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def to_onnx(self, path: str | os.PathLike[str]) -> Path:
         """Export to ONNX (input ``X`` float32 (n, d); output probabilities (n, classes))."""
         raise ModelError(f"model family '{self.family}' has no ONNX export")
+
+
+def write_model_dir(
+    path: str | os.PathLike[str], make_meta: Callable[[Path], dict[str, Any]]
+) -> Path:
+    """Write a saved-model directory at ``path`` atomically (replacing an old one).
+
+    ``make_meta(tmp)`` writes the payload files into the temporary directory ``tmp`` and
+    returns the ``model.json`` content.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        meta = make_meta(tmp)
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        if target.exists():
+            old = target.with_name(f".{target.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
 
 
 def read_model_meta(directory: Path) -> dict[str, Any]:

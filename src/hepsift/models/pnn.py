@@ -53,8 +53,20 @@ from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
 from hepsift.errors import ConfigError, DataError, ModelError, suggest
+from hepsift.models._torch import (
+    apply_scaler_buffers,
+    encode_labels,
+    fit_scaler,
+    forward_chunks,
+    load_torch_state,
+    onnx_proto,
+    register_scaler_buffers,
+    save_torch_state,
+    seeded,
+    split_off_validation,
+    train_options,
+)
 from hepsift.models.base import Classifier
-from hepsift.models.mlp import load_state_dict, save_state_dict, split_validation
 from hepsift.models.nets import make_activation
 from hepsift.train.weights import check_negative_policy, training_weights
 
@@ -77,7 +89,6 @@ BACKGROUND_MASS_POLICIES = ("uniform", "identical", "given")
 MAX_DISCRETE_MASSES = 32
 #: number of quantile bins of a continuous signal-mass range used as balancing cells
 CONTINUOUS_MASS_BINS = 10
-_WEIGHTS_FILE = "weights.safetensors"
 _COND_UNITS = {"concat": 0, "bias": 1, "scale": 1, "affine": 2}
 
 
@@ -372,16 +383,17 @@ class PNN(Classifier):
         }
 
     def _build_net(self, args: dict[str, Any]) -> PNNNet:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(self.seed))
-            return PNNNet(
+        return seeded(
+            int(self.seed),
+            lambda: PNNNet(
                 int(args["n_in"]),
                 tuple(args["hidden"]),
                 int(args["n_out"]),
                 mechanism=str(args["mechanism"]),
                 activation=str(args["activation"]),
                 dropout=float(args["dropout"]),
-            )
+            ),
+        )
 
     def _scale_param(self, p: NDArray[np.float64]) -> NDArray[np.float32]:
         z = (p - self.param_center_) / self.param_scale_
@@ -436,7 +448,6 @@ class PNN(Classifier):
         w: NDArray[np.float64],
         **fit_params: Any,
     ) -> None:
-        from hepsift.features.scaling import Scaler
         from hepsift.train.torch_loop import train_module
 
         _check_choice("mechanism", self.mechanism, MECHANISMS)
@@ -453,7 +464,7 @@ class PNN(Classifier):
         seeds = np.random.SeedSequence(int(self.seed)).spawn(2)
         mass, wt = self._prepare_weights(y, w, p, np.random.default_rng(seeds[0]))
 
-        valid: tuple[Any, Any, Any, Any] | None = None
+        valid: tuple[Any, ...] | None = None
         if fit_params.get("eval_set") is not None:
             from hepsift.models.boosting import parse_eval_set
 
@@ -463,9 +474,9 @@ class PNN(Classifier):
                 mv, wvt = self._prepare_weights(yv, wv, pv, np.random.default_rng(seeds[1]))
                 valid = (Xv, yv, wvt, mv)
         elif self.validation_fraction:
-            tr, va = split_validation(len(y), y, float(self.validation_fraction), int(self.seed))
-            valid = (X[va], y[va], wt[va], mass[va])
-            X, y, wt, mass = X[tr], y[tr], wt[tr], mass[tr]
+            (X, y, wt, mass), valid = split_off_validation(
+                y, self.validation_fraction, self.seed, (X, y, wt, mass)
+            )
 
         values, discrete = signal_mass_points(mass[y == 1])
         self.signal_masses_ = values if discrete else np.array([values[0], values[-1]])
@@ -474,8 +485,7 @@ class PNN(Classifier):
         self.param_center_ = float(np.mean(values))
         self.param_scale_ = spread if spread > 0 else 1.0
 
-        scaler = Scaler(self.scaling, clip_quantile=self.clip_quantile)  # type: ignore[arg-type]
-        scaler.fit(X, sample_weight=np.abs(wt) if np.any(wt) else None)
+        scaler = fit_scaler(self.scaling, self.clip_quantile, X, wt)
         self.scaler_ = scaler
         args = self._net_args()
         net = self._build_net(args)
@@ -493,27 +503,13 @@ class PNN(Classifier):
             wt,
             loss="bce",
             validation=validation,
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            lr=float(self.lr),
-            weight_decay=float(self.weight_decay),
-            patience=int(self.patience),
-            schedule=self.schedule,  # type: ignore[arg-type]
-            seed=int(self.seed),
-            progress=bool(self.progress),
-            num_threads=self.num_threads,
+            **train_options(self),
         )
         self.net_ = net
         self.net_args_ = args
 
     def _encode(self, y: NDArray[Any]) -> NDArray[np.int64]:
-        classes = np.asarray(self.classes_)
-        idx = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
-        if not np.all(classes[idx] == y):
-            raise DataError(
-                f"eval_set y holds labels not seen in training (classes {list(classes)})"
-            )
-        return idx.astype(np.int64)
+        return encode_labels(self.classes_, y)
 
     def predict_proba(  # type: ignore[override]
         self, X: ArrayLike, param: ArrayLike | None = None
@@ -529,12 +525,9 @@ class PNN(Classifier):
         Z = torch.from_numpy(np.ascontiguousarray(self.scaler_.transform(Xv), dtype=np.float32))
         M = torch.from_numpy(self._scale_param(p))
         self.net_.eval()
-        outs = []
-        with torch.inference_mode():
-            for start in range(0, Z.shape[0], 65536):
-                sl = slice(start, start + 65536)
-                outs.append(self.net_(Z[sl], M[sl]))
-        out = torch.cat(outs) if outs else torch.zeros(0)
+        out = forward_chunks(
+            lambda rows: self.net_(Z[rows], M[rows]), Z.shape[0], 65536, lambda: torch.zeros(0)
+        )
         s = torch.sigmoid(out).double().numpy()
         return np.column_stack([1.0 - s, s])
 
@@ -560,39 +553,30 @@ class PNN(Classifier):
 
     # -- files -----------------------------------------------------------------------------
     def _get_state(self, directory: Path) -> dict[str, Any]:
-        save_state_dict(self.net_, directory / _WEIGHTS_FILE)
-        history = getattr(self, "history_", None)
-        return {
-            "file": _WEIGHTS_FILE,
-            "net": self.net_args_,
-            "scaler": self.scaler_.to_dict(),
-            "param_center": float(self.param_center_),
-            "param_scale": float(self.param_scale_),
-            "signal_masses": [float(v) for v in self.signal_masses_],
-            "masses_discrete": bool(self.masses_discrete_),
-            "history": history.to_dict() if history is not None else None,
-        }
+        return save_torch_state(
+            self,
+            directory,
+            param_center=float(self.param_center_),
+            param_scale=float(self.param_scale_),
+            signal_masses=[float(v) for v in self.signal_masses_],
+            masses_discrete=bool(self.masses_discrete_),
+        )
 
     def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
-        from hepsift.features.scaling import Scaler
-        from hepsift.train.torch_loop import History
+        def read_extra(st: dict[str, Any]) -> None:
+            self.param_center_ = float(st["param_center"])
+            self.param_scale_ = float(st["param_scale"])
+            self.signal_masses_ = np.asarray(st["signal_masses"], dtype=np.float64)
+            self.masses_discrete_ = bool(st.get("masses_discrete", True))
 
-        try:
-            args = dict(state["net"])
-            self.scaler_ = Scaler.from_dict(state["scaler"])
-            self.param_center_ = float(state["param_center"])
-            self.param_scale_ = float(state["param_scale"])
-            self.signal_masses_ = np.asarray(state["signal_masses"], dtype=np.float64)
-            self.masses_discrete_ = bool(state.get("masses_discrete", True))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"saved pNN state in '{directory}' is incomplete: {exc}") from None
-        net = self._build_net(args)
-        load_state_dict(net, directory / str(state.get("file", _WEIGHTS_FILE)))
-        net.eval()
-        self.net_ = net
-        self.net_args_ = args
-        if state.get("history"):
-            self.history_ = History.from_dict(state["history"])
+        load_torch_state(
+            self,
+            directory,
+            state,
+            what="pNN",
+            read_extra=read_extra,
+            errors=(KeyError, TypeError, ValueError),
+        )
 
     # -- ONNX ------------------------------------------------------------------------------
     def to_onnx(self, path: str | os.PathLike[str]) -> Path:
@@ -602,30 +586,11 @@ class PNN(Classifier):
         return export_onnx(self, path)
 
     def _onnx_proto(self) -> Any:
-        import io
-        import warnings
-
-        import onnx
-
-        module = _ExportPNN(self).eval()
-        d = int(self.n_features_in_)
-        buf = io.BytesIO()
-        with warnings.catch_warnings():
-            # the TorchScript exporter is deprecated in favour of the dynamo one (needs
-            # onnxscript); it is exact for this feed-forward network
-            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx.*")
-            warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
-            torch.onnx.export(
-                module,
-                (torch.zeros(2, d), torch.full((2, 1), float(self.param_center_))),
-                buf,  # type: ignore[arg-type]
-                dynamo=False,
-                input_names=["X", "param"],
-                output_names=["probabilities"],
-                dynamic_axes={"X": {0: "n"}, "param": {0: "n"}, "probabilities": {0: "n"}},
-                opset_version=17,
-            )
-        return onnx.load_from_string(buf.getvalue())
+        example = (
+            torch.zeros(2, int(self.n_features_in_)),
+            torch.full((2, 1), float(self.param_center_)),
+        )
+        return onnx_proto(_ExportPNN(self).eval(), example, ["X", "param"])
 
 
 class _ExportPNN(nn.Module):
@@ -638,23 +603,13 @@ class _ExportPNN(nn.Module):
 
     def __init__(self, model: PNN) -> None:
         super().__init__()
-        sc = model.scaler_
         self.net = model.net_
-        f32 = np.finfo(np.float32)
-        self.clip = bool(np.any(np.isfinite(sc.lo_)) or np.any(np.isfinite(sc.hi_)))
-        lo = np.where(np.isfinite(sc.lo_), sc.lo_, f32.min)
-        hi = np.where(np.isfinite(sc.hi_), sc.hi_, f32.max)
-        self.register_buffer("lo", torch.tensor(lo, dtype=torch.float32))
-        self.register_buffer("hi", torch.tensor(hi, dtype=torch.float32))
-        self.register_buffer("center", torch.tensor(sc.center_, dtype=torch.float32))
-        self.register_buffer("scale", torch.tensor(sc.scale_, dtype=torch.float32))
+        register_scaler_buffers(self, model.scaler_)
         self.p_center = float(model.param_center_)
         self.p_scale = float(model.param_scale_)
 
     def forward(self, x: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
-        if self.clip:
-            x = torch.minimum(torch.maximum(x, self.lo), self.hi)
-        z = (x - self.center) / self.scale
+        z = apply_scaler_buffers(self, x)
         m = (param - self.p_center) / self.p_scale
         p = torch.sigmoid(self.net(z, m)).reshape(-1, 1)
         return torch.cat([1.0 - p, p], dim=1)

@@ -16,10 +16,7 @@ Saved as the classifiers are (``model.json`` + safetensors / XGBoost JSON), read
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,7 +25,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from hepsift.errors import DataError, ModelError
-from hepsift.models.base import MODEL_FORMAT, _jsonable
+from hepsift.models.base import MODEL_FORMAT, _jsonable, write_model_dir
 
 __all__ = ["BDTRegressor", "MLPRegressor", "Regressor"]
 
@@ -91,6 +88,18 @@ class Regressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         self._fit(Xv, yv, w, **fit_params)
         return self
 
+    def _eval_set(
+        self, kw: dict[str, Any]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
+        """``(X_val, y_val, w_val)`` from ``kw["eval_set"]`` (weights 1 when left out), or None."""
+        es = kw.get("eval_set")
+        if es is None:
+            return None
+        Xv = self._validate_X(es[0], reset=False)
+        yv = np.asarray(es[1], dtype=np.float64)
+        wv = np.ones(len(yv)) if len(es) < 3 or es[2] is None else np.asarray(es[2], float)
+        return Xv, yv, wv
+
     def predict(self, X: ArrayLike) -> NDArray[np.float64]:
         from sklearn.utils.validation import check_is_fitted
 
@@ -102,11 +111,9 @@ class Regressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "n_outputs_")
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            meta = {
+
+        def make_meta(tmp: Path) -> dict[str, Any]:
+            return {
                 "format": MODEL_FORMAT,
                 "family": self.family,
                 "class": f"{type(self).__module__}.{type(self).__qualname__}",
@@ -116,20 +123,8 @@ class Regressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
                 "n_outputs": int(self.n_outputs_),
                 "state": _jsonable(self._get_state(tmp)),
             }
-            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                if old.exists():
-                    shutil.rmtree(old)
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+
+        return write_model_dir(path, make_meta)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Any:
@@ -195,46 +190,24 @@ class MLPRegressor(Regressor):
         self.seed = seed
 
     def _build_net(self, args: dict[str, Any]) -> Any:
-        import torch
+        from hepsift.models._torch import build_mlp_net
 
-        from hepsift.models.nets import MLPNet
-
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(self.seed))
-            return MLPNet(
-                args["n_in"],
-                tuple(args["hidden"]),
-                args["n_out"],
-                activation=args["activation"],
-                dropout=args["dropout"],
-                batch_norm=args["batch_norm"],
-            )
+        return build_mlp_net(args, int(self.seed))
 
     def _fit(
         self, X: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.float64], **kw: Any
     ) -> None:
-        from hepsift.models.mlp import _scaler_from, split_validation
+        from hepsift.models._torch import scaler_from, split_off_validation, train_options
         from hepsift.train.torch_loop import train_module
 
         unknown = set(kw) - {"eval_set"}
         if unknown:
             raise ModelError(f"fit got unknown arguments {sorted(unknown)} (allowed: eval_set)")
-        valid: tuple[Any, Any, Any] | None = None
-        if kw.get("eval_set") is not None:
-            es = kw["eval_set"]
-            Xv = self._validate_X(es[0], reset=False)
-            yv = np.asarray(es[1], dtype=np.float64)
-            wv = np.ones(len(yv)) if len(es) < 3 or es[2] is None else np.asarray(es[2], float)
-            valid = (Xv, yv, wv)
-        elif self.validation_fraction:
-            tr, va = split_validation(
-                len(y),
-                np.zeros(len(y), dtype=np.int64),
-                float(self.validation_fraction),
-                int(self.seed),
+        valid: tuple[Any, ...] | None = self._eval_set(kw)
+        if valid is None and self.validation_fraction:
+            (X, y, w), valid = split_off_validation(
+                np.zeros(len(y), dtype=np.int64), self.validation_fraction, self.seed, (X, y, w)
             )
-            valid = (X[va], y[va], w[va])
-            X, y, w = X[tr], y[tr], w[tr]
         aw = np.abs(w)
         mean: NDArray[np.float64]
         std: NDArray[np.float64]
@@ -247,7 +220,7 @@ class MLPRegressor(Regressor):
             std = np.ones(y.shape[1:], dtype=np.float64)
         self.y_mean_ = np.atleast_1d(np.asarray(mean, dtype=np.float64))
         self.y_std_ = np.atleast_1d(np.asarray(std, dtype=np.float64))
-        scaler = _scaler_from(self.scaling, self.clip_quantile).fit(X, sample_weight=aw)
+        scaler = scaler_from(self.scaling, self.clip_quantile).fit(X, sample_weight=aw)
         self.scaler_ = scaler
         args = {
             "n_in": int(X.shape[1]),
@@ -276,15 +249,7 @@ class MLPRegressor(Regressor):
             w,
             loss="mse",
             validation=validation,
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            lr=float(self.lr),
-            weight_decay=float(self.weight_decay),
-            patience=int(self.patience),
-            schedule=self.schedule,  # type: ignore[arg-type]
-            seed=int(self.seed),
-            progress=bool(self.progress),
-            num_threads=self.num_threads,
+            **train_options(self),
         )
         self.net_ = net
         self.net_args_ = args
@@ -292,49 +257,35 @@ class MLPRegressor(Regressor):
     def _predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         import torch
 
+        from hepsift.models._torch import forward_chunks
+
         Z = torch.from_numpy(np.ascontiguousarray(self.scaler_.transform(X), dtype=np.float32))
         self.net_.eval()
-        with torch.inference_mode():
-            chunks = [self.net_(Z[i : i + 4096]) for i in range(0, Z.shape[0], 4096)]
-            out = (torch.cat(chunks) if chunks else self.net_(Z)).double().numpy()
+        out = (
+            forward_chunks(lambda rows: self.net_(Z[rows]), Z.shape[0], 4096, lambda: self.net_(Z))
+            .double()
+            .numpy()
+        )
         if self.n_outputs_ == 1:
             return np.asarray(out.reshape(-1) * self.y_std_[0] + self.y_mean_[0])
         return np.asarray(out * self.y_std_ + self.y_mean_)
 
     def _get_state(self, directory: Path) -> dict[str, Any]:
-        from hepsift.models.mlp import save_state_dict
+        from hepsift.models._torch import save_torch_state
 
-        save_state_dict(self.net_, directory / "weights.safetensors")
-        return {
-            "file": "weights.safetensors",
-            "net": self.net_args_,
-            "scaler": self.scaler_.to_dict(),
-            "y_mean": self.y_mean_.tolist(),
-            "y_std": self.y_std_.tolist(),
-            "history": self.history_.to_dict(),
-        }
+        return save_torch_state(
+            self, directory, y_mean=self.y_mean_.tolist(), y_std=self.y_std_.tolist()
+        )
 
     def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
-        from hepsift.features.scaling import Scaler
-        from hepsift.models.mlp import load_state_dict
-        from hepsift.train.torch_loop import History
+        from hepsift.models._torch import load_torch_state
+
+        def read_extra(st: dict[str, Any]) -> None:
+            self.y_mean_ = np.asarray(st["y_mean"], dtype=np.float64)
+            self.y_std_ = np.asarray(st["y_std"], dtype=np.float64)
 
         self._restore()
-        try:
-            args = dict(state["net"])
-            self.scaler_ = Scaler.from_dict(state["scaler"])
-            self.y_mean_ = np.asarray(state["y_mean"], dtype=np.float64)
-            self.y_std_ = np.asarray(state["y_std"], dtype=np.float64)
-        except (KeyError, TypeError) as exc:
-            raise ModelError(
-                f"saved regressor state in '{directory}' is incomplete: {exc}"
-            ) from None
-        net = self._build_net(args)
-        load_state_dict(net, directory / str(state.get("file", "weights.safetensors")))
-        net.eval()
-        self.net_, self.net_args_ = net, args
-        if state.get("history"):
-            self.history_ = History.from_dict(state["history"])
+        load_torch_state(self, directory, state, what="regressor", read_extra=read_extra)
 
 
 class BDTRegressor(Regressor):
@@ -386,13 +337,7 @@ class BDTRegressor(Regressor):
         if unknown:
             raise ModelError(f"fit got unknown arguments {sorted(unknown)} (allowed: eval_set)")
         check_xgb_weights(w, "bdt-regressor training weights")
-        valid = None
-        if kw.get("eval_set") is not None:
-            es = kw["eval_set"]
-            Xv = self._validate_X(es[0], reset=False)
-            yv = np.asarray(es[1], dtype=np.float64)
-            wv = np.ones(len(yv)) if len(es) < 3 or es[2] is None else np.asarray(es[2], float)
-            valid = (Xv, yv, wv)
+        valid = self._eval_set(kw)
         params = xgb_params(self)
         params.update(objective=str(self.objective))
         booster, result, best = train_booster(

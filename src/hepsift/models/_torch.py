@@ -1,0 +1,254 @@
+"""Plumbing shared by the torch model families (:mod:`.mlp`, :mod:`.pnn`, :mod:`.regression`).
+
+Safetensors ``state_dict`` files, the input :class:`~hepsift.features.scaling.Scaler`, seeded
+network construction, the internal validation split, the options passed to
+:func:`hepsift.train.torch_loop.train_module`, chunked inference, the saved-state layout in
+``model.json`` (``file``, ``net``, ``scaler``, ``history``) and the TorchScript ONNX export.
+Private: the families re-export what their callers use.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hepsift.errors import ConfigError, DataError, ModelError
+
+WEIGHTS_FILE = "weights.safetensors"
+
+_T = TypeVar("_T")
+
+
+# -- weights files ---------------------------------------------------------------------------
+def save_state_dict(module: Any, path: Path) -> None:
+    """Write a module's ``state_dict`` as safetensors (contiguous CPU tensors)."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    save_file(state, str(path))
+
+
+def load_state_dict(module: Any, path: Path) -> None:
+    """Load a safetensors ``state_dict`` into ``module`` (strict); ModelError when unusable."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise ModelError(f"saved model lacks its weights file '{path}'")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"'{path}' is not a valid safetensors file: {exc}") from None
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelError(f"weights in '{path}' do not fit the network: {first}") from None
+
+
+def save_torch_state(model: Any, directory: Path, **extra: Any) -> dict[str, Any]:
+    """Write ``model.net_`` to ``directory`` and return its ``model.json`` state.
+
+    Keys: ``file``, ``net`` (``model.net_args_``), ``scaler``, ``history`` plus ``extra``.
+    """
+    save_state_dict(model.net_, directory / WEIGHTS_FILE)
+    history = getattr(model, "history_", None)
+    return {
+        "file": WEIGHTS_FILE,
+        "net": model.net_args_,
+        "scaler": model.scaler_.to_dict(),
+        **extra,
+        "history": history.to_dict() if history is not None else None,
+    }
+
+
+def load_torch_state(
+    model: Any,
+    directory: Path,
+    state: dict[str, Any],
+    *,
+    what: str,
+    read_extra: Callable[[dict[str, Any]], None] | None = None,
+    errors: tuple[type[Exception], ...] = (KeyError, TypeError),
+) -> None:
+    """Inverse of :func:`save_torch_state`: set ``scaler_``, ``net_``, ``net_args_``, ``history_``.
+
+    ``read_extra(state)`` reads the family's own keys; ``errors`` raised while reading become
+    a ModelError naming ``what`` (e.g. ``MLP``) and ``directory``. The network is rebuilt by
+    ``model._build_net(args)``.
+    """
+    from hepsift.features.scaling import Scaler
+    from hepsift.train.torch_loop import History
+
+    try:
+        args = dict(state["net"])
+        model.scaler_ = Scaler.from_dict(state["scaler"])
+        if read_extra is not None:
+            read_extra(state)
+    except errors as exc:
+        raise ModelError(f"saved {what} state in '{directory}' is incomplete: {exc}") from None
+    net = model._build_net(args)
+    load_state_dict(net, directory / str(state.get("file", WEIGHTS_FILE)))
+    net.eval()
+    model.net_ = net
+    model.net_args_ = args
+    if state.get("history"):
+        model.history_ = History.from_dict(state["history"])
+
+
+# -- construction and training ---------------------------------------------------------------
+def seeded(seed: int, build: Callable[[], _T]) -> _T:
+    """``build()`` under torch's global RNG seeded with ``seed``, restored afterwards."""
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        return build()
+
+
+def build_mlp_net(args: dict[str, Any], seed: int) -> Any:
+    """An :class:`~hepsift.models.nets.MLPNet` from its saved primitive arguments."""
+    from hepsift.models.nets import MLPNet
+
+    return seeded(
+        seed,
+        lambda: MLPNet(
+            args["n_in"],
+            tuple(args["hidden"]),
+            args["n_out"],
+            activation=args["activation"],
+            dropout=args["dropout"],
+            batch_norm=args["batch_norm"],
+        ),
+    )
+
+
+def scaler_from(kind: str, clip_quantile: float | None) -> Any:
+    """An unfitted :class:`~hepsift.features.scaling.Scaler`."""
+    from hepsift.features.scaling import Scaler
+
+    return Scaler(kind, clip_quantile=clip_quantile)  # type: ignore[arg-type]
+
+
+def fit_scaler(
+    kind: str, clip_quantile: float | None, X: NDArray[np.float64], wt: NDArray[np.float64]
+) -> Any:
+    """A Scaler fit on ``X`` weighted by ``|wt|`` (unweighted when every weight is zero)."""
+    scaler = scaler_from(kind, clip_quantile)
+    scaler.fit(X, sample_weight=np.abs(wt) if np.any(wt) else None)
+    return scaler
+
+
+def split_validation(
+    n: int, y: NDArray[Any], fraction: float, seed: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Stratified (train, validation) index split for an internal early-stopping set."""
+    from hepsift.dataset import split_indices
+
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"validation_fraction must be in (0, 1) or 0; got {fraction}")
+    train, valid = split_indices(n, (1.0 - fraction, fraction), seed=seed, y=y)
+    return train, valid
+
+
+def split_off_validation(
+    strata: NDArray[Any], fraction: float, seed: int, arrays: Sequence[NDArray[Any]]
+) -> tuple[tuple[NDArray[Any], ...], tuple[NDArray[Any], ...]]:
+    """(train parts, validation parts) of ``arrays`` by :func:`split_validation` on ``strata``."""
+    tr, va = split_validation(len(strata), strata, float(fraction), int(seed))
+    return tuple(a[tr] for a in arrays), tuple(a[va] for a in arrays)
+
+
+def encode_labels(classes: Any, y: NDArray[Any]) -> NDArray[np.int64]:
+    """Indices of ``y`` in the sorted ``classes``; DataError for labels not seen in training."""
+    cls = np.asarray(classes)
+    idx = np.clip(np.searchsorted(cls, y), 0, len(cls) - 1)
+    if not np.all(cls[idx] == y):
+        raise DataError(f"eval_set y holds labels not seen in training (classes {list(cls)})")
+    return idx.astype(np.int64)
+
+
+def train_options(model: Any) -> dict[str, Any]:
+    """The ``train_module`` keyword arguments every torch family takes from its parameters."""
+    return {
+        "epochs": int(model.epochs),
+        "batch_size": int(model.batch_size),
+        "lr": float(model.lr),
+        "weight_decay": float(model.weight_decay),
+        "patience": int(model.patience),
+        "schedule": model.schedule,
+        "seed": int(model.seed),
+        "progress": bool(model.progress),
+        "num_threads": model.num_threads,
+    }
+
+
+# -- inference -------------------------------------------------------------------------------
+def forward_chunks(
+    forward: Callable[[slice], Any], n: int, chunk: int, empty: Callable[[], Any]
+) -> Any:
+    """``forward(rows)`` over ``n`` events in chunks under ``torch.inference_mode``, concatenated
+    (``empty()`` when ``n == 0``)."""
+    import torch
+
+    with torch.inference_mode():
+        outs = [forward(slice(start, start + chunk)) for start in range(0, n, chunk)]
+        return torch.cat(outs) if outs else empty()
+
+
+# -- ONNX ------------------------------------------------------------------------------------
+def register_scaler_buffers(module: Any, scaler: Any) -> None:
+    """Store a fitted Scaler's clip bounds, centre and scale as float32 buffers of ``module``
+    (``lo``, ``hi``, ``center``, ``scale``; ``module.clip`` says whether to clip)."""
+    import torch
+
+    f32 = np.finfo(np.float32)
+    module.clip = bool(np.any(np.isfinite(scaler.lo_)) or np.any(np.isfinite(scaler.hi_)))
+    lo = np.where(np.isfinite(scaler.lo_), scaler.lo_, f32.min)
+    hi = np.where(np.isfinite(scaler.hi_), scaler.hi_, f32.max)
+    module.register_buffer("lo", torch.tensor(lo, dtype=torch.float32))
+    module.register_buffer("hi", torch.tensor(hi, dtype=torch.float32))
+    module.register_buffer("center", torch.tensor(scaler.center_, dtype=torch.float32))
+    module.register_buffer("scale", torch.tensor(scaler.scale_, dtype=torch.float32))
+
+
+def apply_scaler_buffers(module: Any, x: Any) -> Any:
+    """The scaler of :func:`register_scaler_buffers` as torch ops (clip, centre, scale)."""
+    import torch
+
+    if module.clip:
+        x = torch.minimum(torch.maximum(x, module.lo), module.hi)
+    return (x - module.center) / module.scale
+
+
+def onnx_proto(module: Any, example: tuple[Any, ...], input_names: Sequence[str]) -> Any:
+    """Export ``module(*inputs) -> probabilities`` with a dynamic batch axis on every input and
+    the output (TorchScript exporter, opset 17); return the ``onnx.ModelProto``."""
+    import io
+
+    import onnx
+    import torch
+
+    axes = {name: {0: "n"} for name in [*input_names, "probabilities"]}
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # the TorchScript exporter is deprecated in favour of the dynamo one, which needs the
+        # onnxscript package; the TorchScript one is exact for these plain feed-forward nets
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx.*")
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        torch.onnx.export(
+            module,
+            example,
+            buf,  # type: ignore[arg-type]
+            dynamo=False,
+            input_names=list(input_names),
+            output_names=["probabilities"],
+            dynamic_axes=axes,
+            opset_version=17,
+        )
+    return onnx.load_from_string(buf.getvalue())
