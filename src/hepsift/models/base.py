@@ -210,13 +210,24 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     @classmethod
     def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Classifier:
-        """Build an unfitted instance from saved hyperparameters (override for nested models)."""
+        """Build an unfitted instance from saved hyperparameters (override for nested models).
+
+        A dict ``class_weight`` (dropped by the generic loader) is put back from ``meta``.
+        """
+        from hepsift.train.weights import restore_class_weight
+
         valid = cls._get_param_names()
-        return cls(**{k: v for k, v in params.items() if k in valid})
+        full = restore_class_weight(params, meta)
+        return cls(**{k: v for k, v in full.items() if k in valid})
 
     def to_onnx(self, path: str | os.PathLike[str]) -> Path:
-        """Export to ONNX (input ``X`` float32 (n, d); output probabilities (n, classes))."""
-        raise ModelError(f"model family '{self.family}' has no ONNX export")
+        """Export to ONNX (input ``X`` float32 (n, d); output probabilities (n, classes)).
+
+        Families with ``onnx_supported`` provide ``_onnx_proto()``; the others raise ModelError.
+        """
+        from hepsift.export import export_onnx
+
+        return export_onnx(self, path)
 
 
 def write_model_dir(

@@ -16,7 +16,6 @@ Class imbalance: ``class_weight="balanced"`` (or a dict) and, for binary problem
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +26,6 @@ from hepsift.errors import DataError, ModelError
 from hepsift.models.base import Classifier
 from hepsift.train.weights import (
     check_negative_policy,
-    restore_class_weight,
     training_weights,
 )
 
@@ -198,12 +196,6 @@ class BDT(Classifier):
             params.update(objective="multi:softprob", num_class=k, eval_metric="mlogloss")
         return params
 
-    @classmethod
-    def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Classifier:
-        valid = cls._get_param_names()
-        full = restore_class_weight(params, meta)
-        return cls(**{k: v for k, v in full.items() if k in valid})
-
     def _encode(self, y: NDArray[Any]) -> NDArray[np.int64]:
         idx = np.searchsorted(self.classes_, y)
         idx = np.clip(idx, 0, len(self.classes_) - 1)
@@ -272,11 +264,6 @@ class BDT(Classifier):
             self.booster_.set_param({"nthread": int(self.n_jobs)})
         self.best_iteration_ = int(state.get("best_iteration", -1))
         self.evals_result_ = {}
-
-    def to_onnx(self, path: str | os.PathLike[str]) -> Path:
-        from hepsift.export import export_onnx
-
-        return export_onnx(self, path)
 
     def _onnx_proto(self) -> Any:
         import onnxmltools

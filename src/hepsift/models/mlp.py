@@ -17,7 +17,6 @@ front of the network, softmax/sigmoid at the end; output ``probabilities`` (n, n
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,7 +43,6 @@ from hepsift.models._torch import (
 from hepsift.models.base import Classifier
 from hepsift.train.weights import (
     check_negative_policy,
-    restore_class_weight,
     training_weights,
 )
 
@@ -129,12 +127,6 @@ class MLP(Classifier):
         self.num_threads = num_threads
         self.progress = progress
         self.seed = seed
-
-    @classmethod
-    def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Classifier:
-        valid = cls._get_param_names()
-        full = restore_class_weight(params, meta)
-        return cls(**{k: v for k, v in full.items() if k in valid})
 
     # -- network ---------------------------------------------------------------------------
     def _net_args(self) -> dict[str, Any]:
@@ -246,11 +238,6 @@ class MLP(Classifier):
 
     def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
         load_torch_state(self, directory, state, what="MLP")
-
-    def to_onnx(self, path: str | os.PathLike[str]) -> Path:
-        from hepsift.export import export_onnx
-
-        return export_onnx(self, path)
 
     def _onnx_proto(self) -> Any:
         return torch_onnx_proto(

@@ -581,9 +581,7 @@ class PNN(Classifier):
     # -- ONNX ------------------------------------------------------------------------------
     def to_onnx(self, path: str | os.PathLike[str]) -> Path:
         """ONNX file with inputs ``X`` float32 [n, d] and ``param`` float32 [n, 1] (GeV)."""
-        from hepsift.export import export_onnx
-
-        return export_onnx(self, path)
+        return super().to_onnx(path)
 
     def _onnx_proto(self) -> Any:
         example = (

@@ -10,7 +10,6 @@ the skl2onnx export works on a loaded model too.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +20,6 @@ from hepsift.errors import ModelError
 from hepsift.models.base import Classifier
 from hepsift.train.weights import (
     check_negative_policy,
-    restore_class_weight,
     training_weights,
 )
 
@@ -107,12 +105,6 @@ class _SklearnTrees(Classifier):
         """Impurity-decrease importances, normalised to sum 1."""
         return np.asarray(self.estimator_.feature_importances_, dtype=np.float64)
 
-    @classmethod
-    def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Classifier:
-        valid = cls._get_param_names()
-        full = restore_class_weight(params, meta)
-        return cls(**{k: v for k, v in full.items() if k in valid})
-
     def _trees(self) -> list[Any]:
         raise NotImplementedError
 
@@ -139,11 +131,6 @@ class _SklearnTrees(Classifier):
             mine = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
             out.append(_rebuild_tree(mine, self.n_features_in_, n_classes))
         return out
-
-    def to_onnx(self, path: str | os.PathLike[str]) -> Path:
-        from hepsift.export import export_onnx
-
-        return export_onnx(self, path)
 
     def _onnx_proto(self) -> Any:
         from skl2onnx import convert_sklearn
