@@ -391,3 +391,21 @@ def test_significance_scan_small_background_protection(rng: np.random.Generator)
     assert math.isnan(none.best_z)
     with pytest.raises(ConfigError, match="sigma_b_rel"):
         significance_scan(y, s, sigma_b_rel=-0.1)
+
+
+def test_significance_scan_min_background_events_excludes_cuts_with_few_raw_mc_events():
+    rng = np.random.default_rng(7)
+    n = 400
+    y = (rng.random(n) < 0.3).astype(int)
+    score = np.where(y == 1, rng.normal(0.7, 0.15, n), rng.normal(0.4, 0.15, n))
+    w = np.where(y == 1, 0.05, 2.0)
+    loose = significance_scan(y, score, sample_weight=w, min_background=0.0)
+    strict = significance_scan(
+        y, score, sample_weight=w, min_background=0.0, min_background_events=20
+    )
+    # brute force: raw background count kept by each cut
+    raw_b = np.array([np.sum((score >= c) & (y == 0)) for c in strict.cuts])
+    assert np.all(np.isnan(strict.z[raw_b < 20]))
+    np.testing.assert_allclose(strict.z[raw_b >= 20], loose.z[raw_b >= 20])
+    assert np.sum((score >= strict.best_cut) & (y == 0)) >= 20
+    assert strict.best_z <= loose.best_z

@@ -434,6 +434,7 @@ def significance_scan(
     sample_weight: ArrayLike | None = None,
     sigma_b_rel: float | None = None,
     min_background: float = 1.0,
+    min_background_events: int = 0,
     pos_label: Any = 1,
 ) -> SignificanceScan:
     """Scan the cut ``score >= cut`` over every distinct score and find the most significant.
@@ -445,7 +446,9 @@ def significance_scan(
     Small-background protection: the Asimov Z grows without bound as ``b -> 0`` (roughly
     ``sqrt(2 s ln(s/b))``), so a scan would otherwise pick the tightest cut, where background MC
     statistics are poorest. Cuts leaving less than ``min_background`` expected background
-    (weighted) get ``z = nan`` and cannot be the best cut.
+    (weighted) get ``z = nan`` and cannot be the best cut; so do cuts keeping fewer than
+    ``min_background_events`` raw (unweighted) background events, where the MC estimate of ``b``
+    rests on a handful of events whatever their weights.
     """
     if sigma_b_rel is not None and not (np.isfinite(sigma_b_rel) and sigma_b_rel >= 0):
         raise ConfigError(f"sigma_b_rel must be a finite number >= 0; got {sigma_b_rel!r}")
@@ -456,6 +459,9 @@ def significance_scan(
     sigma = None if sigma_b_rel is None else sigma_b_rel * np.abs(b)
     z = np.asarray(asimov_significance(s, b, sigma_b=sigma), dtype=np.float64).reshape(s.shape)
     z[~(b >= min_background)] = np.nan
+    if min_background_events > 0:
+        _, raw_b, _ = _cumulative(y_true, score, None, pos_label)
+        z[raw_b[::-1] < min_background_events] = np.nan
     if np.all(np.isnan(z)):
         warnings.warn(
             f"significance_scan: no cut leaves at least min_background={min_background:g} "

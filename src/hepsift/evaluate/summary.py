@@ -167,6 +167,7 @@ def evaluate_model(
     importance_repeats: int = 2,
     importance_events: int | None = 5000,
     min_background: float = 1.0,
+    min_background_events: int = 10,
     seed: int = 0,
 ) -> ModelEvaluation:
     """Measure one trained model (``predict_proba`` maps float32 X to class probabilities)."""
@@ -207,7 +208,11 @@ def evaluate_model(
             roc = metrics.roc_curve(y, score, sample_weight=w, pos_label=1)
             rejection = {f"{e:g}": float(roc.background_rejection_at(e)) for e in working_points}
             scan = metrics.significance_scan(
-                y, score, sample_weight=w * yield_scale, min_background=min_background
+                y,
+                score,
+                sample_weight=w * yield_scale,
+                min_background=min_background,
+                min_background_events=min_background_events,
             )
             best = scan.as_dict()
         else:
