@@ -131,6 +131,8 @@ def feature_grid(
                 ax=axes[j],
             )
         )
+        # the bin width in the label crowds neighbouring panels of a grid: keep it short
+        axes[j].set_ylabel("Normalised entries", fontsize="small")
     return out
 
 
