@@ -595,8 +595,19 @@ def run(
     scaler, train_s, (valid_s, test_s) = _scale(train, [valid, test], cfg)
     assert test_s is not None
 
+    def own_scaling(family: str) -> bool:
+        # families with a `scaling` hyperparameter scale inside the model (saved with it and
+        # part of its ONNX graph): they get raw features, never scaled twice
+        return "scaling" in _model_params(family)
+
+    def inputs(family: str) -> tuple[Dataset, Dataset | None, Dataset]:
+        if scaler is None or own_scaling(family):
+            return train, valid, test
+        assert test_s is not None
+        return train_s, valid_s, test_s
+
     t = time.perf_counter()
-    trained = [_train_one(spec, train_s, valid_s, cfg, log=log) for spec in cfg.models]
+    trained = [_train_one(spec, *inputs(spec.family)[:2], cfg, log=log) for spec in cfg.models]
     timings["training_s"] = time.perf_counter() - t
 
     from hepsift.evaluate import evaluate_model, metrics_document
@@ -605,11 +616,12 @@ def run(
     evaluations = []
     for i, tm in enumerate(trained):
         log(f"evaluating {tm.name}")
+        tm_train, _, tm_test = inputs(tm.family)
         ev = evaluate_model(
             tm.name,
             tm.model.predict_proba,
-            train_s,
-            test_s,
+            tm_train,
+            tm_test,
             family=tm.family,
             threshold=cfg.evaluation.threshold,
             working_points=cfg.evaluation.working_points,
@@ -639,7 +651,7 @@ def run(
             study = _run_study(cfg, prepared, log=log, out=rd.path / "pnn-study")
             timings["study_s"] = time.perf_counter() - t
         for tm in trained:
-            _save_model(rd, tm, scaler, cfg, log=log)
+            _save_model(rd, tm, None if own_scaling(tm.family) else scaler, cfg, log=log)
         doc = metrics_document(
             evaluations,
             test=test,

@@ -43,5 +43,15 @@ def significance_scan(
     ax.set_xlabel("Cut on classifier score")
     ax.set_ylabel("Asimov significance $Z_A$")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="best", fontsize="small")
+    if artists:
+        ax.legend(loc="best", fontsize="small")
+    else:  # every cut left too little background (MC) to estimate Z
+        ax.text(
+            0.5,
+            0.5,
+            "no cut keeps enough background MC for Z",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+        )
     return artists
