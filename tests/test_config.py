@@ -88,6 +88,8 @@ def test_resolved_config_fills_defaults():
             ["used twice"],
         ),
         (lambda c: c.pop("models"), ["missing required key 'models'"]),
+        (lambda c: c["models"][0].update(name="../../x"), ["'models[0].name'", "pattern"]),
+        (lambda c: c.update(name="a/b"), ["'name'", "pattern"]),
         (
             lambda c: c["models"].append({"name": "p", "family": "pnn"}),
             ["'models[1].family' 'pnn' is parametric", "study:"],

@@ -47,6 +47,10 @@ __all__ = [
 DEFAULT_CONFIG = "higgs-diphoton"
 
 
+#: names that become folder names: letters, digits, "_", ".", "+", "-"; no leading dot
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
 
@@ -174,7 +178,7 @@ class TaskConfig(_Section):
 class ModelConfig(_Section):
     """One model to train: a unique ``name``, a registry ``family`` and its hyperparameters."""
 
-    name: str
+    name: str = Field(pattern=SAFE_NAME)  # becomes models/<name>/: no path separators
     family: str
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -227,7 +231,7 @@ class StudyConfig(_Section):
 class RunConfig(_Section):
     """A full ``hepsift run`` configuration (see the shipped ``configs/*.yaml``)."""
 
-    name: str
+    name: str = Field(pattern=SAFE_NAME)  # becomes runs/<name>-<time>/
     description: str = ""
     seed: int = 42
     data: DataConfig

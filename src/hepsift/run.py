@@ -490,7 +490,7 @@ def _train_one(
         model.fit(train.X, train.y, sample_weight=w, **fit_kwargs)
     except HepsiftError:
         raise
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError, TypeError) as exc:
         raise ModelError(
             f"model '{spec.name}' ({spec.family}) failed to train: {str(exc).splitlines()[0]}"
         ) from exc

@@ -95,11 +95,13 @@ def register(app: typer.Typer) -> None:
         if list_:
             _list(console)
             return
+        from rich.markup import escape
+
         from hepsift.run import run
 
         def log(message: str) -> None:
             if not quiet:
-                console.print(f"[dim]hepsift run:[/dim] {message}")
+                console.print(f"[dim]hepsift run:[/dim] {escape(message)}")
 
         result = run(
             config,

@@ -179,10 +179,14 @@ def _scaled(values: Any, factor: float) -> Any:
         layout.content, ak.contents.NumpyArray
     ):
         data = np.asarray(layout.content.data)
+        if not np.issubdtype(data.dtype, np.floating):  # integer MeV would truncate to 0 GeV
+            data = data.astype(np.float32)
         scaled = (data * data.dtype.type(factor)).astype(data.dtype, copy=False)
         return ak.Array(ak.contents.ListOffsetArray(layout.offsets, ak.contents.NumpyArray(scaled)))
     if isinstance(layout, ak.contents.NumpyArray):
         data = np.asarray(layout.data)
+        if not np.issubdtype(data.dtype, np.floating):
+            data = data.astype(np.float32)
         return ak.Array((data * data.dtype.type(factor)).astype(data.dtype, copy=False))
     return values * factor
 

@@ -68,7 +68,15 @@ class RunDir:
         self.finished = False
 
     def __enter__(self) -> RunDir:
-        self.path.mkdir(parents=True, exist_ok=False)
+        try:
+            self.path.mkdir(parents=True, exist_ok=False)
+        except OSError as exc:
+            from hepsift.errors import DataError
+
+            raise DataError(
+                f"cannot create the run folder in '{self.root}': {exc.strerror or exc}; "
+                "give --out a folder you can write to"
+            ) from None
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
