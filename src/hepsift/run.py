@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -262,7 +261,8 @@ def _pipeline_dataset(
         masses = None
         if cfg.data.scenario == "resonance-ttbar" and cfg.study is not None:
             masses = list(cfg.study.masses_gev) or None
-        wanted = _generated_samples(cfg)
+        restricted = _generated_samples(cfg)
+        wanted = restricted
         if wanted is None:
             from hepsift.generate import samples_for
 
@@ -282,7 +282,7 @@ def _pipeline_dataset(
                 f"{', '.join(names)} ({events} events each) in {out}"
             )
             extra: dict[str, Any] = {}
-            if len(groups) > 1 or _generated_samples(cfg) is not None:
+            if len(groups) > 1 or restricted is not None:
                 extra["samples"] = names
             if masses is not None:
                 extra["masses"] = masses
@@ -774,7 +774,3 @@ def _study_curves(result: Mapping[str, Any]) -> dict[str, dict[str, list[float]]
     if isinstance(interp, Mapping):
         add("pNN, mass held out", interp.get("held_out"))
     return curves
-
-
-def is_finite(x: float) -> bool:
-    return isinstance(x, int | float) and math.isfinite(x)

@@ -752,9 +752,7 @@ def build_dataset(
             results = _run_local(files, plan, schema, sel, features, options, step_size)
         parts.append(_merge(results, plan, spec, k, classes, sel, info))
     X = np.concatenate([p["X"] for p in parts])
-    ncols = parts[0]["X"].shape[1]
     fnames = (*features, *(f"{m}_missing" for m in missing_indicators))
-    del ncols
     ds_objects = None
     if objects:
         vals = np.concatenate([p["objects"][0] for p in parts])
@@ -887,12 +885,10 @@ def _merge(
     sel: Any,
     info: BuildInfo,
 ) -> dict[str, Any]:
-    nfeat = None
     offsets = np.cumsum([0] + [r.n_in for r in results[:-1]])
     if not results:
         raise DataError(f"sample '{spec.name}': the files hold no events")
     X = np.concatenate([r.X for r in results])
-    del nfeat
     w = np.concatenate([r.weight for r in results])
     if plan.event_branch is not None:
         evno = np.concatenate([r.event_number for r in results if r.event_number is not None])
