@@ -23,6 +23,16 @@ from hepsift.generate.writer import (
 __all__ = ["assemble", "complete_manifest"]
 
 
+def combine_xsec(metas: list[dict[str, Any]]) -> tuple[float, float]:
+    """Event-weighted mean of the per-chunk Pythia cross sections (pb) and its error."""
+    n = np.array([m["events_generated"] for m in metas], dtype=float)
+    s = np.array([m["xsection_pb"] for m in metas], dtype=float)
+    e = np.array([m["xsection_err_pb"] for m in metas], dtype=float)
+    sigma = float(np.sum(n * s) / n.sum())
+    err = float(np.sqrt(np.sum((n * e) ** 2)) / n.sum())
+    return sigma, err
+
+
 def complete_manifest(path: Path, config_hash: str) -> dict[str, Any] | None:
     """The manifest at ``path`` if it belongs to ``config_hash`` and every file it lists is
     present with its recorded sha256; else None (the outputs must be (re)built)."""
@@ -59,9 +69,7 @@ def _load(files: list[Path]) -> tuple[Any, list[dict[str, Any]], np.ndarray | No
 
 
 def _sample_summary(s: Sample, metas: list[dict[str, Any]], seed: int, file: str) -> dict[str, Any]:
-    from hepsift.generate.runner import _combine_xsec
-
-    sigma, err = _combine_xsec(metas)
+    sigma, err = combine_xsec(metas)
     return {
         **s.as_dict(),
         "file": file,
@@ -102,6 +110,106 @@ def _higgs_file(path: Path, s: Sample, table: Any, summary: dict[str, Any]) -> N
     write_root(path, branches)
 
 
+_Loaded = dict[str, tuple[Any, list[dict[str, Any]], np.ndarray | None, np.ndarray]]
+
+
+def _images_out(s: Sample, loaded: _Loaded, out: Path, files: list[str]) -> None:
+    """Write the sample's event images (if it has any) beside the table."""
+    _, _, imgs, ev = loaded[s.name]
+    if imgs is not None:
+        name = f"{s.name}.images.npz"
+        write_images(out / name, imgs, ev)
+        files.append(name)
+
+
+def _write_higgs(
+    samples: Sequence[Sample], loaded: _Loaded, out: Path, seed: int
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """One ATLAS-layout ROOT file per sample."""
+    files: list[str] = []
+    summaries: list[dict[str, Any]] = []
+    for s in samples:
+        table, metas, _, _ = loaded[s.name]
+        name = f"{s.name}.root"
+        summary = _sample_summary(s, metas, seed, name)
+        _higgs_file(out / name, s, table, summary)
+        files.append(name)
+        _images_out(s, loaded, out, files)
+        summaries.append(summary)
+    return files, summaries
+
+
+def _write_photon_id(
+    samples: Sequence[Sample], loaded: _Loaded, out: Path, seed: int
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """One Parquet table of photon candidates with a per-row physics weight (pb)."""
+    import awkward as ak
+
+    files: list[str] = []
+    summaries: list[dict[str, Any]] = []
+    cols: dict[str, list[np.ndarray]] = {}
+    name = "photon-id.parquet"
+    for s in samples:
+        table, metas, _, _ = loaded[s.name]
+        summary = _sample_summary(s, metas, seed, name)
+        summary["candidates"] = len(table)
+        summaries.append(summary)
+        w = np.asarray(table["mcWeight"]) * summary["xsection_pb"] / summary["sum_weights"]
+        part: dict[str, np.ndarray] = {
+            f: np.asarray(table[f])
+            for f in ak.fields(table)
+            if f not in ("eventNumber", "mcWeight")
+        }
+        part["weight"] = w
+        part["event_number"] = np.asarray(table["eventNumber"])
+        part["sample"] = np.full(len(w), s.name)
+        for k, v in part.items():
+            cols.setdefault(k, []).append(v)
+        _images_out(s, loaded, out, files)
+    write_parquet(out / name, {k: np.concatenate(v) for k, v in cols.items()})
+    files.append(name)
+    return files, summaries
+
+
+def _write_resonance(
+    samples: Sequence[Sample], loaded: _Loaded, out: Path, seed: int
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The HEPMASS-style table (Parquet and CSV) of the Z' mass scan and its background."""
+    from hepsift.generate.scenarios import HEPMASS_FEATURES, hepmass_columns
+
+    files: list[str] = []
+    summaries: list[dict[str, Any]] = []
+    name = "resonance-ttbar.parquet"
+    csv_name = "resonance-ttbar.csv"
+    cols: dict[str, list[np.ndarray]] = {}
+    for s in samples:
+        table, metas, _, _ = loaded[s.name]
+        summary = _sample_summary(s, metas, seed, name)
+        summaries.append(summary)
+        n = len(table)
+        w = np.asarray(table["mcWeight"]) * summary["xsection_pb"] / summary["sum_weights"]
+        mtt = np.asarray(table["mtt_true"], dtype=np.float64)
+        mass = np.full(n, s.extra["mass_gev"]) if s.is_signal else mtt
+        part: dict[str, np.ndarray] = {"label": np.full(n, int(s.is_signal), dtype=np.int64)}
+        for i, f in enumerate(HEPMASS_FEATURES):
+            part[f"f{i}"] = np.asarray(table[f], dtype=np.float64)
+        part["mass"] = mass
+        part["weight"] = w
+        part["mtt_true"] = mtt
+        part["event_number"] = np.asarray(table["eventNumber"])
+        part["sample"] = np.full(n, s.name)
+        for k, v in part.items():
+            cols.setdefault(k, []).append(v)
+        _images_out(s, loaded, out, files)
+    merged = {k: np.concatenate(v) for k, v in cols.items()}
+    write_parquet(out / name, merged)
+    header = hepmass_columns()
+    data = np.column_stack([merged[c].astype(np.float64) for c in header])
+    write_csv(out / csv_name, header, data, ["%d"] + ["%.6g"] * (len(header) - 1))
+    files += [name, csv_name]
+    return files, summaries
+
+
 def assemble(
     scenario: str,
     samples: Sequence[Sample],
@@ -112,82 +220,14 @@ def assemble(
     versions: dict[str, str],
 ) -> dict[str, Any]:
     """Write the final files of ``scenario`` from its chunks; return the manifest (unwritten)."""
-    import awkward as ak
-
-    from hepsift.generate.scenarios import HEPMASS_FEATURES, hepmass_columns
+    from hepsift.generate.scenarios import HEPMASS_FEATURES
 
     seed = int(config["seed"])
-    files: list[str] = []
-    summaries: list[dict[str, Any]] = []
     loaded = {s.name: _load(chunk_files[s.name]) for s in samples}
-
-    def images_out(s: Sample) -> None:
-        _, _, imgs, ev = loaded[s.name]
-        if imgs is not None:
-            name = f"{s.name}.images.npz"
-            write_images(out / name, imgs, ev)
-            files.append(name)
-
-    if scenario == "higgs-diphoton":
-        for s in samples:
-            table, metas, _, _ = loaded[s.name]
-            name = f"{s.name}.root"
-            summary = _sample_summary(s, metas, seed, name)
-            _higgs_file(out / name, s, table, summary)
-            files.append(name)
-            images_out(s)
-            summaries.append(summary)
-    elif scenario == "photon-id":
-        cols: dict[str, list[np.ndarray]] = {}
-        name = "photon-id.parquet"
-        for s in samples:
-            table, metas, _, _ = loaded[s.name]
-            summary = _sample_summary(s, metas, seed, name)
-            summary["candidates"] = len(table)
-            summaries.append(summary)
-            w = np.asarray(table["mcWeight"]) * summary["xsection_pb"] / summary["sum_weights"]
-            part: dict[str, np.ndarray] = {
-                f: np.asarray(table[f])
-                for f in ak.fields(table)
-                if f not in ("eventNumber", "mcWeight")
-            }
-            part["weight"] = w
-            part["event_number"] = np.asarray(table["eventNumber"])
-            part["sample"] = np.full(len(w), s.name)
-            for k, v in part.items():
-                cols.setdefault(k, []).append(v)
-            images_out(s)
-        write_parquet(out / name, {k: np.concatenate(v) for k, v in cols.items()})
-        files.append(name)
-    else:
-        name = "resonance-ttbar.parquet"
-        csv_name = "resonance-ttbar.csv"
-        cols = {}
-        for s in samples:
-            table, metas, _, _ = loaded[s.name]
-            summary = _sample_summary(s, metas, seed, name)
-            summaries.append(summary)
-            n = len(table)
-            w = np.asarray(table["mcWeight"]) * summary["xsection_pb"] / summary["sum_weights"]
-            mtt = np.asarray(table["mtt_true"], dtype=np.float64)
-            mass = np.full(n, s.extra["mass_gev"]) if s.is_signal else mtt
-            part = {"label": np.full(n, int(s.is_signal), dtype=np.int64)}
-            for i, f in enumerate(HEPMASS_FEATURES):
-                part[f"f{i}"] = np.asarray(table[f], dtype=np.float64)
-            part["mass"] = mass
-            part["weight"] = w
-            part["mtt_true"] = mtt
-            part["event_number"] = np.asarray(table["eventNumber"])
-            part["sample"] = np.full(n, s.name)
-            for k, v in part.items():
-                cols.setdefault(k, []).append(v)
-            images_out(s)
-        merged = {k: np.concatenate(v) for k, v in cols.items()}
-        write_parquet(out / name, merged)
-        header = hepmass_columns()
-        data = np.column_stack([merged[c].astype(np.float64) for c in header])
-        write_csv(out / csv_name, header, data, ["%d"] + ["%.6g"] * (len(header) - 1))
-        files += [name, csv_name]
+    writer = {"higgs-diphoton": _write_higgs, "photon-id": _write_photon_id}.get(
+        scenario, _write_resonance
+    )
+    files, summaries = writer(samples, loaded, out, seed)
 
     manifest: dict[str, Any] = {
         "scenario": scenario,

@@ -135,16 +135,6 @@ def _check_out(out: Path) -> None:
         ) from None
 
 
-def _combine_xsec(metas: list[dict[str, Any]]) -> tuple[float, float]:
-    """Event-weighted mean of the per-chunk Pythia cross sections (pb) and its error."""
-    n = np.array([m["events_generated"] for m in metas], dtype=float)
-    s = np.array([m["xsection_pb"] for m in metas], dtype=float)
-    e = np.array([m["xsection_err_pb"] for m in metas], dtype=float)
-    sigma = float(np.sum(n * s) / n.sum())
-    err = float(np.sqrt(np.sum((n * e) ** 2)) / n.sum())
-    return sigma, err
-
-
 class _Progress:
     """A rich progress bar per sample with events/s and ETA (a no-op when disabled)."""
 
@@ -235,6 +225,36 @@ def _execute(
         ex.shutdown(wait=True, cancel_futures=True)
 
 
+def _check_counts(*, events: Any, workers: Any, chunk_size: int, seed: Any) -> None:
+    """One-line ConfigErrors for the counts of a generation request."""
+    if isinstance(events, bool) or not isinstance(events, int | np.integer) or events <= 0:
+        raise ConfigError(
+            f"--events must be a positive integer (events per sample), got {events!r}"
+        )
+    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
+        raise ConfigError(f"--workers must be a positive integer, got {workers!r}")
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"--seed must be a non-negative integer, got {seed!r}")
+
+
+def _choose_samples(
+    scenario: str, all_samples: Sequence[Sample], samples: Sequence[str] | None
+) -> list[Sample]:
+    """The samples a run generates: all of the scenario's, or the named ones (checked)."""
+    if samples is None:
+        return list(all_samples)
+    names = [s.name for s in all_samples]
+    for name in samples:
+        if name not in names:
+            raise ConfigError(
+                f"--samples: unknown sample {name!r} of scenario {scenario!r}; allowed: "
+                f"{', '.join(names)}{suggest(name, names)}"
+            )
+    return [s for s in all_samples if s.name in set(samples)]
+
+
 def generate(
     scenario: str,
     *,
@@ -262,33 +282,14 @@ def generate(
     from hepsift.generate.scenarios import check_scenario, parse_masses, samples_for
 
     check_scenario(scenario)
-    if isinstance(events, bool) or not isinstance(events, int | np.integer) or events <= 0:
-        raise ConfigError(
-            f"--events must be a positive integer (events per sample), got {events!r}"
-        )
-    if isinstance(workers, bool) or not isinstance(workers, int | np.integer) or workers < 1:
-        raise ConfigError(f"--workers must be a positive integer, got {workers!r}")
-    if chunk_size < 1:
-        raise ConfigError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ConfigError(f"--seed must be a non-negative integer, got {seed!r}")
+    _check_counts(events=events, workers=workers, chunk_size=chunk_size, seed=seed)
     if scenario != "resonance-ttbar" and masses is not None:
         raise ConfigError(f"--masses applies to scenario 'resonance-ttbar' only, not {scenario!r}")
     mass_list = parse_masses(masses) if scenario == "resonance-ttbar" else None
     out_dir = Path(out)
     _check_out(out_dir)
     all_samples = samples_for(scenario, mass_list)
-    if samples is None:
-        chosen = all_samples
-    else:
-        names = [s.name for s in all_samples]
-        for name in samples:
-            if name not in names:
-                raise ConfigError(
-                    f"--samples: unknown sample {name!r} of scenario {scenario!r}; allowed: "
-                    f"{', '.join(names)}{suggest(name, names)}"
-                )
-        chosen = [s for s in all_samples if s.name in set(samples)]
+    chosen = _choose_samples(scenario, all_samples, samples)
     config = {
         "scenario": scenario,
         "events_per_sample": int(events),

@@ -65,102 +65,118 @@ def _style() -> None:
     mplhep.style.use("ATLAS")
 
 
+def _higgs_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]:
+    """m_gammagamma and jet multiplicity per production mode."""
+    import matplotlib.pyplot as plt
+    import uproot
+
+    fig_m, ax_m = plt.subplots()
+    fig_j, ax_j = plt.subplots()
+    for s in manifest["samples"]:
+        with uproot.open(out / s["file"]) as f:
+            t = f["mini"].arrays()
+        m, sel = diphoton_mass(t)
+        if sel.sum() == 0:
+            continue
+        ax_m.hist(
+            m[sel],
+            bins=list(np.linspace(105, 160, 56)),
+            histtype="step",
+            density=True,
+            label=s["name"],
+        )
+        nj = np.asarray(t["jet_n"]) if "jet_n" in t.fields else np.zeros(len(t))
+        ax_j.hist(
+            nj, bins=list(np.arange(-0.5, 10.5)), histtype="step", density=True, label=s["name"]
+        )
+    ax_m.set_xlabel(r"$m_{\gamma\gamma}$ [GeV]")
+    ax_m.set_ylabel("normalised")
+    ax_m.legend(fontsize="small")
+    ax_j.set_xlabel("jet multiplicity")
+    ax_j.set_ylabel("normalised")
+    ax_j.legend(fontsize="small")
+    return [(fig_m, "mgg_per_mode.png"), (fig_j, "jet_multiplicity.png")]
+
+
+def _photon_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]:
+    """Shower-shape and isolation variables, prompt photons vs jets."""
+    import matplotlib.pyplot as plt
+    import pyarrow.parquet as pq
+
+    tab = pq.read_table(out / "photon-id.parquet").to_pydict()
+    y = np.asarray(tab["label"])
+    figs: list[tuple[Any, str]] = []
+    for var in ("Rhad", "weta2", "etcone20", "ptcone20", "ptcone30", "pt"):
+        x = np.asarray(tab[var], dtype=float)
+        fig, ax = plt.subplots()
+        bins = list(np.linspace(np.percentile(x, 0.5), np.percentile(x, 99.5) + 1e-9, 40))
+        for k, lab in ((1, "prompt photon"), (0, "jet (dijet)")):
+            ax.hist(x[y == k], bins=bins, histtype="step", density=True, label=lab)
+        ax.set_xlabel(var + (" [GeV]" if var not in ("Rhad", "weta2") else ""))
+        ax.set_ylabel("normalised")
+        ax.legend()
+        figs.append((fig, f"photon_{var}.png"))
+    return figs
+
+
+def _resonance_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]:
+    """m_WWbb and jet multiplicity per Z' mass and for the ttbar background."""
+    import matplotlib.pyplot as plt
+    import pyarrow.parquet as pq
+
+    tab = pq.read_table(out / "resonance-ttbar.parquet").to_pydict()
+    samp = np.asarray(tab["sample"])
+    mwwbb = np.asarray(tab["f26"], dtype=float)
+    fig, ax = plt.subplots()
+    fig_j, ax_j = plt.subplots()
+    for s in manifest["samples"]:
+        k = samp == s["name"]
+        if k.sum() == 0:
+            continue
+        ax.hist(
+            mwwbb[k],
+            bins=list(np.linspace(200, 2500, 47)),
+            histtype="step",
+            density=True,
+            label=s["name"],
+        )
+        ax_j.hist(
+            np.asarray(tab["f5"])[k],
+            bins=list(np.arange(3.5, 12.5)),
+            histtype="step",
+            density=True,
+            label=s["name"],
+        )
+    ax.set_xlabel(r"$m_{WWbb}$ [GeV]")
+    ax.set_ylabel("normalised")
+    ax.legend(fontsize="small")
+    ax_j.set_xlabel("jet multiplicity")
+    ax_j.legend(fontsize="small")
+    return [(fig, "mwwbb_per_mass.png"), (fig_j, "jet_multiplicity.png")]
+
+
 def validation_plots(out: str | Path) -> list[Path]:
     """Write the validation plots of the scenario in ``out`` (read from its manifest)."""
     _style()
     import matplotlib.pyplot as plt
 
+    from hepsift.generate.writer import atomic_write
+
     out = Path(out)
     manifest = json.loads((out / "manifest.json").read_text())
     vdir = out / "validation"
     vdir.mkdir(exist_ok=True)
-    scenario = manifest["scenario"]
+    figures = {"higgs-diphoton": _higgs_figures, "photon-id": _photon_figures}.get(
+        manifest["scenario"], _resonance_figures
+    )
     written: list[Path] = []
-
-    def save(fig: Any, name: str) -> None:
-        from hepsift.generate.writer import atomic_write
-
+    for fig, name in figures(out, manifest):
         path = vdir / name
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90), ".png")
+
+        def draw(tmp: Any, fig: Any = fig) -> None:
+            fig.savefig(tmp, format="png", dpi=90)
+
+        atomic_write(path, draw, ".png")
         plt.close(fig)
         written.append(path)
-
-    if scenario == "higgs-diphoton":
-        import uproot
-
-        fig_m, ax_m = plt.subplots()
-        fig_j, ax_j = plt.subplots()
-        for s in manifest["samples"]:
-            with uproot.open(out / s["file"]) as f:
-                t = f["mini"].arrays()
-            m, sel = diphoton_mass(t)
-            if sel.sum() == 0:
-                continue
-            ax_m.hist(
-                m[sel],
-                bins=list(np.linspace(105, 160, 56)),
-                histtype="step",
-                density=True,
-                label=s["name"],
-            )
-            nj = np.asarray(t["jet_n"]) if "jet_n" in t.fields else np.zeros(len(t))
-            ax_j.hist(
-                nj, bins=list(np.arange(-0.5, 10.5)), histtype="step", density=True, label=s["name"]
-            )
-        ax_m.set_xlabel(r"$m_{\gamma\gamma}$ [GeV]")
-        ax_m.set_ylabel("normalised")
-        ax_m.legend(fontsize="small")
-        ax_j.set_xlabel("jet multiplicity")
-        ax_j.set_ylabel("normalised")
-        ax_j.legend(fontsize="small")
-        save(fig_m, "mgg_per_mode.png")
-        save(fig_j, "jet_multiplicity.png")
-    elif scenario == "photon-id":
-        import pyarrow.parquet as pq
-
-        tab = pq.read_table(out / "photon-id.parquet").to_pydict()
-        y = np.asarray(tab["label"])
-        for var in ("Rhad", "weta2", "etcone20", "ptcone20", "ptcone30", "pt"):
-            x = np.asarray(tab[var], dtype=float)
-            fig, ax = plt.subplots()
-            bins = list(np.linspace(np.percentile(x, 0.5), np.percentile(x, 99.5) + 1e-9, 40))
-            for k, lab in ((1, "prompt photon"), (0, "jet (dijet)")):
-                ax.hist(x[y == k], bins=bins, histtype="step", density=True, label=lab)
-            ax.set_xlabel(var + (" [GeV]" if var not in ("Rhad", "weta2") else ""))
-            ax.set_ylabel("normalised")
-            ax.legend()
-            save(fig, f"photon_{var}.png")
-    else:
-        import pyarrow.parquet as pq
-
-        tab = pq.read_table(out / "resonance-ttbar.parquet").to_pydict()
-        samp = np.asarray(tab["sample"])
-        mwwbb = np.asarray(tab["f26"], dtype=float)
-        fig, ax = plt.subplots()
-        fig_j, ax_j = plt.subplots()
-        for s in manifest["samples"]:
-            k = samp == s["name"]
-            if k.sum() == 0:
-                continue
-            ax.hist(
-                mwwbb[k],
-                bins=list(np.linspace(200, 2500, 47)),
-                histtype="step",
-                density=True,
-                label=s["name"],
-            )
-            ax_j.hist(
-                np.asarray(tab["f5"])[k],
-                bins=list(np.arange(3.5, 12.5)),
-                histtype="step",
-                density=True,
-                label=s["name"],
-            )
-        ax.set_xlabel(r"$m_{WWbb}$ [GeV]")
-        ax.set_ylabel("normalised")
-        ax.legend(fontsize="small")
-        ax_j.set_xlabel("jet multiplicity")
-        ax_j.legend(fontsize="small")
-        save(fig, "mwwbb_per_mass.png")
-        save(fig_j, "jet_multiplicity.png")
     return written
