@@ -227,7 +227,7 @@ def _lateral_kernel(
 
 
 def _resolution(e: np.ndarray, stoch: float, const: float) -> np.ndarray:
-    return np.sqrt((stoch / np.sqrt(np.maximum(e, 1e-6))) ** 2 + const**2)
+    return np.asarray(np.sqrt((stoch / np.sqrt(np.maximum(e, 1e-6))) ** 2 + const**2))
 
 
 def _ecal_deposit(

@@ -166,7 +166,7 @@ class Candidates:
 
     @property
     def is_electron(self) -> np.ndarray:
-        return (
+        return np.asarray(
             (self.track >= 0)
             & (self.rhad < C.ELECTRON_RHAD_MAX)
             & (self.weta2 < C.ELECTRON_WETA2_MAX)
@@ -405,7 +405,7 @@ def _overlap_matrix(n_in: int, n_out: int) -> np.ndarray:
         0.0,
         None,
     )
-    return ov * n_in
+    return np.asarray(ov * n_in)
 
 
 def _pixels_of_cells(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:

@@ -392,7 +392,7 @@ def _four(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, e: np.ndarray) -> np
 
 
 def _mass(p: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.maximum(p[..., 3] ** 2 - np.sum(p[..., :3] ** 2, axis=-1), 0.0))
+    return np.asarray(np.sqrt(np.maximum(p[..., 3] ** 2 - np.sum(p[..., :3] ** 2, axis=-1), 0.0)))
 
 
 def neutrino_pz(lep: np.ndarray, met_x: np.ndarray, met_y: np.ndarray) -> np.ndarray:
@@ -404,7 +404,7 @@ def neutrino_pz(lep: np.ndarray, met_x: np.ndarray, met_y: np.ndarray) -> np.nda
     disc = a**2 - (lep[:, 3] ** 2 * (met_x**2 + met_y**2) - mu**2) / ptl2
     root = np.sqrt(np.maximum(disc, 0.0))
     pz1, pz2 = a - root, a + root
-    return np.where(np.abs(pz1) < np.abs(pz2), pz1, pz2)
+    return np.asarray(np.where(np.abs(pz1) < np.abs(pz2), pz1, pz2))
 
 
 def _ttbar_chunk(det: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
