@@ -22,8 +22,8 @@ from hepsift.evaluate import (
     ranking,
     weighted_ks,
 )
-from hepsift.evaluate.stats import weighted_auc_batch
 from hepsift.metrics import auc as metrics_auc
+from hepsift.metrics import auc_batch
 
 
 def weighted_auc(score, sig, w=None):
@@ -59,7 +59,7 @@ def test_batch_rows_are_independent(rng):
     y = rng.integers(0, 2, n).astype(bool)
     s = rng.normal(y * 1.0, 1.0)
     W = rng.uniform(0, 2, size=(4, n))
-    rows = weighted_auc_batch(s, y, W)
+    rows = auc_batch(y, s, W)
     for b in range(4):
         assert rows[b] == pytest.approx(roc_auc_score(y, s, sample_weight=W[b]), abs=1e-12)
 
@@ -250,7 +250,7 @@ def test_poisson_bootstrap_batches_are_capped_and_do_not_change_the_replicas(rng
 
     def stat(W):
         shapes.append(W.shape)
-        return weighted_auc_batch(s, y, W)
+        return auc_batch(y, s, W)
 
     batched = poisson_bootstrap(stat, w, n=37, seed=5, max_elements=8 * n + 17)
     assert [r for r, _ in shapes] == [8, 8, 8, 8, 5] and all(c == n for _, c in shapes)
