@@ -48,7 +48,13 @@ ProbaFn = Callable[[NDArray[np.float32]], NDArray[np.float64]]
 
 @dataclass
 class ModelEvaluation:
-    """Everything measured for one model (arrays kept for the plots; see :meth:`as_dict`)."""
+    """Everything measured for one model (arrays kept for the plots; see :meth:`as_dict`).
+
+    ``best_cut`` (binary tasks): ``cut``, the test-split ``s``, ``b`` (expected yields), ``z``
+    (Asimov, with ``b_reg``) and raw ``background_events`` at that cut, ``chosen_on``
+    (``validation`` or ``test``) and, when chosen on validation, ``s_validation``,
+    ``b_validation``, ``z_validation``. ``scan`` is the significance scan the cut was chosen on.
+    """
 
     name: str
     family: str
