@@ -12,8 +12,14 @@ Conventions
 - Ratios whose denominator is zero (no predicted positives, ...) are ``nan`` and emit an
   :class:`UndefinedMetricWarning`.
 
+- AUC: one implementation, :class:`AucScorer` (pairwise definition, ties one half, sorted once
+  for many weight vectors), behind :func:`auc`, :func:`auc_batch`, the one-vs-rest
+  :func:`auc_ovr` / :func:`auc_ovr_batch` (:class:`OvrAucScorer`), the bootstrap of
+  :mod:`hepsift.evaluate` and the torch training loop.
+
 Significances are in standard deviations; ``s`` and ``b`` are expected event counts (sums of
-weights normalised to a luminosity), not GeV.
+weights normalised to a luminosity), not GeV. :func:`significance_scan` refuses cuts keeping
+fewer than 10 raw background MC events by default and takes the AMS regularisation ``b_reg``.
 """
 
 from __future__ import annotations
