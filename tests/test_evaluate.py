@@ -17,14 +17,17 @@ from hepsift.evaluate import (
     bootstrap_auc,
     effective_size,
     evaluate_model,
-    kolmogorov_sf,
     metrics_document,
     permutation_importance,
     ranking,
-    weighted_auc,
-    weighted_auc_batch,
     weighted_ks,
 )
+from hepsift.metrics import auc as metrics_auc
+from hepsift.metrics import auc_batch
+
+
+def weighted_auc(score, sig, w=None):
+    return metrics_auc(np.asarray(sig).astype(int), score, sample_weight=w)
 
 
 def _pairwise_auc(score, sig, w):
@@ -56,7 +59,7 @@ def test_batch_rows_are_independent(rng):
     y = rng.integers(0, 2, n).astype(bool)
     s = rng.normal(y * 1.0, 1.0)
     W = rng.uniform(0, 2, size=(4, n))
-    rows = weighted_auc_batch(s, y, W)
+    rows = auc_batch(y, s, W)
     for b in range(4):
         assert rows[b] == pytest.approx(roc_auc_score(y, s, sample_weight=W[b]), abs=1e-12)
 
@@ -83,7 +86,7 @@ def test_bootstrap_interval_covers_truth_and_shrinks(rng):
 
 def test_auc_needs_both_classes():
     with pytest.raises(DataError, match="both signal and background"):
-        weighted_auc([0.1, 0.2], [1, 1])
+        bootstrap_auc([0.1, 0.2], [1, 1])
 
 
 @pytest.mark.parametrize(("n1", "n2", "shift"), [(400, 300, 0.0), (500, 800, 0.2), (50, 70, 0.5)])
@@ -95,7 +98,7 @@ def test_weighted_ks_unit_weights_matches_scipy(rng, n1, n2, shift):
     assert ours.statistic == pytest.approx(ref.statistic, abs=1e-12)
     en = n1 * n2 / (n1 + n2)
     # the asymptotic Kolmogorov law, exactly
-    assert ours.pvalue == pytest.approx(stats.kstwobign.sf(np.sqrt(en) * ours.statistic), rel=1e-9)
+    assert ours.pvalue == pytest.approx(stats.kstwobign.sf(np.sqrt(en) * ours.statistic), rel=1e-12)
     # and close to SciPy's asymptotic two-sample p-value
     assert ours.pvalue == pytest.approx(ref.pvalue, abs=0.03)
     assert ours.n1_eff == pytest.approx(n1)
@@ -111,12 +114,6 @@ def test_weighted_ks_ties_and_integer_weights_equal_repetition(rng):
     assert ours.statistic == pytest.approx(ref.statistic, abs=1e-12)
     assert ours.n1_eff == pytest.approx(effective_size(wa))
     assert ours.n1_eff < wa.sum()
-
-
-def test_kolmogorov_sf_against_scipy():
-    for x in [0.05, 0.1, 0.19, 0.2, 0.3, 0.5, 0.8, 1.0, 1.36, 2.0, 3.0]:
-        assert kolmogorov_sf(x) == pytest.approx(stats.kstwobign.sf(x), abs=1e-9)
-    assert kolmogorov_sf(0.0) == 1.0
 
 
 def test_weighted_ks_detects_overtraining_shift(rng):
@@ -239,3 +236,88 @@ def test_evaluate_rejects_wrong_probability_shape(rng):
     d = _toy_dataset(rng, n=100)
     with pytest.raises(DataError, match="shape"):
         evaluate_model("x", lambda X: np.ones((len(X), 3)) / 3, d, d, bootstrap=0)
+
+
+# -- the one Poisson bootstrap: bounded batches, batch-size independent ---------------------
+def test_poisson_bootstrap_batches_are_capped_and_do_not_change_the_replicas(rng):
+    from hepsift.evaluate import poisson_bootstrap
+
+    n = 1000
+    y = rng.integers(0, 2, n).astype(bool)
+    s = rng.normal(y * 1.0, 1.0)
+    w = rng.uniform(0.5, 1.5, n)
+    shapes = []
+
+    def stat(W):
+        shapes.append(W.shape)
+        return auc_batch(y, s, W)
+
+    batched = poisson_bootstrap(stat, w, n=37, seed=5, max_elements=8 * n + 17)
+    assert [r for r, _ in shapes] == [8, 8, 8, 8, 5] and all(c == n for _, c in shapes)
+    # unbatched reference: all counts drawn at once from the same seed, AUC per row by sklearn
+    counts = np.random.default_rng(5).poisson(1.0, size=(37, n))
+    ref = [roc_auc_score(y, s, sample_weight=c * w) for c in counts]
+    np.testing.assert_allclose(batched, ref, rtol=1e-12)
+    # one replica per batch when an event row alone exceeds the budget
+    shapes.clear()
+    single = poisson_bootstrap(stat, w, n=3, seed=5, max_elements=10)
+    assert shapes == [(1, n)] * 3
+    np.testing.assert_allclose(single, ref[:3], rtol=1e-12)
+
+
+def test_bootstrap_memory_is_bounded_by_the_batch_budget(rng):
+    import tracemalloc
+
+    n = 200_000
+    y = rng.random(n) < 0.3
+    s = rng.normal(y * 1.0, 1.0)
+    tracemalloc.start()
+    try:
+        low, high, reps = bootstrap_auc(s, y, n=40, seed=0, max_elements=2**16)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert reps.size == 40 and low < high
+    # a (replicas, events) array of float64 alone would be 40 * 200000 * 8 = 64 MB
+    assert peak < 20e6, peak
+
+
+def test_paired_bootstrap_shares_counts_with_the_single_one(rng):
+    from hepsift.evaluate import bootstrap_aucs
+
+    n = 500
+    y = rng.integers(0, 2, n).astype(bool)
+    s1 = rng.normal(y * 1.0, 1.0)
+    s2 = s1 + 0.3 * rng.normal(size=n)
+    w = rng.uniform(0.5, 1.5, n)
+    a, b, same = bootstrap_aucs([s1, s2, s1], y, w, n=60, seed=2, max_elements=7 * n)
+    np.testing.assert_array_equal(a, same)
+    np.testing.assert_allclose(a, bootstrap_auc(s1, y, w, n=60, seed=2)[2], rtol=1e-12)
+    assert np.std(a - b) < np.std(a)
+
+
+def test_model_bootstrap_interval_matches_an_unbatched_reference(rng):
+    """evaluate_model's 68 % interval: the macro one-vs-rest AUC of Poisson replicas."""
+    classes = ("a", "b", "c")
+    test = _toy_dataset(rng, n=600, classes=classes, shift=1.0)
+    proba = _softmax_model(3, 1.0)
+    ev = evaluate_model("m", proba, test, test, bootstrap=64, importance=False, seed=11)
+    counts = np.random.default_rng(11).poisson(1.0, size=(64, len(test)))
+    p = proba(test.X)
+    reps = [
+        np.mean(
+            [roc_auc_score(test.y == c, p[:, c], sample_weight=row * test.weight) for c in range(3)]
+        )
+        for row in counts
+    ]
+    np.testing.assert_allclose(ev.auc_ci68, np.quantile(reps, [0.16, 0.84]), rtol=1e-12)
+
+
+def test_weighted_ks_pvalue_is_scipy_kolmogorov(rng):
+    from scipy.special import kolmogorov
+
+    a, b = rng.normal(0, 1, 300), rng.normal(0.1, 1, 200)
+    wa, wb = rng.uniform(0.5, 2.0, 300), rng.uniform(0.5, 2.0, 200)
+    r = weighted_ks(a, b, wa, wb)
+    en = np.sqrt(r.n1_eff * r.n2_eff / (r.n1_eff + r.n2_eff))
+    assert r.pvalue == kolmogorov(en * r.statistic)

@@ -27,12 +27,17 @@ from hepsift.metrics import (
 
 def test_public_api_is_locked() -> None:
     assert sorted(metrics.__all__) == [
+        "AucScorer",
         "BinaryScores",
+        "OvrAucScorer",
         "Roc",
         "SignificanceScan",
         "UndefinedMetricWarning",
         "asimov_significance",
         "auc",
+        "auc_batch",
+        "auc_ovr",
+        "auc_ovr_batch",
         "binary_scores",
         "confusion_matrix",
         "roc_curve",
@@ -214,6 +219,50 @@ def test_auc_matches_pairwise_reference(rng: np.random.Generator, negative: bool
     assert auc(y, s, sample_weight=w) == pytest.approx(_pairwise_auc(y, s, w), rel=1e-10)
 
 
+def test_auc_batch_rows_match_sklearn_and_pairwise(rng: np.random.Generator) -> None:
+    y = rng.integers(0, 2, 300)
+    s = _tied_scores(rng, y)
+    W = rng.uniform(0.0, 2.0, size=(4, 300))
+    W[3] = rng.normal(1.0, 0.8, 300)  # a row with negative weights
+    rows = metrics.auc_batch(y, s, W)
+    for b in range(3):
+        assert rows[b] == pytest.approx(skm.roc_auc_score(y, s, sample_weight=W[b]), rel=1e-12)
+    assert rows[3] == pytest.approx(_pairwise_auc(y, s, W[3]), rel=1e-10)
+    assert rows[0] == pytest.approx(auc(y, s, sample_weight=W[0]), rel=1e-14)
+    # a row without signal weight is undefined: nan, not an error (bootstrap replicas)
+    empty = np.where(y == 1, 0.0, 1.0)
+    assert np.isnan(metrics.auc_batch(y, s, empty[None, :])[0])
+    with pytest.raises(DataError, match="positive total weight"):
+        auc(y, s, sample_weight=empty)
+
+
+def test_auc_ovr_matches_sklearn(rng: np.random.Generator) -> None:
+    n, k = 900, 3
+    y = rng.integers(0, k, n)
+    logits = rng.normal(size=(n, k)) + 1.5 * np.eye(k)[y]
+    proba = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 2)  # ties
+    w = rng.uniform(0.2, 2.0, n)
+    per_ref = [skm.roc_auc_score(y == c, proba[:, c], sample_weight=w) for c in range(k)]
+    assert metrics.auc_ovr(y, proba, sample_weight=w) == pytest.approx(np.mean(per_ref), rel=1e-12)
+    macro, per = metrics.auc_ovr_batch(y, proba, np.vstack([w, np.ones(n)]))
+    for c in range(k):
+        assert per[c][0] == pytest.approx(per_ref[c], rel=1e-12)
+    unit_ref = [skm.roc_auc_score(y == c, proba[:, c]) for c in range(k)]
+    assert macro[1] == pytest.approx(np.mean(unit_ref), rel=1e-12)
+    exact = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert metrics.auc_ovr(y, exact) == pytest.approx(
+        skm.roc_auc_score(y, exact, multi_class="ovr"), rel=1e-12
+    )
+    # binary: the AUC of column 1; a class never seen is skipped in the mean
+    yb = (y == 2).astype(int)
+    pb = np.column_stack([1 - proba[:, 2], proba[:, 2]])
+    assert metrics.auc_ovr(yb, pb, sample_weight=w) == pytest.approx(per_ref[2], rel=1e-12)
+    y01 = np.minimum(y, 1)
+    assert metrics.auc_ovr(y01, proba) == pytest.approx(
+        np.mean([skm.roc_auc_score(y01 == c, proba[:, c]) for c in (0, 1)]), rel=1e-12
+    )
+
+
 def test_roc_negative_weights_match_slow_reference(rng: np.random.Generator) -> None:
     y = rng.integers(0, 2, 400)
     s = _tied_scores(rng, y)
@@ -352,31 +401,58 @@ def test_asimov_limits_and_known_values() -> None:
     assert np.isnan(s_over_sqrt_b(1.0, 0.0))
 
 
-def test_significance_scan_matches_brute_force(rng: np.random.Generator) -> None:
+@pytest.mark.parametrize("b_reg", [0.0, 10.0])
+def test_significance_scan_matches_brute_force(rng: np.random.Generator, b_reg: float) -> None:
     n = 600
     y = rng.integers(0, 2, n)
     s = _tied_scores(rng, y)
     w = np.where(y == 1, 0.02, 0.5) * rng.uniform(0.5, 1.5, n)
     w[rng.random(n) < 0.05] *= -1  # some negative weights
-    scan = significance_scan(y, s, sample_weight=w, sigma_b_rel=0.1, min_background=2.0)
+    scan = significance_scan(
+        y, s, sample_weight=w, sigma_b_rel=0.1, min_background=2.0, b_reg=b_reg
+    )
     cuts = np.unique(s)
     np.testing.assert_array_equal(scan.cuts, cuts)
     best = (-np.inf, None)
+    n_refused = 0
     for i, c in enumerate(cuts):
         keep = s >= c
         sig, bkg = w[keep & (y == 1)].sum(), w[keep & (y == 0)].sum()
         assert scan.s[i] == pytest.approx(sig, abs=1e-10)
-        assert scan.b[i] == pytest.approx(bkg, abs=1e-10)
-        if bkg < 2.0:
+        assert scan.b[i] == pytest.approx(bkg, abs=1e-10)  # b_reg is not part of b
+        # defaults refuse cuts keeping fewer than 10 raw background MC events
+        if bkg < 2.0 or np.sum(keep & (y == 0)) < 10:
             assert np.isnan(scan.z[i])
+            n_refused += 1
             continue
-        z = asimov_significance(sig, bkg, sigma_b=0.1 * bkg)
+        z = asimov_significance(sig, bkg + b_reg, sigma_b=0.1 * bkg)
         assert scan.z[i] == pytest.approx(z, rel=1e-12)
         if z > best[0]:
             best = (z, c)
+    assert n_refused > 0
     assert scan.best_z == pytest.approx(best[0])
     assert scan.best_cut == best[1]
     assert scan.as_dict()["z"] == scan.best_z
+    assert scan.b_reg == b_reg
+
+
+def test_ams_regularisation_by_hand() -> None:
+    """HiggsML AMS = sqrt(2 ((s + b + b_reg) ln(1 + s / (b + b_reg)) - s)), b_reg = 10."""
+    # 12 background events of weight 1 below 20 signal events of weight 0.5 (all distinct)
+    y = np.array([0] * 12 + [1] * 20)
+    score = np.arange(32, dtype=float)
+    scan = significance_scan(y, score, sample_weight=np.where(y == 1, 0.5, 1.0), b_reg=10.0)
+    # eligible cuts keep >= 10 raw background events: the tightest keeps 10 bkg + all signal
+    s, b = 10.0, 10.0
+    ams = math.sqrt(2.0 * ((s + b + 10.0) * math.log(1.0 + s / (b + 10.0)) - s))
+    assert scan.best_cut == 2.0 and scan.best_s == s and scan.best_b == b
+    assert scan.best_z == pytest.approx(ams, rel=1e-12)
+    assert np.all(np.isnan(scan.z[3:]))  # fewer than 10 raw background events
+    plain = significance_scan(y, score, sample_weight=np.where(y == 1, 0.5, 1.0))
+    z0 = math.sqrt(2.0 * ((s + b) * math.log(1.0 + s / b) - s))
+    assert plain.best_z == pytest.approx(z0, rel=1e-12) and plain.best_z > scan.best_z
+    with pytest.raises(ConfigError, match="b_reg"):
+        significance_scan(y, score, b_reg=-1.0)
 
 
 def test_significance_scan_small_background_protection(rng: np.random.Generator) -> None:

@@ -35,6 +35,12 @@ def test_weighted_auc_matches_sklearn(rng: np.random.Generator) -> None:
     assert weighted_auc(s, y, w) == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-12)
     assert weighted_auc(s, y) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
     assert math.isnan(weighted_auc(s, np.zeros(500)))
+    # negative weights: the O(n^2) pairwise definition
+    wn = rng.normal(1.0, 1.0, 500)
+    sig, bkg = y == 1, y == 0
+    pair = wn[sig][:, None] * wn[bkg][None, :]
+    wins = (s[sig][:, None] > s[bkg][None, :]) + 0.5 * (s[sig][:, None] == s[bkg][None, :])
+    assert weighted_auc(s, y, wn) == pytest.approx((pair * wins).sum() / pair.sum(), rel=1e-10)
 
 
 def test_deterministic_and_global_rng_untouched(rng: np.random.Generator) -> None:
@@ -105,8 +111,14 @@ def test_multiclass_and_regression(rng: np.random.Generator) -> None:
     X = rng.normal(size=(1500, 3)).astype(np.float32)
     y = np.argmax(X, axis=1)
     m = _net(3, 3)
-    h = train_module(m, (X,), y, loss="ce", validation=((X,), y, None), epochs=10, progress=False)
+    w = rng.uniform(0.5, 1.5, 1500)
+    h = train_module(m, (X,), y, loss="ce", validation=((X,), y, w), epochs=10, progress=False)
     assert h.val_auc[-1] > 0.9
+    # the best epoch's validation AUC: weighted macro one-vs-rest AUC of the restored module
+    with torch.no_grad():
+        proba = torch.softmax(m(torch.from_numpy(X)), dim=1).double().numpy()
+    ref = np.mean([roc_auc_score(y == c, proba[:, c], sample_weight=w) for c in range(3)])
+    assert h.val_auc[h.best_epoch] == pytest.approx(ref, abs=1e-6)
     t = (2 * X[:, 0] - X[:, 1]).astype(np.float32)
     r = _net(3, 1)
     h = train_module(r, X, t, loss="mse", epochs=30, lr=1e-2, progress=False, schedule="cosine")

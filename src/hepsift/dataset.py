@@ -7,30 +7,35 @@ physics parameter of parametric models, e.g. a mass in GeV), ``event_number`` (f
 k-fold convention), ``sample`` (index into ``sample_names``), ``objects`` (awkward, for set
 models) and ``images`` (n, C, H, W). Splitting returns new Datasets; nothing mutates.
 
-Evaluation always uses ``weight``. Training uses :meth:`Dataset.training_weight`, which applies
-the negative-weight policy (``keep`` | ``abs`` | ``drop``) and optional class balancing.
+Evaluation always uses ``weight``. Training uses :func:`training_weights` (also as
+:meth:`Dataset.training_weight`, and re-exported by :mod:`hepsift.train.weights` for the model
+families): the one place where the negative-weight policy (``keep`` | ``abs`` | ``drop``) and
+class weighting (``"balanced"`` or per-class factors) are applied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from hepsift.errors import ConfigError, DataError
+from hepsift.errors import ConfigError, DataError, suggest
 
 __all__ = [
+    "NEGATIVE_POLICIES",
     "Dataset",
     "NegativeWeightPolicy",
+    "check_negative_policy",
     "kfold_indices",
     "split_indices",
+    "training_weights",
 ]
 
 NegativeWeightPolicy = Literal["keep", "abs", "drop"]
-_POLICIES = ("keep", "abs", "drop")
+NEGATIVE_POLICIES = ("keep", "abs", "drop")
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,7 +48,7 @@ class Dataset:
     feature_names: tuple[str, ...]
     class_names: tuple[str, ...] = ("background", "signal")
     param: NDArray[np.float64] | None = None
-    event_number: NDArray[np.int64] | None = None
+    event_number: NDArray[np.integer[Any]] | None = None
     sample: NDArray[np.int64] | None = None
     sample_names: tuple[str, ...] = ()
     objects: Any = None
@@ -86,12 +91,12 @@ class Dataset:
         object.__setattr__(self, "sample_names", tuple(str(s) for s in self.sample_names))
         for name, dtype in (
             ("param", np.float64),
-            ("event_number", np.int64),
+            ("event_number", None),
             ("sample", np.int64),
         ):
             value = getattr(self, name)
             if value is not None:
-                arr = np.asarray(value).astype(dtype)
+                arr = _event_numbers(value) if dtype is None else np.asarray(value).astype(dtype)
                 if arr.shape != (n,):
                     raise DataError(f"Dataset.{name} must have shape ({n},); got {arr.shape}")
                 object.__setattr__(self, name, arr)
@@ -147,8 +152,6 @@ class Dataset:
         cols = []
         for name in names:
             if name not in self.feature_names:
-                from hepsift.errors import suggest
-
                 raise ConfigError(
                     f"unknown feature '{name}'{suggest(name, self.feature_names)} "
                     f"(available: {', '.join(self.feature_names)})"
@@ -176,35 +179,16 @@ class Dataset:
     ) -> NDArray[np.float64]:
         """Weights for training (evaluation always uses ``weight`` itself).
 
-        ``negative``: ``keep`` the signed MC weights, take their ``abs`` value, or ``drop``
-        (set to zero) the negative ones. ``balance_classes`` rescales each class so that all
-        classes carry the same total weight, with a mean weight of 1 over the events.
+        ``training_weights(self.y, self.weight, negative=negative, class_weight="balanced" if
+        balance_classes else None, classes=self.class_names)``: see :func:`training_weights`.
         """
-        if negative not in _POLICIES:
-            from hepsift.errors import suggest
-
-            raise ConfigError(
-                f"negative-weight policy '{negative}' is not one of {list(_POLICIES)}"
-                f"{suggest(str(negative), _POLICIES)}"
-            )
-        w = self.weight.copy()
-        if negative == "abs":
-            w = np.abs(w)
-        elif negative == "drop":
-            w[w < 0] = 0.0
-        if balance_classes:
-            present = [k for k in range(self.n_classes) if np.any(self.y == k)]
-            target = len(self) / max(len(present), 1)
-            for k in present:
-                mask = self.y == k
-                total = w[mask].sum()
-                if total <= 0:
-                    raise DataError(
-                        f"class '{self.class_names[k]}' has total training weight {total:.3g} <= 0; "
-                        "cannot balance classes (try negative='abs')"
-                    )
-                w[mask] *= target / total
-        return w
+        return training_weights(
+            self.y,
+            self.weight,
+            negative=negative,
+            class_weight="balanced" if balance_classes else None,
+            classes=self.class_names,
+        )
 
     # -- splits --------------------------------------------------------------------------
     def split(
@@ -245,8 +229,51 @@ def _check_fractions(fractions: Sequence[float]) -> NDArray[np.float64]:
     return f
 
 
-def _hash_event_number(event_number: NDArray[np.int64], modulus: int) -> NDArray[np.int64]:
-    return np.mod(event_number.astype(np.int64), modulus)
+#: eventNumber splits assign ``eventNumber % EVENT_NUMBER_BUCKETS`` buckets to the parts
+EVENT_NUMBER_BUCKETS = 100
+
+
+def _event_numbers(value: ArrayLike) -> NDArray[np.integer[Any]]:
+    """Event numbers in the file's own integer type (uint64 stays uint64: no wrap through int64).
+
+    Floating event numbers (a CSV column) must hold whole numbers; they become int64.
+    """
+    arr = np.asarray(value)
+    if np.issubdtype(arr.dtype, np.integer):
+        return arr
+    if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)):
+        as_int = arr.astype(np.int64)
+        if np.array_equal(as_int, arr):
+            return as_int
+    raise DataError(
+        f"Dataset.event_number must hold whole numbers (an integer eventNumber branch); "
+        f"got dtype {arr.dtype}"
+    )
+
+
+def _event_bucket(event_number: ArrayLike, modulus: int) -> NDArray[np.int64]:
+    """``eventNumber mod modulus`` in [0, modulus), taken in the array's own integer type.
+
+    Unsigned numbers >= 2^63 are reduced as unsigned; negative numbers follow the floor
+    convention of Python and NumPy (-1 -> modulus - 1), so every event gets a bucket.
+    """
+    evno = _event_numbers(event_number)
+    return np.mod(evno, evno.dtype.type(modulus)).astype(np.int64)
+
+
+def _bucket_edges(f: NDArray[np.float64], buckets: int) -> NDArray[np.int64]:
+    """Integer bucket edges ``0 = e_0 <= ... <= e_k = buckets``: part i takes buckets
+    ``e_i <= b < e_{i+1}``, i.e. ``round(buckets * cumsum(fractions))`` computed without the
+    float cumulative sum drifting past an integer (0.1 + 0.2 != 0.3)."""
+    edges = np.rint(np.cumsum(f) * buckets).astype(np.int64)
+    edges = np.concatenate([[0], edges])
+    edges[-1] = buckets
+    if np.any(np.diff(edges) <= 0):
+        raise ConfigError(
+            f"split fractions {[float(x) for x in f]} leave a part without any of the "
+            f"{buckets} eventNumber buckets; use fractions of at least {1 / buckets:g}"
+        )
+    return edges
 
 
 def split_indices(
@@ -256,23 +283,27 @@ def split_indices(
     by: Literal["event_number", "random"] = "random",
     seed: int = 0,
     y: NDArray[np.int64] | None = None,
-    event_number: NDArray[np.int64] | None = None,
+    event_number: NDArray[np.integer[Any]] | None = None,
 ) -> list[NDArray[np.int64]]:
     """Disjoint sorted index arrays covering ``range(n)`` in the given fractions.
 
-    ``by="event_number"`` assigns events by ``eventNumber % 100`` to parts in proportion to the
-    fractions (stable across reruns and file orderings: the HEP convention). ``by="random"``
-    shuffles with ``seed``, stratified by ``y`` when it is given.
+    ``by="event_number"`` assigns events by ``eventNumber % 100`` (taken in the file's integer
+    type; negative numbers map to 100 + remainder) to parts by integer bucket edges
+    ``round(100 * cumsum(fractions))``: fractions (0.1, 0.2, 0.7) take buckets 0-9, 10-29,
+    30-99, exactly 10/20/70 % of consecutive event numbers. Stable across reruns and file
+    orderings: the HEP convention. ``by="random"`` shuffles with ``seed``, stratified by ``y``
+    when it is given.
     """
     f = _check_fractions(fractions)
-    edges = np.concatenate([[0.0], np.cumsum(f)])
-    edges[-1] = 1.0
     if by == "event_number":
         if event_number is None:
             raise ConfigError("split by 'event_number' needs the eventNumber of every event")
-        bucket = _hash_event_number(np.asarray(event_number), 100) / 100.0
+        edges = _bucket_edges(f, EVENT_NUMBER_BUCKETS)
+        bucket = _event_bucket(event_number, EVENT_NUMBER_BUCKETS)
         part = np.searchsorted(edges[1:-1], bucket, side="right")
         return [np.flatnonzero(part == i).astype(np.int64) for i in range(f.size)]
+    edges_f = np.concatenate([[0.0], np.cumsum(f)])
+    edges_f[-1] = 1.0
     if by != "random":
         raise ConfigError(f"split 'by' must be 'event_number' or 'random'; got '{by}'")
     rng = np.random.default_rng(seed)
@@ -280,7 +311,7 @@ def split_indices(
     parts: list[list[NDArray[np.int64]]] = [[] for _ in range(f.size)]
     for g in groups:
         g = rng.permutation(g)
-        cuts = np.round(edges * g.size).astype(np.int64)
+        cuts = np.round(edges_f * g.size).astype(np.int64)
         for i in range(f.size):
             parts[i].append(g[cuts[i] : cuts[i + 1]])
     return [np.sort(np.concatenate(p)).astype(np.int64) for p in parts]
@@ -293,7 +324,7 @@ def kfold_indices(
     by: Literal["event_number", "random"] = "event_number",
     seed: int = 0,
     y: NDArray[np.int64] | None = None,
-    event_number: NDArray[np.int64] | None = None,
+    event_number: NDArray[np.integer[Any]] | None = None,
 ) -> list[tuple[NDArray[np.int64], NDArray[np.int64]]]:
     """(train, test) index pairs; every event is in exactly one test fold."""
     if not isinstance(k, int | np.integer) or k < 2:
@@ -301,7 +332,7 @@ def kfold_indices(
     if by == "event_number":
         if event_number is None:
             raise ConfigError("k-fold by 'event_number' needs the eventNumber of every event")
-        fold = _hash_event_number(np.asarray(event_number), int(k))
+        fold = _event_bucket(event_number, int(k))
     elif by == "random":
         rng = np.random.default_rng(seed)
         fold = np.empty(n, dtype=np.int64)
@@ -315,3 +346,82 @@ def kfold_indices(
         raise ConfigError(f"k-fold 'by' must be 'event_number' or 'random'; got '{by}'")
     all_idx = np.arange(n, dtype=np.int64)
     return [(all_idx[fold != i], all_idx[fold == i]) for i in range(int(k))]
+
+
+# -- training weights ------------------------------------------------------------------------
+def check_negative_policy(policy: str) -> None:
+    """ConfigError unless ``policy`` is one of :data:`NEGATIVE_POLICIES`."""
+    if policy not in NEGATIVE_POLICIES:
+        raise ConfigError(
+            f"negative_weights '{policy}' is not one of {list(NEGATIVE_POLICIES)}"
+            f"{suggest(str(policy), NEGATIVE_POLICIES)}"
+        )
+
+
+def training_weights(
+    y: NDArray[np.int64],
+    w: NDArray[np.float64],
+    *,
+    negative: str = "keep",
+    class_weight: str | Mapping[Any, float] | None = None,
+    classes: Sequence[Any] | NDArray[Any] | None = None,
+) -> NDArray[np.float64]:
+    """Training weights of events with labels ``y`` (encoded 0..K-1) and MC weights ``w``.
+
+    1. ``negative``: ``keep`` the signed weights, take their ``abs`` value, or ``drop`` (set to
+       zero) the negative ones.
+    2. Every class present in ``y`` must then have a positive total weight, else DataError (a
+       class with total weight <= 0 cannot be learned: an unpenalised intercept runs away).
+    3. ``class_weight``: ``None`` (weights as they are), ``"balanced"`` (class ``c`` is scaled by
+       ``n / (n_present_classes * total_c)``: every class carries the same total and the mean
+       weight over events is 1) or a dict ``{class index or label: factor}``.
+
+    ``classes`` (the original labels, index = encoded label) lets ``class_weight`` dict keys be
+    the user's labels as well as encoded indices, and names the classes in errors.
+    """
+    check_negative_policy(negative)
+    y = np.asarray(y)
+    out = np.asarray(w, dtype=np.float64).copy()
+    if negative == "abs":
+        out = np.abs(out)
+    elif negative == "drop":
+        out[out < 0] = 0.0
+    k = int(y.max()) + 1 if y.size else 0
+    if classes is not None:
+        k = max(k, len(classes))
+    totals = np.array([out[y == c].sum() for c in range(k)])
+    names = [str(c) for c in (classes if classes is not None else range(k))]
+    for c in range(k):
+        if np.any(y == c) and totals[c] <= 0:
+            raise DataError(
+                f"class '{names[c]}' has total training weight {totals[c]:.3g} <= 0 under "
+                f"negative_weights='{negative}'; cannot train or balance it "
+                "(try negative_weights='abs')"
+            )
+    if class_weight is None:
+        return out
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ConfigError(
+                f"class_weight '{class_weight}' is not allowed (use 'balanced', a dict or None)"
+                f"{suggest(class_weight, ['balanced'])}"
+            )
+        present = [c for c in range(k) if np.any(y == c)]
+        target = y.size / max(len(present), 1)
+        for c in present:
+            out[y == c] *= target / totals[c]
+        return out
+    if isinstance(class_weight, Mapping):
+        lookup: dict[str, float] = {str(key): float(v) for key, v in class_weight.items()}
+        for c in range(k):
+            factor = lookup.get(names[c], lookup.get(str(c)))
+            if factor is not None:
+                out[y == c] *= factor
+        unknown = [key for key in lookup if key not in names and key not in map(str, range(k))]
+        if unknown:
+            raise ConfigError(
+                f"class_weight names classes {unknown} that are not in the data "
+                f"(classes: {names}){suggest(unknown[0], names)}"
+            )
+        return out
+    raise ConfigError(f"class_weight must be None, 'balanced' or a dict; got {class_weight!r}")

@@ -12,8 +12,14 @@ Conventions
 - Ratios whose denominator is zero (no predicted positives, ...) are ``nan`` and emit an
   :class:`UndefinedMetricWarning`.
 
+- AUC: one implementation, :class:`AucScorer` (pairwise definition, ties one half, sorted once
+  for many weight vectors), behind :func:`auc`, :func:`auc_batch`, the one-vs-rest
+  :func:`auc_ovr` / :func:`auc_ovr_batch` (:class:`OvrAucScorer`), the bootstrap of
+  :mod:`hepsift.evaluate` and the torch training loop.
+
 Significances are in standard deviations; ``s`` and ``b`` are expected event counts (sums of
-weights normalised to a luminosity), not GeV.
+weights normalised to a luminosity), not GeV. :func:`significance_scan` refuses cuts keeping
+fewer than 10 raw background MC events by default and takes the AMS regularisation ``b_reg``.
 """
 
 from __future__ import annotations
@@ -28,12 +34,17 @@ from numpy.typing import ArrayLike, NDArray
 from hepsift.errors import ConfigError, DataError
 
 __all__ = [
+    "AucScorer",
     "BinaryScores",
+    "OvrAucScorer",
     "Roc",
     "SignificanceScan",
     "UndefinedMetricWarning",
     "asimov_significance",
     "auc",
+    "auc_batch",
+    "auc_ovr",
+    "auc_ovr_batch",
     "binary_scores",
     "confusion_matrix",
     "roc_curve",
@@ -329,9 +340,137 @@ def auc(
     sample_weight: ArrayLike | None = None,
     pos_label: Any = 1,
 ) -> float:
-    """Area under the ROC curve (trapezoid rule): the weighted probability that a signal event
-    scores above a background event, ties counting one half."""
-    return roc_curve(y_true, score, sample_weight=sample_weight, pos_label=pos_label).auc
+    """Area under the ROC curve: the weighted probability that a signal event scores above a
+    background event, ties counting one half (each pair weighted by the product of the two
+    event weights; equal to the trapezoid area of :func:`roc_curve`).
+
+    Raises DataError when the total signal or background weight is not positive. The one
+    implementation behind every AUC in hepsift is :class:`AucScorer`.
+    """
+    scorer = AucScorer(y_true, score, pos_label=pos_label)
+    w = _weights(sample_weight, scorer.n)
+    tot_s = float(w[scorer.is_signal].sum())
+    tot_b = float(w.sum()) - tot_s
+    if not tot_s > 0:
+        raise DataError(
+            f"auc needs signal (label {pos_label!r}) with positive total weight; got {tot_s:g}"
+        )
+    if not tot_b > 0:
+        raise DataError(
+            f"auc needs background (labels other than {pos_label!r}) with positive total "
+            f"weight; got {tot_b:g}"
+        )
+    return float(scorer(w[None, :])[0])
+
+
+def auc_batch(
+    y_true: ArrayLike, score: ArrayLike, weights: ArrayLike, *, pos_label: Any = 1
+) -> FloatArray:
+    """The weighted AUC of one score under each row of ``weights`` (shape (B, n)); ``nan`` for
+    a row whose signal or background weight sums to zero. See :class:`AucScorer`."""
+    return AucScorer(y_true, score, pos_label=pos_label)(weights)
+
+
+def auc_ovr(
+    y_true: ArrayLike, proba: ArrayLike, *, sample_weight: ArrayLike | None = None
+) -> float:
+    """AUC of class probabilities ``proba`` (n, k) for labels ``y_true`` in 0..k-1: binary
+    (k = 2) the AUC of column 1, multi-class the mean one-vs-rest AUC over the classes whose
+    AUC is defined (``nan`` when none is). See :class:`OvrAucScorer`."""
+    scorer = OvrAucScorer(y_true, proba)
+    macro, _ = scorer(_weights(sample_weight, scorer.n)[None, :])
+    return float(macro[0])
+
+
+def auc_ovr_batch(
+    y_true: ArrayLike, proba: ArrayLike, weights: ArrayLike
+) -> tuple[FloatArray, dict[int, FloatArray]]:
+    """:func:`auc_ovr` under each row of ``weights`` (B, n): the (B,) macro AUCs and, per
+    class with both its events and others present, its (B,) one-vs-rest AUCs."""
+    return OvrAucScorer(y_true, proba)(weights)
+
+
+class AucScorer:
+    """Weighted AUC of one score for many weight vectors: the events are sorted once.
+
+    ``AucScorer(y_true, score)(W)`` with ``W`` of shape (B, n) (events in their original order)
+    returns the B AUCs ``sum_{i sig, j bkg} w_i w_j [s_i > s_j] + 1/2 [s_i == s_j]`` divided by
+    ``(sum_sig w)(sum_bkg w)``: tied scores are grouped, so the cost is one gather and a few
+    cumulative sums per row (negative weights allowed; ``nan`` where a row's signal or
+    background total is zero). This is the one AUC implementation of hepsift: :func:`auc`,
+    :func:`auc_batch`, the one-vs-rest AUCs, the bootstrap and the torch training loop use it.
+    """
+
+    def __init__(self, y_true: ArrayLike, score: ArrayLike, *, pos_label: Any = 1) -> None:
+        yt = _as_1d(y_true, "y_true")
+        s = _as_1d(score, "score").astype(np.float64, copy=False)
+        _same_length(yt, s, ("y_true", "score"))
+        if not np.all(np.isfinite(s)):
+            raise DataError("score contains NaN or inf")
+        self.n = int(s.size)
+        self.is_signal: NDArray[np.bool_] = np.asarray(yt == pos_label, dtype=bool)
+        self._order = np.argsort(s, kind="stable")
+        s_sorted = s[self._order]
+        self._starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+        self._sig_sorted = self.is_signal[self._order]
+
+    def __call__(self, weights: ArrayLike) -> FloatArray:
+        W = np.asarray(weights, dtype=np.float64)
+        if W.ndim == 1:
+            W = W[None, :]
+        if W.ndim != 2 or W.shape[1] != self.n:
+            raise DataError(f"weights of shape {W.shape} do not match {self.n} scores")
+        if not np.all(np.isfinite(W)):
+            raise DataError("sample_weight contains NaN or inf")
+        Wo = W[:, self._order]
+        ws_bin = np.add.reduceat(np.where(self._sig_sorted, Wo, 0.0), self._starts, axis=1)
+        wb_bin = np.add.reduceat(Wo, self._starts, axis=1) - ws_bin
+        del Wo
+        below = np.cumsum(wb_bin, axis=1) - wb_bin
+        num = np.sum(ws_bin * (below + 0.5 * wb_bin), axis=1)
+        den = ws_bin.sum(axis=1) * wb_bin.sum(axis=1)
+        out = np.full(den.shape, np.nan)
+        np.divide(num, den, out=out, where=den != 0)
+        return out
+
+
+class OvrAucScorer:
+    """One-vs-rest AUCs of class probabilities (n, k) for many weight vectors.
+
+    ``OvrAucScorer(y_true, proba)(W)`` returns ``(macro, per_class)``: binary (k = 2) the AUC of
+    column 1 for class 1 (``per_class = {1: macro}``); multi-class the AUC of column c for
+    class c against the rest, for every class with events in and out of it, and their mean
+    over the defined (finite) values (``nan`` where none is).
+    """
+
+    def __init__(self, y_true: ArrayLike, proba: ArrayLike) -> None:
+        p = np.asarray(proba, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] < 2:
+            raise DataError(f"proba must be (events, classes >= 2); got shape {p.shape}")
+        yt = _as_1d(y_true, "y_true")
+        _same_length(yt, p, ("y_true", "proba"))
+        self.n = int(p.shape[0])
+        if p.shape[1] == 2:
+            self._scorers = {1: AucScorer(yt, p[:, 1], pos_label=1)}
+        else:
+            self._scorers = {
+                c: AucScorer(yt, p[:, c], pos_label=c)
+                for c in range(p.shape[1])
+                if np.any(yt == c) and not np.all(yt == c)
+            }
+
+    def __call__(self, weights: ArrayLike) -> tuple[FloatArray, dict[int, FloatArray]]:
+        W = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        per = {c: scorer(W) for c, scorer in self._scorers.items()}
+        if not per:
+            return np.full(W.shape[0], np.nan), per
+        stacked = np.vstack(list(per.values()))
+        finite = np.isfinite(stacked)
+        count = finite.sum(axis=0)
+        total = np.where(finite, stacked, 0.0).sum(axis=0)
+        macro = np.full(W.shape[0], np.nan)
+        np.divide(total, count, out=macro, where=count > 0)
+        return macro, per
 
 
 # -- significance ----------------------------------------------------------------------------
@@ -402,9 +541,9 @@ def asimov_significance(s: ArrayLike, b: ArrayLike, *, sigma_b: ArrayLike | None
 class SignificanceScan:
     """Asimov significance of the cut ``score >= cut`` at every distinct score (ascending cuts).
 
-    ``s`` and ``b`` are the weighted signal and background passing each cut; ``z`` is ``nan``
-    where the cut leaves less than ``min_background`` background (see
-    :func:`significance_scan`).
+    ``s`` and ``b`` are the weighted signal and background passing each cut (``b`` without the
+    regularisation term); ``z`` is ``nan`` where the cut is not eligible (too little background,
+    see :func:`significance_scan`); ``b_reg`` is the AMS regularisation term used.
     """
 
     cuts: FloatArray
@@ -416,6 +555,7 @@ class SignificanceScan:
     best_s: float
     best_b: float
     best_z: float
+    b_reg: float = 0.0
 
     def as_dict(self) -> dict[str, float]:
         """The best working point as a plain ``dict``."""
@@ -434,7 +574,8 @@ def significance_scan(
     sample_weight: ArrayLike | None = None,
     sigma_b_rel: float | None = None,
     min_background: float = 1.0,
-    min_background_events: int = 0,
+    min_background_events: int = 10,
+    b_reg: float = 0.0,
     pos_label: Any = 1,
 ) -> SignificanceScan:
     """Scan the cut ``score >= cut`` over every distinct score and find the most significant.
@@ -443,21 +584,34 @@ def significance_scan(
     that ``s`` and ``b`` are expected event counts. ``sigma_b_rel`` is a relative background
     uncertainty (``sigma_b = sigma_b_rel * b``).
 
+    ``b_reg`` is the regularisation term of the HiggsML challenge's approximate median
+    significance (AMS; the challenge used ``b_reg = 10``): the Z of each cut is
+    ``asimov_significance(s, b + b_reg)``, i.e. without ``sigma_b``
+    ``Z = sqrt(2 ((s + b + b_reg) ln(1 + s / (b + b_reg)) - s))``. The default 0 is the plain
+    Asimov Z of Cowan et al.
+
     Small-background protection: the Asimov Z grows without bound as ``b -> 0`` (roughly
     ``sqrt(2 s ln(s/b))``), so a scan would otherwise pick the tightest cut, where background MC
     statistics are poorest. Cuts leaving less than ``min_background`` expected background
     (weighted) get ``z = nan`` and cannot be the best cut; so do cuts keeping fewer than
-    ``min_background_events`` raw (unweighted) background events, where the MC estimate of ``b``
-    rests on a handful of events whatever their weights.
+    ``min_background_events`` raw (unweighted) background events (default 10, as a run uses),
+    where the MC estimate of ``b`` rests on a handful of events whatever their weights.
     """
     if sigma_b_rel is not None and not (np.isfinite(sigma_b_rel) and sigma_b_rel >= 0):
         raise ConfigError(f"sigma_b_rel must be a finite number >= 0; got {sigma_b_rel!r}")
     if not (np.isfinite(min_background) and min_background >= 0):
         raise ConfigError(f"min_background must be a finite number >= 0; got {min_background!r}")
+    if not (np.isfinite(b_reg) and b_reg >= 0):
+        raise ConfigError(f"b_reg must be a finite number >= 0 (HiggsML: 10); got {b_reg!r}")
+    if int(min_background_events) != min_background_events or min_background_events < 0:
+        raise ConfigError(
+            f"min_background_events must be an integer >= 0; got {min_background_events!r}"
+        )
     tps, fps, thr = _cumulative(y_true, score, sample_weight, pos_label)
     cuts, s, b = thr[::-1].copy(), tps[::-1].copy(), fps[::-1].copy()
     sigma = None if sigma_b_rel is None else sigma_b_rel * np.abs(b)
-    z = np.asarray(asimov_significance(s, b, sigma_b=sigma), dtype=np.float64).reshape(s.shape)
+    z = np.asarray(asimov_significance(s, b + b_reg, sigma_b=sigma), dtype=np.float64)
+    z = z.reshape(s.shape)
     z[~(b >= min_background)] = np.nan
     if min_background_events > 0:
         _, raw_b, _ = _cumulative(y_true, score, None, pos_label)
@@ -465,11 +619,13 @@ def significance_scan(
     if np.all(np.isnan(z)):
         warnings.warn(
             f"significance_scan: no cut leaves at least min_background={min_background:g} "
-            "background; best cut is nan",
+            f"background (and {min_background_events} raw background events); best cut is nan",
             UndefinedMetricWarning,
             stacklevel=2,
         )
         nan = float("nan")
-        return SignificanceScan(cuts, s, b, z, nan, nan, nan, nan)
+        return SignificanceScan(cuts, s, b, z, nan, nan, nan, nan, float(b_reg))
     i = int(np.nanargmax(z))
-    return SignificanceScan(cuts, s, b, z, float(cuts[i]), float(s[i]), float(b[i]), float(z[i]))
+    return SignificanceScan(
+        cuts, s, b, z, float(cuts[i]), float(s[i]), float(b[i]), float(z[i]), float(b_reg)
+    )

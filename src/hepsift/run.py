@@ -516,7 +516,10 @@ def _model_params(family: str) -> dict[str, Any]:
 
 
 def _split(ds: Dataset, cfg: RunConfig) -> tuple[Dataset, Dataset | None, Dataset, float, str]:
-    """(train, validation or None, test, yield scale of the test split, note)."""
+    """(train, validation or None, test, overall yield scale of the test split, note).
+
+    The overall scale (all weights over test weights) is what the report quotes; evaluation
+    scales each sample separately (:func:`hepsift.evaluate.expected_yield_scale`)."""
     f = cfg.split.fractions
     if len(f) == 1:
         return ds, None, ds, 1.0, "train and test are the same events (split.fractions = [1.0])"
@@ -610,13 +613,17 @@ def run(
     trained = [_train_one(spec, *inputs(spec.family)[:2], cfg, log=log) for spec in cfg.models]
     timings["training_s"] = time.perf_counter() - t
 
-    from hepsift.evaluate import evaluate_model, metrics_document
+    from hepsift.evaluate import evaluate_model, expected_yield_scale, metrics_document
 
     t = time.perf_counter()
+    # each sample's test (validation) yield scaled to its full expected yield; the best cut is
+    # chosen on the validation split and its Z quoted on the test split
+    test_scale, sample_scale = expected_yield_scale(test, ds)
+    valid_scale = 1.0 if valid is None else expected_yield_scale(valid, ds)[0]
     evaluations = []
     for i, tm in enumerate(trained):
         log(f"evaluating {tm.name}")
-        tm_train, _, tm_test = inputs(tm.family)
+        tm_train, tm_valid, tm_test = inputs(tm.family)
         ev = evaluate_model(
             tm.name,
             tm.model.predict_proba,
@@ -627,7 +634,9 @@ def run(
             working_points=cfg.evaluation.working_points,
             bootstrap=cfg.evaluation.bootstrap,
             ks_alpha=cfg.evaluation.ks_alpha,
-            yield_scale=yield_scale,
+            yield_scale=test_scale,
+            validation=tm_valid,
+            validation_yield_scale=valid_scale,
             importance=cfg.evaluation.importance,
             importance_repeats=cfg.evaluation.importance_repeats,
             importance_events=cfg.evaluation.importance_events,
@@ -656,9 +665,10 @@ def run(
             evaluations,
             test=test,
             train=train,
-            yield_scale=yield_scale,
+            yield_scale=test_scale,
             extra={
                 "config": cfg.name,
+                "yield_scale": sample_scale,
                 "yields": {k: v for k, v in ds.yields().items()},
                 "n_validation": None if valid is None else len(valid),
                 "study": study,

@@ -1,33 +1,38 @@
 """Evaluation of trained models: bootstrap AUC intervals, weighted KS (overtraining), permutation
-importance, and the ``metrics.json`` of a run. Metric primitives are in :mod:`hepsift.metrics`."""
+importance, and the ``metrics.json`` of a run. Metric primitives (AUC, ROC, significance) are in
+:mod:`hepsift.metrics`."""
 
 from __future__ import annotations
 
-from hepsift.evaluate.importance import Importance, macro_auc, permutation_importance
+from hepsift.evaluate.importance import Importance, permutation_importance
 from hepsift.evaluate.stats import (
     KSResult,
     bootstrap_auc,
+    bootstrap_aucs,
     effective_size,
-    kolmogorov_sf,
-    weighted_auc,
-    weighted_auc_batch,
+    poisson_bootstrap,
     weighted_ks,
 )
-from hepsift.evaluate.summary import ModelEvaluation, evaluate_model, metrics_document, ranking
+from hepsift.evaluate.summary import (
+    ModelEvaluation,
+    evaluate_model,
+    expected_yield_scale,
+    metrics_document,
+    ranking,
+)
 
 __all__ = [
     "Importance",
     "KSResult",
     "ModelEvaluation",
     "bootstrap_auc",
+    "bootstrap_aucs",
     "effective_size",
     "evaluate_model",
-    "kolmogorov_sf",
-    "macro_auc",
+    "expected_yield_scale",
     "metrics_document",
     "permutation_importance",
+    "poisson_bootstrap",
     "ranking",
-    "weighted_auc",
-    "weighted_auc_batch",
     "weighted_ks",
 ]

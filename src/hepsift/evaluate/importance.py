@@ -9,9 +9,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from hepsift.errors import DataError
-from hepsift.evaluate.stats import weighted_auc_batch
+from hepsift.metrics import auc_ovr
 
-__all__ = ["Importance", "macro_auc", "permutation_importance"]
+__all__ = ["Importance", "permutation_importance"]
 
 
 @dataclass(frozen=True)
@@ -32,19 +32,6 @@ class Importance:
         return {f: {"auc_drop": m, "std": s} for f, m, s in self.ranked()}
 
 
-def macro_auc(proba: NDArray[np.float64], y: NDArray[np.int64], w: NDArray[np.float64]) -> float:
-    """Weighted AUC of the signal score (binary) or the mean one-vs-rest AUC (multi-class)."""
-    proba = np.atleast_2d(proba)
-    if proba.shape[1] == 2:
-        return float(weighted_auc_batch(proba[:, 1], y == 1, w[None, :])[0])
-    aucs = []
-    for k in range(proba.shape[1]):
-        pos = y == k
-        if pos.any() and not pos.all():
-            aucs.append(float(weighted_auc_batch(proba[:, k], pos, w[None, :])[0]))
-    return float(np.nanmean(aucs)) if aucs else float("nan")
-
-
 def permutation_importance(
     predict_proba: Callable[[NDArray[np.float32]], NDArray[np.float64]],
     X: ArrayLike,
@@ -57,6 +44,9 @@ def permutation_importance(
     seed: int | np.random.Generator = 0,
 ) -> Importance:
     """AUC drop when each feature column is permuted (model-agnostic; weights respected).
+
+    The AUC is :func:`hepsift.metrics.auc_ovr`: the signal-score AUC of a binary model, the
+    mean one-vs-rest AUC of a multi-class one.
 
     ``predict_proba`` maps X (n, d) to class probabilities (n, k). With ``max_events`` a
     seeded random subset of that size is used, to bound the cost on large test sets.
@@ -75,11 +65,11 @@ def permutation_importance(
     if max_events is not None and len(ya) > max_events:
         idx = np.sort(rng.choice(len(ya), size=max_events, replace=False))
         Xa, ya, w = Xa[idx], ya[idx], w[idx]
-    base = macro_auc(np.asarray(predict_proba(Xa)), ya, w)
+    base = auc_ovr(ya, np.asarray(predict_proba(Xa)), sample_weight=w)
     drops = np.zeros((Xa.shape[1], repeats))
     for j in range(Xa.shape[1]):
         for r in range(repeats):
             Xp = Xa.copy()
             Xp[:, j] = Xa[rng.permutation(len(ya)), j]
-            drops[j, r] = base - macro_auc(np.asarray(predict_proba(Xp)), ya, w)
+            drops[j, r] = base - auc_ovr(ya, np.asarray(predict_proba(Xp)), sample_weight=w)
     return Importance(features=names, mean=drops.mean(axis=1), std=drops.std(axis=1), base=base)

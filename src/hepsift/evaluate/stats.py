@@ -1,31 +1,45 @@
-"""Weighted statistics of classifier scores: batched AUC, bootstrap intervals, weighted KS.
+"""Weighted statistics of classifier scores: the Poisson bootstrap, AUC intervals, weighted KS.
 
-All functions take the physics event weights (may be negative: MC weights). The AUC here is the
-probability that a signal event scores above a background event, ties counting one half, with
-each pair weighted by the product of the two event weights: the area under the weighted ROC
-curve of :func:`hepsift.metrics.roc_curve`. It is computed for many weight vectors at once so that
-a bootstrap of a few hundred replicas costs about as much as a few sorts.
+All functions take the physics event weights (may be negative: MC weights). AUCs come from the
+one implementation in :mod:`hepsift.metrics` (:class:`~hepsift.metrics.AucScorer`: the
+probability that a signal event scores above a background event, ties counting one half, each
+pair weighted by the product of the two event weights).
+
+The bootstrap (:func:`poisson_bootstrap`) is the HEP one: each replica multiplies every event
+weight by an independent Poisson(1) count. Replicas are drawn in batches of at most
+``max_elements`` counts (rows x events), so a million-event test split never holds a
+(replicas, events) array; the counts are drawn row after row from one generator, so the
+replicas do not depend on the batch size.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.special import kolmogorov
 
 from hepsift.errors import DataError
+from hepsift.metrics import AucScorer, auc_batch
 
 __all__ = [
+    "BOOTSTRAP_MAX_ELEMENTS",
     "KSResult",
     "bootstrap_auc",
+    "bootstrap_aucs",
     "effective_size",
-    "kolmogorov_sf",
-    "weighted_auc",
+    "poisson_bootstrap",
     "weighted_auc_batch",
     "weighted_ks",
 ]
+
+#: Poisson counts (replicas x events) drawn at once: about 8 MB per float64 array; the AUC of
+#: one batch holds a few arrays of this size
+BOOTSTRAP_MAX_ELEMENTS = 2**20
 
 
 def _as_1d(name: str, a: ArrayLike, n: int | None = None) -> NDArray[np.float64]:
@@ -55,35 +69,75 @@ def _binary_inputs(
 def weighted_auc_batch(
     score: ArrayLike, is_signal: ArrayLike, weights: ArrayLike
 ) -> NDArray[np.float64]:
-    """Weighted AUC for each row of ``weights`` (shape (B, n)) with shared scores and labels.
+    """``hepsift.metrics.auc_batch(is_signal, score, weights)`` (argument order of the earlier
+    helper, kept for callers not yet switched; new code calls :mod:`hepsift.metrics`)."""
+    return auc_batch(np.asarray(is_signal).astype(bool), score, weights, pos_label=True)
 
-    Ties in score count one half. Rows whose signal or background weight sums to zero give NaN.
+
+def poisson_bootstrap(
+    statistic: Callable[[NDArray[np.float64]], NDArray[Any]],
+    weight: ArrayLike,
+    *,
+    n: int,
+    seed: int | np.random.Generator = 0,
+    max_elements: int = BOOTSTRAP_MAX_ELEMENTS,
+) -> NDArray[np.float64]:
+    """``n`` Poisson-bootstrap replicas of a weighted statistic.
+
+    ``statistic(W)`` maps replica weights ``W`` (rows, events) — the event weights times
+    Poisson(1) counts — to one value (or one row of values) per replica; the results of all
+    batches are stacked, shape (n, ...). Batches hold at most ``max(1, max_elements // events)``
+    replicas, so memory is bounded by ``max_elements`` whatever ``n``. The counts are drawn row
+    by row from ``seed`` (a Generator is advanced in place): the same seed gives the same
+    replicas for any ``max_elements``.
     """
-    s = _as_1d("score", score)
-    sig = np.asarray(is_signal).astype(bool)
-    W = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    if W.shape[1] != s.size or sig.shape != s.shape:
-        raise DataError(f"weights of shape {W.shape} do not match {s.size} scores")
-    order = np.argsort(s, kind="mergesort")
-    s_sorted = s[order]
-    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
-    sig_sorted = sig[order]
-    Ws = np.where(sig_sorted, W[:, order], 0.0)
-    Wb = np.where(sig_sorted, 0.0, W[:, order])
-    ws_bin = np.add.reduceat(Ws, starts, axis=1)
-    wb_bin = np.add.reduceat(Wb, starts, axis=1)
-    below = np.cumsum(wb_bin, axis=1) - wb_bin
-    num = np.sum(ws_bin * (below + 0.5 * wb_bin), axis=1)
-    den = ws_bin.sum(axis=1) * wb_bin.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
-    return np.asarray(out, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    if w.ndim != 1:
+        raise DataError(f"bootstrap weights must be 1-D; got shape {w.shape}")
+    if int(max_elements) < 1:
+        raise DataError(f"max_elements must be >= 1; got {max_elements}")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rows = max(1, int(max_elements) // max(w.size, 1))
+    out: list[NDArray[Any]] = []
+    done = 0
+    while done < n:
+        b = min(rows, n - done)
+        W = rng.poisson(1.0, size=(b, w.size)).astype(np.float64)
+        W *= w[None, :]
+        out.append(np.asarray(statistic(W), dtype=np.float64))
+        del W
+        done += b
+    if not out:
+        return np.empty(0)
+    return np.concatenate(out)
 
 
-def weighted_auc(score: ArrayLike, is_signal: ArrayLike, weight: ArrayLike | None = None) -> float:
-    """Weighted area under the ROC curve (signal = ``is_signal`` true)."""
-    s, sig, w = _binary_inputs(score, is_signal, weight)
-    return float(weighted_auc_batch(s, sig, w[None, :])[0])
+def bootstrap_aucs(
+    scores: Sequence[ArrayLike],
+    is_signal: ArrayLike,
+    weight: ArrayLike | None = None,
+    *,
+    n: int = 200,
+    seed: int | np.random.Generator = 0,
+    max_elements: int = BOOTSTRAP_MAX_ELEMENTS,
+) -> list[NDArray[np.float64]]:
+    """AUC replicas of several scores of the SAME events under shared Poisson counts (a paired
+    bootstrap: differences between the scores keep their correlation). One (n,) array per
+    score; a replica without signal or background weight is ``nan``."""
+    if not scores:
+        return []
+    s0, sig, w = _binary_inputs(scores[0], is_signal, weight)
+    scorers = [AucScorer(sig, _as_1d("score", s, s0.size), pos_label=True) for s in scores]
+    reps = poisson_bootstrap(
+        lambda W: np.column_stack([sc(W) for sc in scorers]),
+        w,
+        n=n,
+        seed=seed,
+        max_elements=max_elements,
+    )
+    if reps.size == 0:
+        return [np.empty(0) for _ in scores]
+    return [reps[:, i].copy() for i in range(len(scores))]
 
 
 def bootstrap_auc(
@@ -94,33 +148,28 @@ def bootstrap_auc(
     n: int = 200,
     cl: float = 0.68,
     seed: int | np.random.Generator = 0,
-    batch: int = 50,
+    max_elements: int = BOOTSTRAP_MAX_ELEMENTS,
 ) -> tuple[float, float, NDArray[np.float64]]:
     """Central ``cl`` interval of the weighted AUC from a Poisson bootstrap of the events.
 
     Each replica multiplies every event weight by an independent Poisson(1) count (the HEP
     bootstrap, equivalent to resampling with replacement for large samples). Returns
-    ``(low, high, replicas)``; with ``n == 0`` the interval collapses to the point estimate.
+    ``(low, high, replicas)`` (undefined replicas dropped); with ``n == 0`` the interval
+    collapses to the point estimate.
     """
     s, sig, w = _binary_inputs(score, is_signal, weight)
     if not 0.0 < cl < 1.0:
         raise DataError(f"confidence level must be in (0, 1); got {cl}")
-    if n <= 0:
-        auc = weighted_auc(s, sig, w)
-        return auc, auc, np.empty(0)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    reps: list[NDArray[np.float64]] = []
-    done = 0
-    while done < n:
-        b = min(batch, n - done)
-        counts = rng.poisson(1.0, size=(b, s.size)).astype(np.float64)
-        reps.append(weighted_auc_batch(s, sig, counts * w[None, :]))
-        done += b
-    values = np.concatenate(reps)
+    scorer = AucScorer(sig, s, pos_label=True)
+    values = (
+        poisson_bootstrap(scorer, w, n=n, seed=seed, max_elements=max_elements)
+        if n > 0
+        else np.empty(0)
+    )
     values = values[np.isfinite(values)]
     if values.size == 0:
-        auc = weighted_auc(s, sig, w)
-        return auc, auc, values
+        point = float(scorer(w)[0])
+        return point, point, values
     alpha = (1.0 - cl) / 2.0
     low, high = np.quantile(values, [alpha, 1.0 - alpha])
     return float(low), float(high), values
@@ -134,27 +183,6 @@ def effective_size(weight: ArrayLike) -> float:
     w = np.asarray(weight, dtype=np.float64)
     s2 = float(np.sum(w * w))
     return float(np.sum(w)) ** 2 / s2 if s2 > 0 else 0.0
-
-
-def kolmogorov_sf(x: float) -> float:
-    """Survival function of the Kolmogorov distribution, P(K > x) = 2 sum (-1)^(k-1) e^(-2k^2x^2)."""
-    if x <= 0:
-        return 1.0
-    if x < 0.2:  # the alternating series converges slowly; use the Jacobi theta form
-        # P(K <= x) = sqrt(2 pi)/x sum_k exp(-(2k-1)^2 pi^2 / (8 x^2)), negligible here
-        cdf = (
-            math.sqrt(2.0 * math.pi)
-            / x
-            * sum(math.exp(-((2 * k - 1) ** 2) * math.pi**2 / (8.0 * x * x)) for k in range(1, 6))
-        )
-        return float(min(1.0, max(0.0, 1.0 - cdf)))
-    total = 0.0
-    for k in range(1, 101):
-        term = math.exp(-2.0 * k * k * x * x)
-        total += term if k % 2 else -term
-        if term < 1e-17:
-            break
-    return float(min(1.0, max(0.0, 2.0 * total)))
 
 
 @dataclass(frozen=True)
@@ -177,7 +205,7 @@ def weighted_ks(
 
     The statistic is the largest distance between the two weighted empirical CDFs (each
     normalised to its total weight), evaluated at every observed value. The asymptotic p-value is
-    the Kolmogorov survival function at ``sqrt(n1 n2 / (n1 + n2)) * D`` with Kish's effective
+    the Kolmogorov survival function (``scipy.special.kolmogorov``) at ``sqrt(n1 n2 / (n1 + n2)) * D`` with Kish's effective
     sizes n_i = (sum w)^2 / sum w^2; with unit weights this is the classic asymptotic test.
     """
     x1 = _as_1d("sample a", a)
@@ -199,4 +227,4 @@ def weighted_ks(
     d = float(np.max(np.abs(f1 - f2)))
     n1, n2 = effective_size(w1), effective_size(w2)
     en = math.sqrt(n1 * n2 / (n1 + n2)) if n1 + n2 > 0 else 0.0
-    return KSResult(statistic=d, pvalue=kolmogorov_sf(en * d), n1_eff=n1, n2_eff=n2)
+    return KSResult(statistic=d, pvalue=float(kolmogorov(en * d)), n1_eff=n1, n2_eff=n2)

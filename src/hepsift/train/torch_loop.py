@@ -51,6 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.errors import ConfigError, DataError
+from hepsift.metrics import auc_batch, auc_ovr_batch
 
 if TYPE_CHECKING:
     import torch
@@ -112,44 +113,24 @@ class History:
 def weighted_auc(
     score: NDArray[np.floating[Any]], y: NDArray[Any], w: NDArray[np.floating[Any]] | None = None
 ) -> float:
-    """Weighted ROC AUC of ``score`` for ``y == 1`` against ``y == 0`` (ties count one half).
-
-    Negative weights are allowed; NaN when one class has no (or zero total) weight.
-    """
+    """Weighted ROC AUC of ``score`` for ``y == 1`` against ``y == 0`` (ties count one half):
+    :func:`hepsift.metrics.auc_batch`, ``nan`` when one class has no (or zero total) weight."""
     s = np.asarray(score, dtype=np.float64).ravel()
-    yy = np.asarray(y).ravel().astype(bool)
     ww = np.ones_like(s) if w is None else np.asarray(w, dtype=np.float64).ravel()
-    order = np.argsort(s, kind="mergesort")
-    s, yy, ww = s[order], yy[order], ww[order]
-    ws = np.where(yy, ww, 0.0)
-    wb = np.where(yy, 0.0, ww)
-    total_s, total_b = ws.sum(), wb.sum()
-    if total_s == 0 or total_b == 0:
-        return math.nan
-    # group ties: unique scores, per-group signal and background weight
-    boundaries = np.flatnonzero(np.diff(s)) + 1
-    starts = np.concatenate([[0], boundaries])
-    gs = np.add.reduceat(ws, starts)
-    gb = np.add.reduceat(wb, starts)
-    cum_b_below = np.cumsum(gb) - gb
-    area = np.sum(gs * (cum_b_below + 0.5 * gb))
-    return float(area / (total_s * total_b))
+    return float(auc_batch(np.asarray(y).ravel().astype(bool), s, ww[None, :], pos_label=True)[0])
 
 
 def _auc_from_outputs(
     out: NDArray[np.float64], y: NDArray[Any], w: NDArray[np.float64], loss: str
 ) -> float:
+    """Per-epoch AUC: binary the signal score's, multi-class the mean one-vs-rest AUC over the
+    classes whose AUC is defined (:func:`hepsift.metrics.auc_ovr_batch`); NaN for regression."""
     if loss == "mse":
         return math.nan
     if loss == "bce":
         return weighted_auc(out.ravel(), y, w)
-    # multi-class: mean one-vs-rest AUC over classes present
-    aucs = []
-    for k in range(out.shape[1]):
-        a = weighted_auc(out[:, k], y == k, w)
-        if math.isfinite(a):
-            aucs.append(a)
-    return float(np.mean(aucs)) if aucs else math.nan
+    macro, _ = auc_ovr_batch(np.asarray(y).ravel(), out, w[None, :])
+    return float(macro[0])
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -306,6 +287,190 @@ def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
 
 
 # -- the loop --------------------------------------------------------------------------------
+def _check_options(loss: str, schedule: str, epochs: int, batch_size: int, lr: float) -> None:
+    _check_choice("loss", loss, _LOSSES)
+    _check_choice("schedule", schedule, _SCHEDULES)
+    if int(epochs) < 1:
+        raise ConfigError(f"epochs must be >= 1; got {epochs}")
+    if int(batch_size) < 1:
+        raise ConfigError(f"batch_size must be >= 1; got {batch_size}")
+    if not lr > 0:
+        raise ConfigError(f"lr must be > 0; got {lr}")
+
+
+def _batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """Mini-batch (start, end) bounds; a trailing batch of one event joins the previous one
+    (batch norm cannot normalise a single event)."""
+    bounds = [(s, min(s + batch_size, n)) for s in range(0, n, batch_size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
+        bounds[-2:] = [(bounds[-2][0], n)]
+    return bounds
+
+
+def _scheduler(opt: Any, schedule: str, patience: int, epochs: int) -> Any:
+    import torch
+
+    if schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="min", factor=0.5, patience=max(1, patience // 3)
+        )
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(epochs))
+    return None
+
+
+Tensors = tuple["torch.Tensor", ...]
+
+
+@dataclass
+class _Loop:
+    """The state of one fit: data, optimiser, schedule, best weights; one method per step."""
+
+    module: torch.nn.Module
+    X: Tensors
+    y: torch.Tensor
+    w: torch.Tensor
+    val: tuple[Tensors, torch.Tensor, torch.Tensor] | None
+    loss: str
+    schedule: str
+    norm: float
+    bounds: list[tuple[int, int]]
+    want_auc: bool
+    eval_batch_size: int
+    min_delta: float
+    history: History
+    opt: Any = None
+    sched: Any = None
+    best_state: dict[str, torch.Tensor] | None = None
+    bad_epochs: int = 0
+
+    def train_epoch(self, gen: torch.Generator) -> tuple[float, float]:
+        """One pass over shuffled mini-batches: (mean training loss, running AUC)."""
+        import torch
+
+        n = int(self.y.shape[0])
+        self.module.train()
+        perm = torch.randperm(n, generator=gen)
+        total = torch.zeros((), dtype=torch.float64)
+        outs: list[torch.Tensor] = []
+        for start, end in self.bounds:
+            idx = perm[start:end]
+            out = self.module(*(t[idx] for t in self.X))
+            per = _per_event_loss(out, self.y[idx], self.loss)
+            batch_loss = (per * self.w[idx]).sum() / (idx.shape[0] * self.norm)
+            self.opt.zero_grad(set_to_none=True)
+            batch_loss.backward()
+            self.opt.step()
+            total += batch_loss.detach().double() * idx.shape[0]
+            if self.want_auc:
+                outs.append(out.detach())
+        train_auc = math.nan
+        if self.want_auc:
+            order = perm.numpy()
+            train_auc = _auc_from_outputs(
+                _activation_out(torch.cat(outs), self.loss),
+                self.y.numpy()[order],
+                self.w.double().numpy()[order],
+                self.loss,
+            )
+        return float(total) / n, train_auc
+
+    def validate(self) -> tuple[float, float]:
+        """(validation loss, validation AUC); NaN without a validation set."""
+        self.module.eval()
+        if self.val is None:
+            return math.nan, math.nan
+        return _evaluate(
+            self.module, *self.val, self.loss, self.norm, self.eval_batch_size, self.want_auc
+        )
+
+    def record(self, epoch: int, train: tuple[float, float], val: tuple[float, float]) -> float:
+        """Append the epoch to the history, keep the best weights, step the LR schedule; return
+        the monitored loss (validation loss, or training loss without a validation set)."""
+        h = self.history
+        monitor = val[0] if self.val is not None else train[0]
+        h.train_loss.append(train[0])
+        h.val_loss.append(val[0])
+        h.train_auc.append(train[1])
+        h.val_auc.append(val[1])
+        h.lr.append(float(self.opt.param_groups[0]["lr"]))
+        if not math.isfinite(monitor):
+            raise DataError(
+                f"training diverged at epoch {epoch}: loss is {monitor} "
+                "(lower lr, or check the inputs' scale)"
+            )
+        if monitor < h.best_loss - self.min_delta:
+            h.best_loss = monitor
+            h.best_epoch = epoch
+            self.best_state = {k: v.detach().clone() for k, v in self.module.state_dict().items()}
+            self.bad_epochs = 0
+        else:
+            self.bad_epochs += 1
+        if self.sched is not None:
+            if self.schedule == "plateau":
+                self.sched.step(monitor)
+            else:
+                self.sched.step()
+        return monitor
+
+    def restore(self) -> None:
+        if self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
+        self.module.eval()
+
+
+def _message(train_loss: float, val: tuple[float, float], has_val: bool) -> str:
+    return (
+        f"loss {train_loss:.4f}"
+        + (f" val {val[0]:.4f}" if has_val else "")
+        + (f" auc {val[1]:.4f}" if math.isfinite(val[1]) else "")
+    )
+
+
+def _make_loop(
+    module: torch.nn.Module,
+    inputs: Sequence[Any] | Any,
+    target: Any,
+    weight: Any,
+    validation: tuple[Any, Any, Any] | None,
+    *,
+    loss: str,
+    schedule: str,
+    batch_size: int,
+    want_auc: bool,
+    eval_batch_size: int,
+    min_delta: float,
+) -> _Loop:
+    X, y, w = _prepare(inputs, target, weight, loss, "training data")
+    n = int(y.shape[0])
+    if n == 0:
+        raise DataError("training data holds no events")
+    norm = float(w.abs().mean())
+    if norm == 0:
+        raise DataError("training weights are all zero")
+    val = None
+    if validation is not None:
+        v_inputs, v_target, v_weight = (*tuple(validation), None)[:3]
+        val = _prepare(v_inputs, v_target, v_weight, loss, "validation data")
+        if int(val[1].shape[0]) == 0:
+            val = None
+    return _Loop(
+        module=module,
+        X=X,
+        y=y,
+        w=w,
+        val=val,
+        loss=loss,
+        schedule=schedule,
+        norm=norm,
+        bounds=_batch_bounds(n, int(batch_size)),
+        want_auc=want_auc,
+        eval_batch_size=int(eval_batch_size),
+        min_delta=float(min_delta),
+        history=History(n_train=n),
+    )
+
+
 def train_module(
     module: torch.nn.Module,
     inputs: Sequence[Any] | Any,
@@ -331,129 +496,42 @@ def train_module(
     """Train ``module`` in place and return its :class:`History` (see the module docstring)."""
     import torch
 
-    _check_choice("loss", loss, _LOSSES)
-    _check_choice("schedule", schedule, _SCHEDULES)
-    if int(epochs) < 1:
-        raise ConfigError(f"epochs must be >= 1; got {epochs}")
-    if int(batch_size) < 1:
-        raise ConfigError(f"batch_size must be >= 1; got {batch_size}")
-    if not lr > 0:
-        raise ConfigError(f"lr must be > 0; got {lr}")
-
-    X, y, w = _prepare(inputs, target, weight, loss, "training data")
-    n = int(y.shape[0])
-    if n == 0:
-        raise DataError("training data holds no events")
-    norm = float(w.abs().mean())
-    if norm == 0:
-        raise DataError("training weights are all zero")
-    val = None
-    if validation is not None:
-        v_inputs, v_target, v_weight = (*tuple(validation), None)[:3]
-        val = _prepare(v_inputs, v_target, v_weight, loss, "validation data")
-        if int(val[1].shape[0]) == 0:
-            val = None
-    want_auc = bool(auc) and loss != "mse"
-
-    history = History(n_train=n)
-    best_state: dict[str, torch.Tensor] | None = None
-
-    def snapshot() -> dict[str, torch.Tensor]:
-        return {k: v.detach().clone() for k, v in module.state_dict().items()}
-
-    y_np = y.numpy()
-    w_np = w.double().numpy()
-    # mini-batch bounds; a trailing batch of one event joins the previous one (batch norm
-    # cannot normalise a single event)
-    bs = int(batch_size)
-    bounds = [(s, min(s + bs, n)) for s in range(0, n, bs)]
-    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] == 1:
-        bounds[-2:] = [(bounds[-2][0], n)]
+    _check_options(loss, schedule, epochs, batch_size, lr)
+    loop = _make_loop(
+        module,
+        inputs,
+        target,
+        weight,
+        validation,
+        loss=loss,
+        schedule=schedule,
+        batch_size=batch_size,
+        want_auc=bool(auc) and loss != "mse",
+        eval_batch_size=eval_batch_size,
+        min_delta=min_delta,
+    )
+    history = loop.history
     with _threads(num_threads), torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         gen = torch.Generator().manual_seed(int(seed))
-        opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
-        sched: Any = None
-        if schedule == "plateau":
-            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, mode="min", factor=0.5, patience=max(1, patience // 3)
-            )
-        elif schedule == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=int(epochs))
-        bad_epochs = 0
+        loop.opt = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=weight_decay)
+        loop.sched = _scheduler(loop.opt, schedule, patience, epochs)
         with _progress_bar(progress, int(epochs)) as advance:
             try:
                 for epoch in range(int(epochs)):
                     t0 = time.perf_counter()
-                    module.train()
-                    perm = torch.randperm(n, generator=gen)
-                    total = torch.zeros((), dtype=torch.float64)
-                    outs: list[torch.Tensor] = []
-                    for start, end in bounds:
-                        idx = perm[start:end]
-                        out = module(*(t[idx] for t in X))
-                        per = _per_event_loss(out, y[idx], loss)
-                        batch_loss = (per * w[idx]).sum() / (idx.shape[0] * norm)
-                        opt.zero_grad(set_to_none=True)
-                        batch_loss.backward()
-                        opt.step()
-                        total += batch_loss.detach().double() * idx.shape[0]
-                        if want_auc:
-                            outs.append(out.detach())
-                    train_loss = float(total) / n
-                    train_auc = math.nan
-                    if want_auc:
-                        order = perm.numpy()
-                        cat = torch.cat(outs)
-                        train_auc = _auc_from_outputs(
-                            _activation_out(cat, loss), y_np[order], w_np[order], loss
-                        )
-                    module.eval()
-                    if val is not None:
-                        val_loss, val_auc = _evaluate(
-                            module, *val, loss, norm, eval_batch_size, want_auc
-                        )
-                    else:
-                        val_loss, val_auc = math.nan, math.nan
-                    monitor = val_loss if val is not None else train_loss
-                    history.train_loss.append(train_loss)
-                    history.val_loss.append(val_loss)
-                    history.train_auc.append(train_auc)
-                    history.val_auc.append(val_auc)
-                    history.lr.append(float(opt.param_groups[0]["lr"]))
+                    train = loop.train_epoch(gen)
+                    val = loop.validate()
                     history.seconds.append(time.perf_counter() - t0)
-                    if not math.isfinite(monitor):
-                        raise DataError(
-                            f"training diverged at epoch {epoch}: loss is {monitor} "
-                            "(lower lr, or check the inputs' scale)"
-                        )
-                    if monitor < history.best_loss - float(min_delta):
-                        history.best_loss = monitor
-                        history.best_epoch = epoch
-                        best_state = snapshot()
-                        bad_epochs = 0
-                    else:
-                        bad_epochs += 1
-                    if sched is not None:
-                        if schedule == "plateau":
-                            sched.step(monitor)
-                        else:
-                            sched.step()
-                    advance(
-                        f"loss {train_loss:.4f}"
-                        + (f" val {val_loss:.4f}" if val is not None else "")
-                        + (f" auc {val_auc:.4f}" if math.isfinite(val_auc) else "")
-                    )
-                    stop = on_epoch(epoch, history) if on_epoch is not None else None
-                    if stop:
+                    loop.record(epoch, train, val)
+                    advance(_message(train[0], val, loop.val is not None))
+                    if on_epoch is not None and on_epoch(epoch, history):
                         break
-                    if bad_epochs >= int(patience):
+                    if loop.bad_epochs >= int(patience):
                         history.stopped_early = True
                         break
             except KeyboardInterrupt:
                 history.interrupted = True
             finally:
-                if best_state is not None:
-                    module.load_state_dict(best_state)
-                module.eval()
+                loop.restore()
     return history
