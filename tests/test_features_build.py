@@ -12,9 +12,10 @@ import uproot
 
 import hepsift.io as hio
 from hepsift.errors import ConfigError, DataError
-from hepsift.features import SampleSpec, build_dataset, compute_features, resolve_feature
-from hepsift.io.root import write_toy_gamgam
+from hepsift.features import compute_features, resolve_feature
+from hepsift.prepare import SampleSpec, build_dataset
 from hepsift.select import Selection
+from hepsift.toydata import write_toy_gamgam
 
 FEATURES = ["photon_pt_0", "photon_eta_1", "m_gg", "ptt_gg", "jet_n", "ht", "m_jj", "deta_jj"]
 
