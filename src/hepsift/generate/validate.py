@@ -78,10 +78,10 @@ def validation_plots(out: str | Path) -> list[Path]:
     written: list[Path] = []
 
     def save(fig: Any, name: str) -> None:
-        from hepsift.generate.writer import atomic_write
+        from hepsift._files import atomic_write_with
 
         path = vdir / name
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90), ".png")
+        atomic_write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90), suffix=".png")
         plt.close(fig)
         written.append(path)
 
