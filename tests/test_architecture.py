@@ -278,3 +278,30 @@ def test_only_the_command_line_imports_the_commands() -> None:
     graph = import_graph()
     users = sorted(u for u, targets in graph.items() if {"cli", "commands"} & set(targets))
     assert set(users) <= {"cli", "commands"}, users
+
+
+#: (importing file, module, private name) still allowed, each with the reason; emptied as the
+#: owners of those areas replace them with public names.
+ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str, str], str] = {
+    # the JSON sanitiser of models/base.py: models/ is moving to hepsift._files.jsonable
+    ("hepsift/models/regression.py", "hepsift.models.base", "_jsonable"): "models rework",
+}
+
+
+def test_no_private_name_crosses_modules() -> None:
+    """``from hepsift.x import _helper`` in another module: make it public or move it."""
+    found = []
+    seen = set()
+    for path in sorted(SRC.rglob("*.py")):
+        rel = str(path.relative_to(SRC.parent))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hepsift"):
+                for alias in node.names:
+                    key = (rel, node.module or "", alias.name)
+                    private = alias.name.startswith("_") and not alias.name.startswith("__")
+                    seen.add(key)
+                    if private and key not in ALLOWED_PRIVATE_IMPORTS:
+                        found.append(key)
+    assert not found, f"private names imported across modules: {found}"
+    stale = sorted(set(ALLOWED_PRIVATE_IMPORTS) - seen)
+    assert not stale, f"remove these entries of ALLOWED_PRIVATE_IMPORTS: {stale}"

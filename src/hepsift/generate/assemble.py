@@ -58,9 +58,17 @@ def _load(files: list[Path]) -> tuple[Any, list[dict[str, Any]], np.ndarray | No
     return table, metas, images, events
 
 
-def _sample_summary(s: Sample, metas: list[dict[str, Any]], seed: int, file: str) -> dict[str, Any]:
-    from hepsift.generate.runner import _combine_xsec
+def _combine_xsec(metas: list[dict[str, Any]]) -> tuple[float, float]:
+    """Event-weighted mean of the per-chunk Pythia cross sections (pb) and its error."""
+    n = np.array([m["events_generated"] for m in metas], dtype=float)
+    s = np.array([m["xsection_pb"] for m in metas], dtype=float)
+    e = np.array([m["xsection_err_pb"] for m in metas], dtype=float)
+    sigma = float(np.sum(n * s) / n.sum())
+    err = float(np.sqrt(np.sum((n * e) ** 2)) / n.sum())
+    return sigma, err
 
+
+def _sample_summary(s: Sample, metas: list[dict[str, Any]], seed: int, file: str) -> dict[str, Any]:
     sigma, err = _combine_xsec(metas)
     return {
         **s.as_dict(),

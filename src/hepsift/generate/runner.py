@@ -135,16 +135,6 @@ def _check_out(out: Path) -> None:
         ) from None
 
 
-def _combine_xsec(metas: list[dict[str, Any]]) -> tuple[float, float]:
-    """Event-weighted mean of the per-chunk Pythia cross sections (pb) and its error."""
-    n = np.array([m["events_generated"] for m in metas], dtype=float)
-    s = np.array([m["xsection_pb"] for m in metas], dtype=float)
-    e = np.array([m["xsection_err_pb"] for m in metas], dtype=float)
-    sigma = float(np.sum(n * s) / n.sum())
-    err = float(np.sqrt(np.sum((n * e) ** 2)) / n.sum())
-    return sigma, err
-
-
 class _Progress:
     """A rich progress bar per sample with events/s and ETA (a no-op when disabled)."""
 
