@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -95,7 +96,7 @@ def _ref_weight(path: Path, lumi_fb: float, kfactor: float = 1.0) -> np.ndarray:
 
 
 def test_build_dataset_weights_labels_and_cutflows(files: dict[str, Path]) -> None:
-    samples = [
+    samples: list[SampleSpec | dict[str, Any]] = [
         {"name": "ggH", "files": str(files["sig"]), "label": "signal", "kfactor": 2.0},
         SampleSpec(name="yy", files=str(files["bkg"]), label="background"),
     ]

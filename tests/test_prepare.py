@@ -102,6 +102,8 @@ def test_generated_scenario_is_prepared_with_the_real_generate_signature(
     direct, _ = build_dataset(
         specs, features=list(cfg.features), selection="hgamgam", lumi_fb=cfg.weights.lumi_fb
     )
+    assert ds.event_number is not None and ds.sample is not None
+    assert direct.event_number is not None and direct.sample is not None
     order = np.lexsort((ds.event_number, ds.sample))
     d_order = np.lexsort((direct.event_number, direct.sample))
     assert np.array_equal(ds.X[order], direct.X[d_order])
