@@ -250,11 +250,10 @@ def _pipeline_dataset(
         scheduler=scheduler,
     )
     samples_rows: list[dict[str, Any]] = []
-    norm = getattr(info, "norm", {}) or {}
-    yields_by_sample = {r.get("sample"): r for r in getattr(info, "yields", []) or []}
+    yields_by_sample = {r["sample"]: r for r in info.yields}
     for spec in specs:
         row: dict[str, Any] = {"sample": spec["name"], "class": spec.get("label", "")}
-        n = norm.get(spec["name"], {})
+        n = info.norm.get(spec["name"], {})
         for key in ("xsection_pb", "sum_weights", "kfactor"):
             if n.get(key) is not None:
                 row[key] = n[key]
@@ -263,7 +262,7 @@ def _pipeline_dataset(
             row["selected events"] = y.get("events")
             row["yield"] = y.get("yield")
         samples_rows.append(row)
-    cutflows = {name: cf.as_rows() for name, cf in (getattr(info, "cutflows", {}) or {}).items()}
+    cutflows = {name: cf.as_rows() for name, cf in info.cutflows.items()}
     return PreparedData(
         dataset=dataset,
         samples=samples_rows,
