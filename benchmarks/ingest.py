@@ -54,7 +54,7 @@ def _child(mode: str, path: str, step: str, branches: str) -> None:
     import psutil
     import uproot
 
-    from hepsift.features import build_dataset
+    from hepsift.prepare import build_dataset
 
     proc = psutil.Process()
 
@@ -114,8 +114,8 @@ def main() -> None:
 
     import uproot
 
-    from hepsift.features import build_dataset
-    from hepsift.io.root import write_toy_gamgam
+    from hepsift.prepare import build_dataset
+    from hepsift.toydata import write_toy_gamgam
 
     # baskets of 25,000 events (uproot decompresses whole baskets, so memory is bounded by
     # step size + basket size; real ATLAS/CMS files have baskets of a few thousand events)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -12,9 +13,10 @@ import uproot
 
 import hepsift.io as hio
 from hepsift.errors import ConfigError, DataError
-from hepsift.features import SampleSpec, build_dataset, compute_features, resolve_feature
-from hepsift.io.root import write_toy_gamgam
+from hepsift.features import compute_features, resolve_feature
+from hepsift.prepare import SampleSpec, build_dataset
 from hepsift.select import Selection
+from hepsift.toydata import write_toy_gamgam
 
 FEATURES = ["photon_pt_0", "photon_eta_1", "m_gg", "ptt_gg", "jet_n", "ht", "m_jj", "deta_jj"]
 
@@ -94,7 +96,7 @@ def _ref_weight(path: Path, lumi_fb: float, kfactor: float = 1.0) -> np.ndarray:
 
 
 def test_build_dataset_weights_labels_and_cutflows(files: dict[str, Path]) -> None:
-    samples = [
+    samples: list[SampleSpec | dict[str, Any]] = [
         {"name": "ggH", "files": str(files["sig"]), "label": "signal", "kfactor": 2.0},
         SampleSpec(name="yy", files=str(files["bkg"]), label="background"),
     ]

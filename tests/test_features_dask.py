@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hepsift.features import build_dataset
-from hepsift.io.root import write_toy_gamgam
+from hepsift.prepare import build_dataset
+from hepsift.toydata import write_toy_gamgam
 
 
 @pytest.mark.slow

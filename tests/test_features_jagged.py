@@ -167,7 +167,7 @@ def test_nanoaod_jets_use_mass(cms_file: Path) -> None:
     import uproot
 
     import hepsift.io as hio
-    from hepsift.features.build import compute_features
+    from hepsift.features.names import compute_features
 
     ev = hio.read(cms_file, branches=["Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "nJet"])
     X, names = compute_features(ev, ["m_jj", "Jet_pt_0", "Jet_n", "ht", "deta_jj"], fill_value=-1)

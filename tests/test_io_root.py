@@ -12,8 +12,8 @@ import uproot
 import hepsift.io as hio
 from hepsift.cli import main
 from hepsift.errors import DataError, SchemaError
-from hepsift.io.root import write_toy_gamgam
 from hepsift.io.schema import SCHEMAS
+from hepsift.toydata import write_toy_gamgam
 
 ENERGIES = ["photon_pt", "photon_E", "photon_ptcone30", "jet_pt", "lep_E", "met_et"]
 NOT_ENERGIES = ["photon_eta", "photon_phi", "jet_MV2c10", "mcWeight", "XSection", "photon_n"]

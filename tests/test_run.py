@@ -14,12 +14,13 @@ from sklearn.metrics import roc_auc_score
 from hepsift.cli import main
 from hepsift.config import load_config
 from hepsift.dataset import Dataset
-from hepsift.run import PreparedData, prepare_data, run
+from hepsift.prepare import PreparedData, finalise, prepare_data
+from hepsift.run import run
 
 
 @pytest.fixture(scope="module")
 def toy_files(tmp_path_factory) -> Path:
-    from hepsift.io.root import write_toy_gamgam
+    from hepsift.toydata import write_toy_gamgam
 
     d = tmp_path_factory.mktemp("toy")
     write_toy_gamgam(d / "sig.root", 1500, seed=1, signal_fraction=1.0, xsection_pb=0.1)
@@ -179,9 +180,7 @@ def test_multiclass_run_on_prepared_data(tmp_path, rng):
         "evaluation": {"bootstrap": 20, "importance": False},
         "output": {"formats": ["png"]},
     }
-    from hepsift.run import _apply_classes
-
-    relabelled = _apply_classes(ds, load_config(cfg))
+    relabelled = finalise(PreparedData(dataset=ds, source="test"), load_config(cfg)).dataset
     assert relabelled.class_names == ("qcd", "vbf", "tth")
     assert np.array_equal(relabelled.y, np.array([0, 0, 1, 2])[sample])
     result = run(cfg, out=tmp_path, prepared=PreparedData(dataset=ds, source="test"))
@@ -231,13 +230,7 @@ def shared_cache(tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_shipped_config_smoke(name, tmp_path, shared_cache):
-    import importlib
-
     cfg = load_config(name)
-    if cfg.data.scenario is not None:
-        gen = importlib.import_module("hepsift.generate")
-        if not hasattr(gen, "generate"):
-            pytest.skip("hepsift.generate.generate is not part of this build yet")
     overrides = [
         *TINY[name],
         f"data.cache={shared_cache}",

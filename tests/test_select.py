@@ -14,8 +14,8 @@ import uproot
 
 import hepsift.io as hio
 from hepsift.errors import ConfigError, DataError
-from hepsift.io.root import write_toy_gamgam
 from hepsift.select import PRESETS, Cutflow, Selection, compile_expr
+from hepsift.toydata import write_toy_gamgam
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,9 @@ Every module that writes a file hepsift owns goes through here:
   go to a temporary sibling (``.NAME.<random>.tmp``), are flushed and fsynced, get the mode a
   plain ``open()`` would give, and replace ``path`` with one ``os.replace``; an interrupted write
   never leaves a half-written file behind, and the temporary file is removed on any error.
+- :func:`atomic_write_with`: the same for a library that writes to a path itself (uproot,
+  pyarrow, matplotlib, ``np.savez``): ``write(tmp)`` streams into the temporary sibling, which
+  is then fsynced and renamed, so large outputs never sit in memory twice.
 - :func:`jsonable`: numpy scalars and arrays, tuples, sets and paths to plain JSON values; NaN to
   ``None``, +-inf to the strings ``"inf"`` / ``"-inf"`` (JSON has neither).
 - :func:`dumps_json`: ``json.dumps`` of :func:`jsonable` with ``allow_nan=False``, so a stray
@@ -20,6 +23,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "atomic_write_with",
     "dumps_json",
     "jsonable",
 ]
@@ -54,6 +59,36 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def atomic_write_with(
+    path: str | os.PathLike[str], write: Callable[[Path], object], *, suffix: str = ""
+) -> Path:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, fsync it, then rename it.
+
+    ``suffix`` is kept at the end of the temporary name for writers that pick the format
+    from it (``".png"``, ``".root"``).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
     return target
 

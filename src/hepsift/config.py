@@ -12,6 +12,7 @@ shipped file and a path into itself.
 
 from __future__ import annotations
 
+import inspect
 import os
 import types
 import typing
@@ -22,6 +23,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hepsift.errors import ConfigError, suggest
+from hepsift.features.names import resolve_feature
+from hepsift.generate import SCENARIOS, samples_for
+from hepsift.io.schema import HEPMASS_COLUMNS
+from hepsift.select import PRESETS
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -57,7 +62,7 @@ class _Section(BaseModel):
 
 class SampleConfig(_Section):
     """One input sample read from files (ROOT, Parquet or CSV); see
-    :class:`hepsift.features.SampleSpec` for the meaning of each field."""
+    :class:`hepsift.prepare.SampleSpec` for the meaning of each field."""
 
     name: str
     paths: list[str] = Field(min_length=1)
@@ -507,10 +512,6 @@ def _check_selection(cfg: RunConfig, source: str) -> None:
     preset = cfg.selection.preset
     if preset is None:
         return
-    try:
-        from hepsift.select import PRESETS
-    except ImportError:
-        return
     if preset not in PRESETS and not preset.endswith((".yaml", ".yml")):
         raise ConfigError(
             f"{source}: 'selection.preset' is '{preset}'{suggest(preset, PRESETS)} "
@@ -540,10 +541,6 @@ def _scenario_branches(scenario: str) -> tuple[str, ...] | None:
     if scenario in SCENARIO_BRANCHES:
         return SCENARIO_BRANCHES[scenario]
     if scenario == "resonance-ttbar":
-        try:
-            from hepsift.io.schema import HEPMASS_COLUMNS
-        except ImportError:
-            return None
         return tuple(HEPMASS_COLUMNS)
     return None
 
@@ -562,10 +559,6 @@ def _check_features(cfg: RunConfig, source: str) -> None:
     branches = None if cfg.data.scenario is None else _scenario_branches(cfg.data.scenario)
     if branches is None:
         return
-    try:
-        from hepsift.features.build import resolve_feature
-    except ImportError:
-        return
     for i, f in enumerate(cfg.features):
         try:
             resolve_feature(f, branches, where=f"features[{i}]")
@@ -576,10 +569,6 @@ def _check_features(cfg: RunConfig, source: str) -> None:
 
 def _check_generated_samples(cfg: RunConfig, source: str) -> None:
     if cfg.data.scenario is None:
-        return
-    try:
-        from hepsift.generate import SCENARIOS, samples_for
-    except ImportError:
         return
     if cfg.data.scenario not in SCENARIOS:
         raise ConfigError(
@@ -601,12 +590,8 @@ def _check_generated_samples(cfg: RunConfig, source: str) -> None:
 def _check_study(cfg: RunConfig, source: str) -> None:
     if cfg.study is None or not cfg.study.params:
         return
-    import inspect
+    from hepsift.pnn_study import study
 
-    try:
-        from hepsift.pnn_study import study
-    except ImportError:
-        return
     allowed = [
         p.name
         for p in inspect.signature(study).parameters.values()

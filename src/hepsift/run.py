@@ -14,7 +14,6 @@ run folder atomically (``runs/.<name>.partial`` renamed at the end, with a ``DON
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -27,24 +26,13 @@ import numpy as np
 
 from hepsift.config import RunConfig, load_config
 from hepsift.dataset import Dataset
-from hepsift.errors import ConfigError, DataError, HepsiftError, ModelError
+from hepsift.errors import HepsiftError, ModelError
+from hepsift.prepare import PreparedData, finalise, prepare_data
 
-__all__ = ["PreparedData", "RunResult", "TrainedModel", "prepare_data", "run"]
+__all__ = ["RunResult", "TrainedModel", "run"]
 
 #: families whose ``fit`` takes ``eval_set=(X_val, y_val, w_val)`` (early stopping, curves)
 EVAL_SET_FAMILIES = frozenset({"bdt", "mlp", "pnn"})
-
-
-@dataclass
-class PreparedData:
-    """The selected events as a Dataset, and what the report says about where they came from."""
-
-    dataset: Dataset
-    samples: list[dict[str, Any]] = field(default_factory=list)
-    cutflows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    data_files: list[Path] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    source: str = ""
 
 
 @dataclass
@@ -80,342 +68,6 @@ Log = Callable[[str], None]
 
 def _null_log(message: str) -> None:
     pass
-
-
-# -- data ------------------------------------------------------------------------------------
-
-
-def _optional(module: str, attr: str, what: str) -> Any:
-    """An attribute of a pipeline module, or ConfigError saying this build lacks it."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            raise ConfigError(f"{what} needs {module}, which is not part of this build") from None
-        raise
-    fn = getattr(mod, attr, None)
-    if fn is None:
-        raise ConfigError(f"{what} needs {module}.{attr}, which is not part of this build")
-    return fn
-
-
-def _inline_dataset(cfg: RunConfig) -> PreparedData:
-    inline = cfg.data.inline
-    assert inline is not None
-    X = np.asarray(inline.X, dtype=np.float32)
-    w = np.ones(len(X)) if inline.weight is None else np.asarray(inline.weight)
-    ds = Dataset(
-        X=X,
-        y=np.asarray(inline.y),
-        weight=w,
-        feature_names=tuple(inline.feature_names),
-        class_names=tuple(inline.class_names),
-    )
-    return PreparedData(dataset=ds, source="inline rows of the config")
-
-
-def _call_with_supported(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call ``fn`` with only the keyword arguments its signature accepts."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return fn(*args, **kwargs)
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return fn(*args, **kwargs)
-    return fn(*args, **{k: v for k, v in kwargs.items() if k in params})
-
-
-def cache_folder(cfg: RunConfig, events: int | None = None) -> Path:
-    """``<cache>/<scenario>-<seed>-<events>/``: generated samples are reused from here."""
-    assert cfg.data.scenario is not None
-    n = cfg.data.events if events is None else events
-    return Path(cfg.data.cache) / f"{cfg.data.scenario}-{cfg.seed}-{n}"
-
-
-def _class_of(sample: str, cfg: RunConfig) -> str | None:
-    """The class a sample belongs to by ``task.classes`` (exact name, else prefix), or None."""
-    assert cfg.task.classes is not None
-    for cname, members in cfg.task.classes.items():
-        if sample in members:
-            return cname
-    for cname, members in cfg.task.classes.items():
-        if any(sample.startswith(m) for m in members):
-            return cname
-    return None
-
-
-def _manifest_samples(out: Path) -> list[dict[str, Any]]:
-    """Sample specs (``SampleSpec`` fields) of a generated folder, from its ``manifest.json``."""
-    import json
-
-    manifest = out / "manifest.json"
-    try:
-        data = json.loads(manifest.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read the generator manifest '{manifest}': {exc}") from None
-    raw = data.get("samples", data) if isinstance(data, dict) else data
-    entries: list[dict[str, Any]] = []
-    if isinstance(raw, dict):
-        entries = [{"name": k, **v} for k, v in raw.items() if isinstance(v, dict)]
-    elif isinstance(raw, list):
-        entries = [e for e in raw if isinstance(e, dict)]
-    by_file: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for e in entries:
-        files = e.get("files") or e.get("paths") or e.get("path") or e.get("file")
-        if files is None:
-            continue
-        files_list = [files] if isinstance(files, str) else list(files)
-        paths = tuple(str(p if Path(p).is_absolute() else out / p) for p in files_list)
-        by_file.setdefault(paths, []).append(e)
-    scenario = str(data.get("scenario", out.name)) if isinstance(data, dict) else out.name
-    specs = []
-    for paths, group in by_file.items():
-        if len(group) == 1:
-            e = group[0]
-            spec: dict[str, Any] = {
-                "name": str(e["name"]),
-                "files": list(paths),
-                "manifest": str(manifest),
-            }
-            if "is_signal" in e:
-                spec["label"] = "signal" if e["is_signal"] else "background"
-        else:
-            # several samples in one table (photon-id, resonance-ttbar): one row per candidate or
-            # event with its own label column and physics weight per row (pb)
-            spec = {
-                "name": scenario,
-                "files": list(paths),
-                "label_branch": "label",
-                "kind": "mc",
-                "weight_branch": "weight",
-                "xsection_pb": 1.0,
-                "sum_weights": 1.0,
-            }
-            if scenario == "resonance-ttbar":
-                spec["param_branch"] = "mass"
-        specs.append(spec)
-    if not specs:
-        raise DataError(f"the generator manifest '{manifest}' lists no sample files")
-    return specs
-
-
-def _config_samples(cfg: RunConfig) -> list[dict[str, Any]]:
-    assert cfg.data.samples is not None
-    out = []
-    for s in cfg.data.samples:
-        spec: dict[str, Any] = {
-            "name": s.name,
-            "files": list(s.paths),
-            "label": s.class_,
-            "tree": s.tree,
-            "schema": s.schema_,
-            "kind": s.kind,
-            "kfactor": s.kfactor,
-            "xsection_pb": s.xsec_pb,
-            "sum_weights": s.sum_weights,
-            "label_branch": s.label_branch,
-            "param": s.param,
-            "param_branch": s.param_branch,
-            "entry_stop": s.entry_stop,
-        }
-        out.append({k: v for k, v in spec.items() if v is not None})
-    return out
-
-
-def _selection_spec(cfg: RunConfig) -> Any:
-    preset, cuts = cfg.selection.preset, list(cfg.selection.cuts)
-    if not cuts:
-        return preset
-    base: list[Any] = []
-    if preset is not None:
-        from hepsift.select import PRESETS
-
-        base = list(PRESETS[preset]["cuts"])
-    return {"name": preset or "selection", "cuts": base + cuts}
-
-
-def _generated_samples(cfg: RunConfig) -> list[str] | None:
-    """The scenario samples the task needs (None: all), so that unused ones are not generated."""
-    if not cfg.task.classes or cfg.data.scenario is None:
-        return None
-    try:
-        from hepsift.generate import samples_for
-    except ImportError:
-        return None
-    try:
-        names = [s.name for s in samples_for(cfg.data.scenario)]
-    except (HepsiftError, TypeError):
-        return None
-    members = [m for ms in cfg.task.classes.values() for m in ms]
-    wanted = [n for n in names if any(n == m or n.startswith(m) for m in members)]
-    return wanted or None
-
-
-def _pipeline_dataset(
-    cfg: RunConfig, *, log: Log, scheduler: str | None, progress: bool = False
-) -> PreparedData:
-    build_dataset = _optional("hepsift.features", "build_dataset", "building features")
-    data_files: list[Path] = []
-    if cfg.data.scenario is not None:
-        generate = _optional("hepsift.generate", "generate", f"scenario '{cfg.data.scenario}'")
-        masses = None
-        if cfg.data.scenario == "resonance-ttbar" and cfg.study is not None:
-            masses = list(cfg.study.masses_gev) or None
-        restricted = _generated_samples(cfg)
-        wanted = restricted
-        if wanted is None:
-            from hepsift.generate import samples_for
-
-            wanted = [s.name for s in samples_for(cfg.data.scenario, masses)]
-        groups: dict[int, list[str]] = {}
-        for name in wanted:
-            groups.setdefault(cfg.data.events_per_sample.get(name, cfg.data.events), []).append(
-                name
-            )
-        specs = []
-        folders = []
-        for events, names in sorted(groups.items()):
-            out = cache_folder(cfg, events)
-            done = (out / "manifest.json").is_file()
-            log(
-                f"{'reusing' if done else 'generating'} {cfg.data.scenario} samples "
-                f"{', '.join(names)} ({events} events each) in {out}"
-            )
-            extra: dict[str, Any] = {}
-            if len(groups) > 1 or restricted is not None:
-                extra["samples"] = names
-            if masses is not None:
-                extra["masses"] = masses
-            _call_with_supported(
-                generate,
-                cfg.data.scenario,
-                events=events,
-                out=out,
-                seed=cfg.seed,
-                workers=cfg.data.workers,
-                scheduler=scheduler,
-                progress=progress,
-                **extra,
-            )
-            data_files.append(out / "manifest.json")
-            specs.extend(_manifest_samples(out))
-            folders.append(str(out))
-        source = f"generated scenario '{cfg.data.scenario}' (cache {', '.join(folders)})"
-    else:
-        specs = _config_samples(cfg)
-        for spec in specs:
-            data_files.extend(Path(p) for p in spec["files"] if Path(p).is_file())
-        source = "sample files"
-    class_names = None
-    if cfg.task.classes:
-        kept = []
-        for spec in specs:
-            cname = _class_of(spec["name"], cfg)
-            if cname is not None:
-                kept.append({**spec, "label": cname})
-        if not kept:
-            names = [s["name"] for s in specs]
-            raise ConfigError(f"'task.classes' matches none of the samples ({', '.join(names)})")
-        specs = kept
-        class_names = list(cfg.task.classes)
-    log(f"reading {len(specs)} samples, selection {cfg.selection.preset or 'none'}")
-    dataset, info = build_dataset(
-        specs,
-        features=list(cfg.features),
-        selection=_selection_spec(cfg),
-        lumi_fb=cfg.weights.lumi_fb,
-        class_names=class_names,
-        scheduler=scheduler,
-    )
-    samples_rows: list[dict[str, Any]] = []
-    norm = getattr(info, "norm", {}) or {}
-    yields_by_sample = {r.get("sample"): r for r in getattr(info, "yields", []) or []}
-    for spec in specs:
-        row: dict[str, Any] = {"sample": spec["name"], "class": spec.get("label", "")}
-        n = norm.get(spec["name"], {})
-        for key in ("xsection_pb", "sum_weights", "kfactor"):
-            if n.get(key) is not None:
-                row[key] = n[key]
-        y = yields_by_sample.get(spec["name"])
-        if y is not None:
-            row["selected events"] = y.get("events")
-            row["yield"] = y.get("yield")
-        samples_rows.append(row)
-    cutflows = {name: cf.as_rows() for name, cf in (getattr(info, "cutflows", {}) or {}).items()}
-    return PreparedData(
-        dataset=dataset,
-        samples=samples_rows,
-        cutflows=cutflows,
-        data_files=data_files,
-        source=source,
-    )
-
-
-def _apply_classes(ds: Dataset, cfg: RunConfig) -> Dataset:
-    """Relabel events by the ``task.classes`` mapping (class -> sample names or prefixes)."""
-    classes = cfg.task.classes
-    if not classes:
-        return ds
-    if ds.sample is None or not ds.sample_names:
-        if tuple(classes) == ds.class_names:
-            return ds
-        raise ConfigError(
-            f"'task.classes' maps samples to classes, but the data carry no sample names "
-            f"(data classes: {list(ds.class_names)})"
-        )
-    names = list(ds.sample_names)
-    label_of_sample = np.full(len(names), -1, dtype=np.int64)
-    for k, (cname, members) in enumerate(classes.items()):
-        for j, member in enumerate(members):
-            hits = [i for i, s in enumerate(names) if s == member or s.startswith(member)]
-            if not hits:
-                from hepsift.errors import suggest
-
-                raise ConfigError(
-                    f"'task.classes.{cname}[{j}]' is '{member}', which matches no sample"
-                    f"{suggest(member, names)} (samples: {', '.join(names)})"
-                )
-            for i in hits:
-                label_of_sample[i] = k
-    y = label_of_sample[ds.sample]
-    keep = y >= 0
-    from dataclasses import replace
-
-    sub = ds.subset(keep)
-    return replace(sub, y=y[keep], class_names=tuple(classes))
-
-
-def prepare_data(
-    cfg: RunConfig,
-    *,
-    log: Log = _null_log,
-    scheduler: str | None = None,
-    progress: bool = False,
-) -> PreparedData:
-    """The selected, labelled events of a config (generating or reusing samples as needed)."""
-    if cfg.data.inline is not None:
-        prepared = _inline_dataset(cfg)
-    else:
-        prepared = _pipeline_dataset(cfg, log=log, scheduler=scheduler, progress=progress)
-    return _finalise(prepared, cfg)
-
-
-def _finalise(prepared: PreparedData, cfg: RunConfig) -> PreparedData:
-    """Map samples to the task's classes, keep the configured features, check the classes."""
-    ds = _apply_classes(prepared.dataset, cfg)
-    if cfg.features and tuple(cfg.features) != ds.feature_names:
-        ds = ds.select_features(cfg.features)
-    if cfg.task.type == "binary" and ds.n_classes != 2:
-        raise ConfigError(
-            f"'task.type' is binary but the data have {ds.n_classes} classes "
-            f"{list(ds.class_names)}; set task.classes to map them to two"
-        )
-    counts = np.bincount(ds.y, minlength=ds.n_classes)
-    empty = [c for c, n in zip(ds.class_names, counts, strict=True) if n == 0]
-    if empty:
-        raise DataError(f"class(es) {empty} have no events after the selection")
-    prepared.dataset = ds
-    return prepared
 
 
 # -- training --------------------------------------------------------------------------------
@@ -542,7 +194,8 @@ def _scale(
 
     if cfg.scaling == "none":
         return None, train, list(others)
-    Scaler = _optional("hepsift.features.scaling", "Scaler", "feature scaling")
+    from hepsift.features.scaling import Scaler
+
     scaler = Scaler(cfg.scaling).fit(train.X, sample_weight=np.abs(train.weight))
 
     def tr(d: Dataset | None) -> Dataset | None:
@@ -587,7 +240,7 @@ def run(
     if prepared is None:
         prepared = prepare_data(cfg, log=log, scheduler=scheduler, progress=progress)
     else:
-        prepared = _finalise(prepared, cfg)
+        prepared = finalise(prepared, cfg)
     ds = prepared.dataset
     timings["data_s"] = time.perf_counter() - t
     log(f"dataset: {ds!r}")

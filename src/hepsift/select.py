@@ -12,7 +12,7 @@ A selection is an ordered list of cuts, each a small expression on branch names:
 An *object* cut (``object: photon``) filters the objects of that collection (all its read
 branches together, count branch recomputed); inside it bare names are the collection's fields
 (``pt`` means ``photon_pt``). An *event* cut filters events. Names are branches (GeV after
-reading), collection fields, or derived features of :mod:`hepsift.features.build` (``m_gg``,
+reading), collection fields, or derived features of :mod:`hepsift.features.names` (``m_gg``,
 ``ptt_gg``, ``photon_pt_0``...). ``x[i]`` is the i-th leading object (NaN, so failing any
 comparison, when absent).
 
@@ -35,6 +35,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.errors import ConfigError, DataError, HepsiftError, suggest
+from hepsift.features.columns import cached_flat, cached_starts
+from hepsift.features.jagged import collection_fields, collections, filter_collection, slot
+from hepsift.features.names import resolve_feature
 
 __all__ = [
     "FUNCTIONS",
@@ -415,9 +418,6 @@ class Selection:
     # -- what to read --------------------------------------------------------------------
     def branches(self, available: Iterable[str]) -> set[str]:
         """Branches (among ``available``) the selection reads, incl. those of derived names."""
-        from hepsift.features.build import resolve_feature
-        from hepsift.features.jagged import collections
-
         avail = list(available)
         have = set(avail)
         colls = collections(avail)
@@ -516,21 +516,15 @@ class _State:
         return list(self.events.fields)
 
     def flat(self, branch: str) -> tuple[Any, Any]:
-        from hepsift.features.build import _flat_cached
-
-        return _flat_cached(self.events, branch, self.cache)
+        return cached_flat(self.events, branch, self.cache)
 
     def members(self, coll: str, cut: Cut) -> list[str]:
-        from hepsift.features.jagged import collection_fields
-
         members = collection_fields(self.fields, coll)
         if not members:
             raise ConfigError(f"selection cut '{cut.name}': no branches of '{coll}' were read")
         return members
 
     def materialize(self, coll: str) -> None:
-        from hepsift.features.jagged import filter_collection
-
         if coll in self.pending:
             self.events = filter_collection(self.events, coll, self.pending.pop(coll))
             self.cache.clear()
@@ -572,8 +566,6 @@ class _State:
         Events already rejected get NaN (they cannot pass again), so a feature such as m_gg
         costs only what the surviving events cost.
         """
-        from hepsift.features.build import resolve_feature
-
         feat = resolve_feature(name, self.fields, where=f"selection cut '{cut.name}'")
         n_alive = int(np.count_nonzero(alive))
         if n_alive > 0.5 * alive.size:
@@ -590,8 +582,6 @@ class _State:
     def resolver(self, cut: Cut, alive: NDArray[np.bool_]) -> Resolver:
         """Names of a cut -> values (see :class:`Selection` for the rules)."""
         import awkward as ak
-
-        from hepsift.features.jagged import slot
 
         obj = cut.object
         if obj is not None:
@@ -611,10 +601,8 @@ class _State:
                         f"selection cut '{cut.name}': '{base}[...]' needs a per-object branch"
                         f"{suggest(base, fields)}"
                     )
-                from hepsift.features.build import _starts_cached
-
                 content, cnt = self.flat(base)
-                starts = _starts_cached(base, cnt, self.cache)
+                starts = cached_starts(base, cnt, self.cache)
                 return slot(content, cnt, int(i[:-1]), starts=starts)
             if name in fields:
                 v = self.events[name]

@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         """Apply a selection to FILES and print the weighted cutflow."""
         from rich.console import Console
 
-        from hepsift.features.build import build_dataset
+        from hepsift.prepare import build_dataset
 
         _, info = build_dataset(
             [{"name": sample, "files": files, "label": "signal", "tree": tree}],

@@ -87,7 +87,7 @@ def _load(
 
     if config:
         from hepsift.config import load_config
-        from hepsift.run import prepare_data
+        from hepsift.prepare import prepare_data
 
         cfg = load_config(config, overrides=overrides)
         log(f"preparing the data of config '{cfg.name}'")

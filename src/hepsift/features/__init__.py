@@ -1,6 +1,15 @@
-"""Jagged collections -> model inputs: padding, aggregates, kinematics, scaling, the builder.
+"""Events -> model inputs: feature names, jagged collections, kinematics, scaling.
 
-Submodules are imported lazily (``from hepsift.features import Scaler`` only imports
+- :mod:`hepsift.features.names`: the feature-name grammar (``photon_pt_0``, ``m_gg``,
+  ``jet_sum_pt``...): :func:`resolve_feature`, :func:`known_features`, :func:`compute_features`;
+- :mod:`hepsift.features.columns`: per-chunk cached column views shared with the selection;
+- :mod:`hepsift.features.jagged`: collections found by name, padding, aggregates, object slots;
+- :mod:`hepsift.features.kinematics`: pair quantities with ``vector``;
+- :mod:`hepsift.features.scaling`: the weighted :class:`Scaler` saved with a model.
+
+Everything here works on in-memory events and knows nothing of files, samples or weights: the
+pipeline that reads sample files into a Dataset is :mod:`hepsift.prepare`. Submodules are
+imported lazily (``from hepsift.features import Scaler`` only imports
 :mod:`hepsift.features.scaling`), so ``import hepsift.features`` stays light.
 """
 
@@ -10,12 +19,9 @@ import importlib
 from typing import Any
 
 __all__ = [
-    "BuildInfo",
     "ObjectSlots",
-    "SampleSpec",
     "Scaler",
     "aggregate",
-    "build_dataset",
     "compute_features",
     "known_features",
     "pad",
@@ -26,12 +32,9 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "Scaler": "hepsift.features.scaling",
     "weighted_quantile": "hepsift.features.scaling",
-    "BuildInfo": "hepsift.features.build",
-    "SampleSpec": "hepsift.features.build",
-    "build_dataset": "hepsift.features.build",
-    "compute_features": "hepsift.features.build",
-    "known_features": "hepsift.features.build",
-    "resolve_feature": "hepsift.features.build",
+    "compute_features": "hepsift.features.names",
+    "known_features": "hepsift.features.names",
+    "resolve_feature": "hepsift.features.names",
     "ObjectSlots": "hepsift.features.jagged",
     "aggregate": "hepsift.features.jagged",
     "pad": "hepsift.features.jagged",

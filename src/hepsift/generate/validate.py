@@ -160,7 +160,7 @@ def validation_plots(out: str | Path) -> list[Path]:
     _style()
     import matplotlib.pyplot as plt
 
-    from hepsift.generate.writer import atomic_write
+    from hepsift._files import atomic_write_with
 
     out = Path(out)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -176,7 +176,7 @@ def validation_plots(out: str | Path) -> list[Path]:
         def draw(tmp: Any, fig: Any = fig) -> None:
             fig.savefig(tmp, format="png", dpi=90)
 
-        atomic_write(path, draw, ".png")
+        atomic_write_with(path, draw, suffix=".png")
         plt.close(fig)
         written.append(path)
     return written

@@ -1,23 +1,22 @@
 """Atomic writers of the generated outputs: chunk files, ROOT ntuples (uproot), Parquet, CSV,
-images (compressed NPZ), manifest. Every file is written to a temporary name in the target
-folder and moved into place with ``os.replace``: an interrupted run never leaves a truncated
-file under a final name. Nothing is pickled; NPZ files load with ``allow_pickle=False``.
+images (compressed NPZ), manifest. Every file is written through :mod:`hepsift._files` (a
+temporary name in the target folder, fsynced, moved into place with ``os.replace``): an
+interrupted run never leaves a truncated file under a final name. Nothing is pickled; NPZ files load with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hepsift._files import atomic_write_json, atomic_write_with
+
 __all__ = [
-    "atomic_write",
     "read_chunk",
     "sha256",
     "write_chunk",
@@ -29,23 +28,6 @@ __all__ = [
 ]
 
 
-def atomic_write(path: Path, write: Callable[[Path], object], suffix: str = "") -> None:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -55,8 +37,8 @@ def sha256(path: Path) -> str:
 
 
 def write_json(path: Path, obj: Any) -> None:
-    text = json.dumps(obj, indent=2, sort_keys=False, default=float) + "\n"
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    """``obj`` as strict JSON (numpy values converted, NaN as null), written atomically."""
+    atomic_write_json(path, obj)
 
 
 # ------------------------------------------------------------------------------------ chunks
@@ -80,7 +62,7 @@ def write_chunk(
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)  # type: ignore[arg-type]
 
-    atomic_write(path, _write, ".npz")
+    atomic_write_with(path, _write, suffix=".npz")
 
 
 def read_chunk(path: Path) -> tuple[Any, dict[str, Any], np.ndarray | None]:
@@ -113,7 +95,7 @@ def write_root(path: Path, branches: Mapping[str, Any], tree: str = "mini") -> N
                 field_name=lambda outer, inner: inner if outer == "" else f"{outer}_{inner}",
             )
 
-    atomic_write(path, _write, ".root")
+    atomic_write_with(path, _write, suffix=".root")
 
 
 def write_parquet(path: Path, columns: Mapping[str, np.ndarray]) -> None:
@@ -121,7 +103,9 @@ def write_parquet(path: Path, columns: Mapping[str, np.ndarray]) -> None:
     import pyarrow.parquet as pq
 
     table = pa.table({k: np.asarray(v) for k, v in columns.items()})
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"), ".parquet")
+    atomic_write_with(
+        path, lambda tmp: pq.write_table(table, tmp, compression="zstd"), suffix=".parquet"
+    )
 
 
 def write_csv(path: Path, header: list[str], data: np.ndarray, fmt: list[str]) -> None:
@@ -132,7 +116,7 @@ def write_csv(path: Path, header: list[str], data: np.ndarray, fmt: list[str]) -
             f.write("# " + ",".join(header) + "\n")
             np.savetxt(f, data, fmt=fmt, delimiter=",")
 
-    atomic_write(path, _write, ".csv")
+    atomic_write_with(path, _write, suffix=".csv")
 
 
 def write_images(path: Path, images: np.ndarray, event_number: np.ndarray) -> None:
@@ -147,4 +131,4 @@ def write_images(path: Path, images: np.ndarray, event_number: np.ndarray) -> No
                 channels=np.array(["ECAL_ET", "HCAL_ET", "track_pT"]),
             )
 
-    atomic_write(path, _write, ".npz")
+    atomic_write_with(path, _write, suffix=".npz")

@@ -15,13 +15,14 @@ from typing import Any
 
 from hepsift.errors import DataError
 
-__all__ = ["SCHEMAS", "Schema", "expand_paths", "inspect", "iterate", "read"]
+__all__ = ["SCHEMAS", "Schema", "expand_paths", "file_kind", "inspect", "iterate", "read"]
 
 from hepsift.io.root import PathLike, expand_paths
 from hepsift.io.schema import SCHEMAS, Schema
 
 
-def _kind(files: list[Path]) -> str:
+def file_kind(files: list[Path]) -> str:
+    """``"root"``, ``"csv"`` or ``"parquet"``: the one type of ``files`` (DataError if mixed)."""
     from hepsift.io.tables import table_kind
 
     kinds = {table_kind(p) or ("root" if p.suffix.lower() == ".root" else "root?") for p in files}
@@ -47,7 +48,7 @@ def iterate(
     ``branches`` are branch names (or glob patterns for ROOT) / column names; None reads all.
     """
     files = expand_paths(paths_or_glob)
-    if _kind(files) == "root":
+    if file_kind(files) == "root":
         from hepsift.io.root import iterate_root
 
         yield from iterate_root(
@@ -98,14 +99,14 @@ def inspect(
 ) -> dict[str, Any]:
     """Trees/columns, types, entries and per-branch summaries of one file (file units)."""
     files = expand_paths(path)
-    if _kind(files[:1]) == "root":
+    if file_kind(files[:1]) == "root":
         from hepsift.io.root import inspect_root
 
         return inspect_root(files[0], tree=tree, max_entries=max_entries)
     import awkward as ak
     import numpy as np
 
-    from hepsift.io.root import _summary
+    from hepsift.io.root import value_summary
 
     arr = read(files[0], entry_stop=max_entries)
     rows = []
@@ -116,7 +117,7 @@ def inspect(
                 "branch": name,
                 "type": str(ak.type(col).content),
                 "entries": len(col),
-                "values": _summary(np.asarray(ak.to_numpy(col), dtype=np.float64))
+                "values": value_summary(np.asarray(ak.to_numpy(col), dtype=np.float64))
                 if np.issubdtype(ak.to_numpy(col).dtype, np.number)
                 else None,
             }

@@ -14,7 +14,14 @@ from typing import Any
 from hepsift.errors import DataError, HepsiftError
 from hepsift.io.schema import HEPMASS_COLUMNS, HIGGS_COLUMNS, Schema, check_names, get_schema
 
-__all__ = ["detect_csv_schema", "iterate_table", "rows_per_step", "table_kind"]
+__all__ = [
+    "csv_options",
+    "detect_csv_schema",
+    "iterate_table",
+    "rows_per_step",
+    "table_columns",
+    "table_kind",
+]
 
 _UNITS = {"kb": 1e3, "mb": 1e6, "gb": 1e9, "b": 1.0, "kib": 1024.0, "mib": 1024.0**2}
 
@@ -68,7 +75,8 @@ def detect_csv_schema(path: Path) -> Schema | None:
     return None
 
 
-def _csv_options(path: Path, schema: Schema | None) -> tuple[Any, list[str] | None]:
+def csv_options(path: Path, schema: Schema | None) -> tuple[Any, list[str] | None]:
+    """(pyarrow ReadOptions, column names or None) of a CSV file in layout ``schema``."""
     import pyarrow.csv as pcsv
 
     if schema is None:
@@ -87,6 +95,25 @@ def _csv_options(path: Path, schema: Schema | None) -> tuple[Any, list[str] | No
         skip = 1 if schema.header else 0
         return pcsv.ReadOptions(column_names=names, skip_rows=skip), names
     return pcsv.ReadOptions(), None
+
+
+def table_columns(path: Path, schema: Schema | None) -> tuple[list[str], Schema | None]:
+    """(column names, schema) of a CSV/Parquet file without reading its rows.
+
+    A CSV file's layout is detected (:func:`detect_csv_schema`) when ``schema`` is None.
+    """
+    if table_kind(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names), schema
+    import pyarrow.csv as pcsv
+
+    schema = schema or detect_csv_schema(path)
+    opts, _ = csv_options(path, schema)
+    reader = pcsv.open_csv(path, read_options=opts)
+    names = list(reader.schema.names)
+    reader.close()
+    return names, schema
 
 
 def _batches(
@@ -108,7 +135,7 @@ def _batches(
         rows = rows_per_step(step_size, len(cols))
         yield from pf.iter_batches(batch_size=rows, columns=cols)
         return
-    opts, _ = _csv_options(path, schema)
+    opts, _ = csv_options(path, schema)
     probe = pcsv.open_csv(path, read_options=opts)
     all_names = list(probe.schema.names)
     probe.close()

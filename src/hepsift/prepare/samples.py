@@ -1,0 +1,343 @@
+"""Samples and their physics weights: what to read from each sample and how to weight it.
+
+Event weights (per sample): ``mcWeight * scale factors * XSection [pb] * lumi [pb^-1] /
+SumWeights * kfactor``; cross section and sum of weights come from the branches, or from the
+sample spec / the generator's ``manifest.json``. Real data (``kind="data"``, or auto-detected:
+no ``mcWeight``/``genWeight`` branch, or all of it zero as in ATLAS Open Data data files) gets
+weight 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from hepsift.errors import ConfigError, DataError, suggest
+from hepsift.features.columns import F64, as_float64
+from hepsift.features.names import resolve_feature
+from hepsift.io import file_kind
+from hepsift.io.root import expand_paths, open_tree
+from hepsift.io.schema import detect_root_schema, get_schema
+from hepsift.io.tables import table_columns
+
+__all__ = [
+    "DEFAULT_SCALE_FACTORS",
+    "EVENT_NUMBER_BRANCHES",
+    "BuildInfo",
+    "SampleKind",
+    "SamplePlan",
+    "SampleSpec",
+    "event_weights",
+    "plan_sample",
+    "sample_classes",
+]
+
+DEFAULT_SCALE_FACTORS = ("scaleFactor_PHOTON", "scaleFactor_PhotonTRIGGER", "scaleFactor_PILEUP")
+EVENT_NUMBER_BRANCHES = ("eventNumber", "event", "event_number")
+SampleKind = Literal["auto", "mc", "data"]
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """One sample of :func:`build_dataset` (the ``samples:`` list of a run config).
+
+    Attributes
+    ----------
+    name: sample name (e.g. ``ggH``); also the key looked up in ``manifest``.
+    files: a path, glob pattern or list of them (ROOT, CSV or Parquet).
+    label: class of every event of the sample: a class name (``"signal"``) or an integer.
+        For tables with a per-row label column (HIGGS, HEPMASS, photon-id) use
+        ``label_branch="label"`` instead.
+    tree: ROOT tree name (default: the schema's, or the file's only tree).
+    schema: layout name (``atlas-gamgam``, ``nanoaod``, ``higgs``, ``hepmass``...); None: detect.
+    kind: ``"mc"``, ``"data"`` (weight 1) or ``"auto"`` (data when no MC weight is present).
+    kfactor: multiplies the weight (higher-order correction of the cross section).
+    xsection_pb, sum_weights: override the XSection / SumWeights branches (or the manifest).
+    manifest: path of the generator's ``manifest.json`` holding ``xsection_pb`` and
+        ``sum_weights`` per sample name.
+    weight_branch: generator weight branch (default ``mcWeight`` or ``genWeight`` if present).
+    scale_factors: scale-factor branches multiplied in (default
+        :data:`DEFAULT_SCALE_FACTORS`, those present in the file).
+    label_branch: per-row integer label column instead of ``label``.
+    param, param_branch: the physics parameter (e.g. a mass in GeV) of every event, or the
+        column holding it (``mass`` for HEPMASS), for parametric models.
+    entry_stop: read at most this many events of the sample.
+    """
+
+    name: str
+    files: str | tuple[str, ...]
+    label: str | int | None = None
+    tree: str | None = None
+    schema: str | None = None
+    kind: SampleKind = "auto"
+    kfactor: float = 1.0
+    xsection_pb: float | None = None
+    sum_weights: float | None = None
+    manifest: str | None = None
+    weight_branch: str | None = None
+    scale_factors: tuple[str, ...] | None = None
+    label_branch: str | None = None
+    param: float | None = None
+    param_branch: str | None = None
+    entry_stop: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.files, list):
+            object.__setattr__(self, "files", tuple(str(f) for f in self.files))
+        if isinstance(self.scale_factors, list):
+            object.__setattr__(self, "scale_factors", tuple(self.scale_factors))
+        if self.kind not in ("auto", "mc", "data"):
+            raise ConfigError(
+                f"sample '{self.name}': kind '{self.kind}' is not one of auto, mc, data"
+                f"{suggest(str(self.kind), ('auto', 'mc', 'data'))}"
+            )
+        if (self.label is None) == (self.label_branch is None):
+            raise ConfigError(
+                f"sample '{self.name}': give exactly one of 'label' (class of the sample) or "
+                "'label_branch' (per-row label column)"
+            )
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SampleSpec:
+        """From a config mapping; unknown keys are a ConfigError with the nearest key."""
+        allowed = [f.name for f in fields(cls)]
+        for key in d:
+            if key not in allowed:
+                raise ConfigError(
+                    f"sample '{d.get('name', '?')}' has unknown key '{key}'"
+                    f"{suggest(str(key), allowed)} (allowed: {', '.join(allowed)})"
+                )
+        if "name" not in d or "files" not in d:
+            raise ConfigError(f"a sample needs 'name' and 'files'; got keys {sorted(d)}")
+        return cls(**dict(d))
+
+    def file_list(self) -> list[str]:
+        return [self.files] if isinstance(self.files, str) else list(self.files)
+
+
+@dataclass
+class BuildInfo:
+    """What :func:`build_dataset` did: per-sample cutflows, kinds and normalisation, yields."""
+
+    cutflows: dict[str, Any] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    norm: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    yields: list[dict[str, Any]] = field(default_factory=list)
+    branches: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cutflows": {k: v.to_dict() for k, v in self.cutflows.items()},
+            "kinds": dict(self.kinds),
+            "norm": {k: dict(v) for k, v in self.norm.items()},
+            "yields": list(self.yields),
+        }
+
+    def yields_table(self) -> Any:
+        """A rich Table of events, weighted yield and its error per sample and class."""
+        from rich.table import Table
+
+        t = Table(title="yields")
+        for col in ("sample", "class", "kind", "events", "yield", "± stat"):
+            t.add_column(col, justify="left" if col in ("sample", "class", "kind") else "right")
+        for row in self.yields:
+            t.add_row(
+                row["sample"],
+                row["class"],
+                row["kind"],
+                f"{row['events']:,}",
+                f"{row['yield']:.4g}",
+                f"{row['error']:.2g}",
+            )
+        return t
+
+
+def _manifest_entry(path: str, sample: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"sample '{sample}': cannot read manifest '{path}': {exc}") from None
+    pools = [data.get("samples", {}), data] if isinstance(data, dict) else []
+    if isinstance(data, dict) and isinstance(data.get("samples"), list):
+        pools = [{s.get("name"): s for s in data["samples"] if isinstance(s, dict)}]
+    for pool in pools:
+        if isinstance(pool, dict) and isinstance(pool.get(sample), dict):
+            return dict(pool[sample])
+    names = [k for p in pools if isinstance(p, dict) for k in p if isinstance(p.get(k), dict)]
+    raise DataError(f"manifest '{path}' has no sample '{sample}'{suggest(sample, names)}")
+
+
+def _first(entry: Mapping[str, Any], keys: Sequence[str]) -> float | None:
+    for k in keys:
+        if entry.get(k) is not None:
+            return float(entry[k])
+    return None
+
+
+@dataclass(frozen=True)
+class SamplePlan:
+    """Resolved reading and weighting plan of one sample (picklable for Dask workers)."""
+
+    spec: SampleSpec
+    kind: str
+    branches: tuple[str, ...]
+    weight_branch: str | None
+    scale_factors: tuple[str, ...]
+    xsection_pb: float | None
+    sum_weights: float | None
+    lumi_pb: float
+    event_branch: str | None
+
+
+def event_weights(chunk: Any, plan: SamplePlan) -> F64:
+    """Physics weight of every event of ``chunk`` (module docstring); 1 for data."""
+    n = len(chunk)
+    if plan.kind == "data":
+        return np.ones(n)
+    w = as_float64(chunk[plan.weight_branch]) if plan.weight_branch else np.ones(n)
+    for sf in plan.scale_factors:
+        w = w * as_float64(chunk[sf])
+    xs = as_float64(chunk["XSection"]) if plan.xsection_pb is None else plan.xsection_pb
+    sw = as_float64(chunk["SumWeights"]) if plan.sum_weights is None else plan.sum_weights
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = w * xs * plan.lumi_pb / sw * plan.spec.kfactor
+    if not np.all(np.isfinite(w)):
+        raise DataError(
+            f"sample '{plan.spec.name}': event weights are NaN/inf (SumWeights zero?); "
+            "set sum_weights or xsection_pb in the sample spec"
+        )
+    return np.asarray(w, dtype=np.float64)
+
+
+def plan_sample(
+    spec: SampleSpec,
+    selection: Any,
+    features: Sequence[str],
+    lumi_fb: float,
+    options: Mapping[str, Any],
+) -> tuple[SamplePlan, Any, list[Path], str]:
+    """(plan, schema, files, file kind) of one sample: what to read and how to weight it."""
+    files = expand_paths(spec.file_list())
+    kind_of_file = file_kind(files)
+    schema = get_schema(spec.schema)
+    t = None
+    if kind_of_file == "root":
+        t = open_tree(files[0], spec.tree, schema)
+        available = list(t.keys(recursive=False))
+        if schema is None:
+            schema = detect_root_schema(t.name, available)
+    else:
+        available, schema = table_columns(files[0], schema)
+    have = set(available)
+    need: set[str] = set()
+    if selection is not None:
+        need |= selection.branches(available)
+    for name in features:
+        need |= set(
+            resolve_feature(name, available, where=f"sample '{spec.name}' features").requires
+        )
+    if options.get("objects"):
+        for coll in options["objects"]:
+            need |= {f"{coll}_{f}" for f in options["object_fields"] if f"{coll}_{f}" in have}
+    for b in (spec.label_branch, spec.param_branch):
+        if b is not None:
+            if b not in have:
+                raise DataError(f"sample '{spec.name}': no column '{b}'{suggest(b, available)}")
+            need.add(b)
+    event_branch = next((b for b in EVENT_NUMBER_BRANCHES if b in have), None)
+    if event_branch:
+        need.add(event_branch)
+    # kind and weights
+    weight_branch = spec.weight_branch or next(
+        (b for b in ("mcWeight", "genWeight") if b in have), None
+    )
+    if spec.weight_branch and spec.weight_branch not in have:
+        raise DataError(
+            f"sample '{spec.name}': no weight branch '{spec.weight_branch}'"
+            f"{suggest(spec.weight_branch, available)}"
+        )
+    kind = spec.kind
+    if kind == "auto":
+        if weight_branch is None:
+            kind = "data"
+        elif t is not None:
+            probe = np.asarray(t[weight_branch].array(library="np", entry_stop=1000))
+            kind = "data" if probe.size and np.all(probe == 0) else "mc"
+        else:
+            kind = "mc"
+    entry: dict[str, Any] = _manifest_entry(spec.manifest, spec.name) if spec.manifest else {}
+    xs = (
+        spec.xsection_pb
+        if spec.xsection_pb is not None
+        else _first(entry, ("xsection_pb", "XSection", "cross_section_pb", "sigma_pb"))
+    )
+    sw = (
+        spec.sum_weights
+        if spec.sum_weights is not None
+        else _first(entry, ("sum_weights", "SumWeights", "sumw"))
+    )
+    sfs: tuple[str, ...] = ()
+    if kind == "mc":
+        if weight_branch is not None:
+            need.add(weight_branch)
+        sfs = tuple(s for s in (spec.scale_factors or DEFAULT_SCALE_FACTORS) if s in have)
+        if spec.scale_factors:
+            missing = [s for s in spec.scale_factors if s not in have]
+            if missing:
+                raise DataError(
+                    f"sample '{spec.name}': no scale-factor branch '{missing[0]}'"
+                    f"{suggest(missing[0], available)}"
+                )
+        need |= set(sfs)
+        if xs is None:
+            if "XSection" in have:
+                need.add("XSection")
+            else:
+                xs = 1.0 / (lumi_fb * 1000.0)  # no normalisation available: leave weights raw
+        if sw is None:
+            if "SumWeights" in have:
+                need.add("SumWeights")
+            else:
+                sw = 1.0
+    plan = SamplePlan(
+        spec=spec,
+        kind=kind,
+        branches=tuple(sorted(need)),
+        weight_branch=weight_branch if kind == "mc" else None,
+        scale_factors=sfs,
+        xsection_pb=xs,
+        sum_weights=sw,
+        lumi_pb=lumi_fb * 1000.0,
+        event_branch=event_branch,
+    )
+    return plan, schema, files, kind_of_file
+
+
+def sample_classes(specs: Sequence[SampleSpec], class_names: Sequence[str] | None) -> list[str]:
+    """The class names of a build (given, or from the samples' labels), checked against them."""
+    if class_names is not None:
+        classes = [str(c) for c in class_names]
+    else:
+        labels = [s.label for s in specs if s.label is not None]
+        if all(isinstance(lab, str) for lab in labels):
+            if set(labels) <= {"background", "signal"}:
+                classes = ["background", "signal"]
+            else:
+                classes = list(dict.fromkeys(str(lab) for lab in labels))
+        else:
+            top = max([int(lab) for lab in labels] + [1])  # type: ignore[arg-type]
+            classes = ["background", "signal"] if top == 1 else [str(i) for i in range(top + 1)]
+    for s in specs:
+        if isinstance(s.label, str) and s.label not in classes:
+            raise ConfigError(
+                f"sample '{s.name}': label '{s.label}' is not a class{suggest(s.label, classes)} "
+                f"(classes: {', '.join(classes)})"
+            )
+        if isinstance(s.label, int) and not 0 <= s.label < len(classes):
+            raise ConfigError(f"sample '{s.name}': label {s.label} outside 0..{len(classes) - 1}")
+    return classes
