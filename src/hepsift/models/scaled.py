@@ -46,8 +46,11 @@ class Scaled(Classifier):
 
     family: ClassVar[str] = "scaled"
     scales_inputs: ClassVar[bool] = True
-    supports_eval_set: ClassVar[bool] = True
-    reports_epochs: ClassVar[bool] = True
+    # the class-level capabilities are those of the default inner model (logistic): a caller
+    # that wraps a family reads that family's class. ``fit`` accepts whatever keywords the
+    # inner model accepts (``eval_set`` is scaled on the way), plus ``scaler_weight``.
+    supports_eval_set: ClassVar[bool] = False
+    reports_epochs: ClassVar[bool] = False
     scaler_: Any
     estimator_: Any
 
