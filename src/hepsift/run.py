@@ -35,6 +35,7 @@ from hepsift.errors import ConfigError, DataError, HepsiftError, ModelError
 
 __all__ = ["PreparedData", "RunResult", "TrainedModel", "prepare_data", "run"]
 
+
 @dataclass
 class PreparedData:
     """The selected events as a Dataset, and what the report says about where they came from."""

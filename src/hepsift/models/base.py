@@ -52,7 +52,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from hepsift._files import atomic_write_text, dumps_json, jsonable
-from hepsift.errors import DataError, ModelError
+from hepsift.errors import ConfigError, DataError, ModelError, suggest
 
 __all__ = [
     "INPUTS",
@@ -151,8 +151,9 @@ class Model(BaseEstimator):  # type: ignore[misc]
         allowed = self.fit_keywords()
         unknown = sorted(set(fit_params) - allowed)
         if unknown:
-            raise ModelError(
-                f"{type(self).__name__}.fit got unknown arguments {unknown} "
+            raise ConfigError(
+                f"{type(self).__name__}.fit got unknown arguments {unknown}"
+                f"{suggest(unknown[0], sorted(allowed))} "
                 f"(allowed: {', '.join(sorted(allowed)) or 'none'})"
             )
 
