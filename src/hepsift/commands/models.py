@@ -111,12 +111,12 @@ def register(app: typer.Typer) -> None:
             X = model.scaler_.inverse_transform(X)
         inputs: dict[str, float] = {}
         if model.parametric:
-            centre = getattr(model, "param_center_", None)  # the pNN's training mass centre
-            if param is None and centre is None:
+            value = param if param is not None else getattr(model, "param_center_", None)
+            if value is None:  # the pNN has its training masses' centre
                 from hepsift.errors import ConfigError
 
                 raise ConfigError(f"'{model_dir}' is a parametric model: pass --param VALUE")
-            inputs["param"] = float(param if param is not None else centre)
+            inputs["param"] = float(value)
         diff = check_parity(model, path, X.astype(np.float32), atol=atol, **inputs)
         Console(highlight=False).print(
             f"wrote {path}; parity on {events} events: max |diff| = {diff:.2e} (<= {atol:g})"

@@ -170,6 +170,9 @@ class MLPRegressor(Regressor):
         net = self.net_
 
         class _Export(torch.nn.Module):
+            y_mean: torch.Tensor
+            y_std: torch.Tensor
+
             def __init__(self, model: MLPRegressor) -> None:
                 super().__init__()
                 self.net = net
