@@ -373,6 +373,11 @@ class PNN(Classifier):
         self.progress = progress
         self.seed = seed
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # signal vs background only
+        return tags
+
     # -- network ---------------------------------------------------------------------------
     def _net_args(self) -> dict[str, Any]:
         return {
@@ -459,7 +464,8 @@ class PNN(Classifier):
         _check_choice("background_mass", self.background_mass, BACKGROUND_MASS_POLICIES)
         if len(self.classes_) != 2:
             raise ModelError(
-                f"a pNN separates signal from background: it needs exactly 2 classes; got "
+                "Only binary classification is supported: a pNN separates signal from "
+                "background, it needs exactly 2 classes; got "
                 f"{len(self.classes_)} ({list(self.classes_)})"
             )
         p = _param_array(fit_params.get("param"), len(y), "fit")

@@ -103,7 +103,7 @@ class Scaled(Classifier):
         hi = np.where(np.isfinite(sc.hi_), sc.hi_, f32.max).astype(np.float32)
         return lo, hi, clip
 
-    def transform(self, X: ArrayLike) -> NDArray[np.float32]:
+    def scale_features(self, X: ArrayLike) -> NDArray[np.float32]:
         """The inner model's input: ``X`` scaled in float32 (the ONNX graph's arithmetic)."""
         x = np.array(X, dtype=np.float32)
         lo, hi, clip = self._bounds()
@@ -132,13 +132,13 @@ class Scaled(Classifier):
         )
         if fit_params.get("eval_set") is not None:
             Xv, yv, wv = self._parse_eval_set(fit_params["eval_set"])
-            fit_params["eval_set"] = (self.transform(Xv), yv, wv)
+            fit_params["eval_set"] = (self.scale_features(Xv), yv, wv)
         # the inner model sees the encoded labels 0..K-1: its columns are ours
-        inner.fit(self.transform(X), y, sample_weight=w, **fit_params)
+        inner.fit(self.scale_features(X), y, sample_weight=w, **fit_params)
         self.estimator_ = inner
 
     def _predict_proba(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        return np.asarray(self.estimator_.predict_proba(self.transform(X)), dtype=np.float64)
+        return np.asarray(self.estimator_.predict_proba(self.scale_features(X)), dtype=np.float64)
 
     @property
     def feature_importances_(self) -> NDArray[np.float64]:
