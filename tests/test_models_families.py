@@ -391,6 +391,8 @@ def test_capabilities_say_what_fit_accepts(name: str, rng: np.random.Generator) 
     model.fit(X[:300], target[:300], **kwargs)
     assert epochs == ([0, 1] if cls.reports_epochs else [])
     if not cls.supports_eval_set:
+        # eval_set=None is "no eval_set" for every family
+        models.create(name, **CAPABILITY_FAST[name]).fit(X, target, eval_set=None, **extra)
         with pytest.raises(ConfigError, match="unknown arguments"):
             models.create(name, **CAPABILITY_FAST[name]).fit(
                 X, target, eval_set=(X, target), **extra

@@ -147,9 +147,10 @@ class Model(BaseEstimator):  # type: ignore[misc]
         return frozenset(extra)
 
     def _check_fit_keywords(self, fit_params: dict[str, Any]) -> None:
-        """One line naming unknown ``fit`` keywords and the allowed ones."""
+        """One line naming unknown ``fit`` keywords and the allowed ones (a keyword passed as
+        None counts as not passed)."""
         allowed = self.fit_keywords()
-        unknown = sorted(set(fit_params) - allowed)
+        unknown = sorted(k for k, v in fit_params.items() if v is not None and k not in allowed)
         if unknown:
             raise ConfigError(
                 f"{type(self).__name__}.fit got unknown arguments {unknown}"
