@@ -198,7 +198,7 @@ def test_invalid_hyperparameters_raise_config_error(rng: np.random.Generator) ->
     for bad in ({"C": 0.0}, {"C": -1.0}, {"max_iter": 0}, {"tol": -1.0}, {"learning_rate": 0}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             LogisticRegression(**bad).fit(X, y)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="no extra arguments"):
+    with pytest.raises(ConfigError, match="unknown arguments"):
         LogisticRegression().fit(X, y, epochs=3)
     with pytest.raises(ConfigError):
         create("logistic", Cc=1.0)

@@ -89,10 +89,9 @@ def test_onnx_parity(name: str, k: int, rng: np.random.Generator, tmp_path: Path
     assert got.shape == (1000, k)
 
 
-def test_onnx_refused_where_unsupported(rng: np.random.Generator, tmp_path: Path) -> None:
-    X, y = binary(rng, 300)
-    model = models.create("undersample", **FAST["undersample"]).fit(X, y)
-    with pytest.raises(ModelError, match="no ONNX export"):
+def test_onnx_of_an_unfitted_model_is_refused(tmp_path: Path) -> None:
+    model = models.create("undersample", **FAST["undersample"])
+    with pytest.raises(ModelError, match="not fitted"):
         export_onnx(model, tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
 
@@ -352,3 +351,120 @@ def test_ensemble_passes_eval_set_to_base_models(rng: np.random.Generator) -> No
     assert all(m.booster_.num_boosted_rounds() < 300 for m in e.models_)  # stopped early
     with pytest.raises(DataError, match="not seen"):
         e.fit(X[:1000], labels[:1000], eval_set=(X[1000:], y[1000:]))
+
+
+# -- capabilities on the contract (issue 10, item 7) ------------------------------------------
+CAPABILITY_FAST: dict[str, dict[str, Any]] = {
+    **FAST,
+    "logistic": {},
+    "scaled": {"estimator": "tree"},
+    "pnn": {"hidden": (8,), "epochs": 2, "num_threads": 1},
+    "bdt-regressor": {"n_estimators": 5},
+    "mlp-regressor": {"hidden": (8,), "epochs": 2, "num_threads": 1},
+}
+
+
+@pytest.mark.parametrize("name", sorted(models.MODELS))
+def test_capabilities_say_what_fit_accepts(name: str, rng: np.random.Generator) -> None:
+    """``supports_eval_set``, ``reports_epochs`` and ``inputs`` are what ``fit`` does."""
+    cls = models.model_class(name)
+    assert cls.inputs <= {"table", "param", "objects", "images"} and "table" in cls.inputs
+    assert cls.parametric == ("param" in cls.inputs)
+    for attr in (cls.seed_param, cls.progress_param):
+        assert attr is None or attr in models.hyperparameters(name)
+    X, y = binary(rng, 400)
+    target: Any = X[:, 0] if name.endswith("-regressor") else y
+    extra: dict[str, Any] = {}
+    if cls.parametric:
+        extra = {"param": np.where(y == 1, 500.0, np.nan)}
+    model = models.create(
+        name, **{**CAPABILITY_FAST[name], **({"epochs": 2} if cls.reports_epochs else {})}
+    )
+    epochs: list[int] = []
+    kwargs: dict[str, Any] = {k: v[:300] for k, v in extra.items()}
+    if cls.supports_eval_set:
+        kwargs["eval_set"] = (X[300:], target[300:])
+        if cls.parametric:
+            kwargs["eval_param"] = np.full(100, 500.0)
+    if cls.reports_epochs:
+        kwargs["on_epoch"] = lambda epoch, history: epochs.append(epoch)
+    model.fit(X[:300], target[:300], **kwargs)
+    assert epochs == ([0, 1] if cls.reports_epochs else [])
+    if not cls.supports_eval_set:
+        # eval_set=None is "no eval_set" for every family
+        models.create(name, **CAPABILITY_FAST[name]).fit(X, target, eval_set=None, **extra)
+        with pytest.raises(ConfigError, match="unknown arguments"):
+            models.create(name, **CAPABILITY_FAST[name]).fit(
+                X, target, eval_set=(X, target), **extra
+            )
+
+
+def test_capability_flags_of_the_families() -> None:
+    scales = {n for n in models.MODELS if models.model_class(n).scales_inputs}
+    assert scales == {"mlp", "pnn", "mlp-regressor", "scaled"}
+    assert models.model_class("easy-ensemble").supports_eval_set  # missed by the old name list
+    assert models.PNN is models.model_class("pnn") and models.PNN.parametric
+    assert set(models.REGRESSORS) == {"mlp-regressor", "bdt-regressor"}
+    assert not set(models.REGRESSORS) & set(models.CLASSIFIERS)
+
+
+@pytest.mark.parametrize("base", ["bdt-regressor", "pnn", "bagging", "bdtt"])
+def test_ensembles_take_only_non_parametric_classifier_bases(
+    base: str, rng: np.random.Generator
+) -> None:
+    X, y = binary(rng, 200)
+    for family in ("easy-ensemble", "bagging", "undersample"):
+        with pytest.raises(ConfigError) as info:
+            models.create(family, base=base).fit(X, y)
+        message = str(info.value)
+        assert "\n" not in message and f"'{base}'" in message and "allowed: " in message
+
+
+@pytest.mark.parametrize("name", sorted(models.MODELS))
+def test_all_zero_weights_are_refused(name: str, rng: np.random.Generator) -> None:
+    X, y = binary(rng, 100)
+    target: Any = X[:, 0] if name.endswith("-regressor") else y
+    extra = {"param": np.where(y == 1, 500.0, np.nan)} if name == "pnn" else {}
+    with pytest.raises(DataError, match="all sample weights are zero"):
+        models.create(name, **CAPABILITY_FAST[name]).fit(
+            X, target, sample_weight=np.zeros(100), **extra
+        )
+
+
+def test_regressors_save_without_classes(rng: np.random.Generator, tmp_path: Path) -> None:
+    X, _ = binary(rng, 300)
+    model = models.create("bdt-regressor", n_estimators=5).fit(X, X[:, 0])
+    loaded = models.load(model.save(tmp_path / "r"))
+    assert isinstance(loaded, models.Regressor) and not hasattr(loaded, "classes_")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_scaled_scales_the_eval_set_and_saves_one_folder(
+    rng: np.random.Generator, tmp_path: Path
+) -> None:
+    from hepsift.features.scaling import Scaler
+
+    X, y = binary(rng, 1200)
+    w = rng.uniform(0.5, 2.0, 1200)
+    inner = models.create("bdt", n_estimators=200, early_stopping_rounds=3, learning_rate=0.5)
+    model = models.Scaled(inner, scaling="robust").fit(
+        X[:800], y[:800], sample_weight=w[:800], eval_set=(X[800:], y[800:])
+    )
+    ref = Scaler("robust").fit(X[:800], sample_weight=w[:800])
+    np.testing.assert_allclose(model.scaler_.center_, ref.center_)
+    assert model.estimator_.best_iteration_ < 199  # early stopping saw the (scaled) eval_set
+    same = models.create("bdt", n_estimators=200, early_stopping_rounds=3, learning_rate=0.5)
+    same.fit(
+        model.scale_features(X[:800]),
+        y[:800],
+        sample_weight=w[:800],
+        eval_set=(model.scale_features(X[800:]), y[800:]),
+    )
+    np.testing.assert_allclose(same.predict_proba(model.scale_features(X)), model.predict_proba(X))
+    folder = model.save(tmp_path / "s")
+    assert sorted(p.name for p in folder.iterdir()) == ["estimator", "model.json"]
+    loaded = models.load(folder)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+    # scaler_weight: the scaler's own weights (the run passes the event weights)
+    other = models.Scaled("logistic").fit(X, y, sample_weight=w, scaler_weight=np.ones(1200))
+    np.testing.assert_allclose(other.scaler_.center_, X.mean(axis=0), rtol=1e-5, atol=1e-6)

@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 import hepsift.models as models
 from hepsift.errors import ConfigError, DataError, ModelError
+from hepsift.export import check_parity
 from hepsift.models.pnn import (
     MAX_DISCRETE_MASSES,
     MECHANISMS,
@@ -22,7 +23,6 @@ from hepsift.models.pnn import (
     assign_background_mass,
     balanced_weights,
     mass_cells,
-    onnx_parity,
 )
 
 MASSES = np.array([500.0, 750.0, 1000.0, 1250.0, 1500.0])
@@ -242,10 +242,26 @@ def test_fit_is_deterministic_and_keeps_global_rng(rng: np.random.Generator) -> 
 
 def test_eval_set_with_eval_param_drives_early_stopping(rng: np.random.Generator) -> None:
     X, y, m = toy(rng, 1200)
-    model = PNN(mechanism="concat", **{**FAST, "epochs": 3}).fit(
-        X[:800], y[:800], param=m[:800], eval_set=(X[800:], y[800:]), eval_param=m[800:]
-    )
-    assert np.all(np.isfinite(model.history_.val_loss))
+    # given masses and no balancing: the validation weights are 1, so the loop's val_loss is
+    # the plain mean binary cross-entropy of the validation events, computable from outside
+    m = np.where(y == 1, m, MASSES[rng.integers(0, MASSES.size, len(y))])
+    model = PNN(
+        mechanism="concat",
+        background_mass="given",
+        balance=False,
+        **{**FAST, "epochs": 12, "lr": 0.05, "patience": 3},
+    ).fit(X[:400], y[:400], param=m[:400], eval_set=(X[800:], y[800:]), eval_param=m[800:])
+    hist = model.history_
+    assert np.all(np.isfinite(hist.val_loss))
+    best = int(np.argmin(hist.val_loss))
+    assert hist.best_epoch == best
+    assert best < hist.epochs - 1  # the weights of a later epoch were there to be replaced
+    p = np.clip(model.predict_proba(X[800:], m[800:])[:, 1], 1e-12, 1 - 1e-12)
+    yv = y[800:]
+    val_loss = -np.mean(yv * np.log(p) + (1 - yv) * np.log(1 - p))
+    # the model holds the best epoch's weights, not the last epoch's
+    assert val_loss == pytest.approx(min(hist.val_loss), rel=1e-5)
+    assert val_loss < hist.val_loss[-1] - 1e-6
     inner = PNN(mechanism="concat", validation_fraction=0.25, **{**FAST, "epochs": 2})
     inner.fit(X, y, param=m)
     assert np.all(np.isfinite(inner.history_.val_loss))
@@ -284,7 +300,9 @@ def test_onnx_has_two_inputs_and_matches(
     assert inputs["X"].type == inputs["param"].type == "tensor(float)"
     assert inputs["X"].shape[1] == X.shape[1] and inputs["param"].shape[1] == 1
     masses = rng.uniform(450.0, 1600.0, len(X))  # per event, also between the trained masses
-    assert onnx_parity(model, path, X, masses) <= 1e-5
+    assert check_parity(model, path, X, param=masses) <= 1e-5
+    assert check_parity(model, path, X, param=masses.reshape(-1, 1)) <= 1e-5
+    assert check_parity(model, path, X, param=1000.0) <= 1e-5
     one = sess.run(None, {"X": X[:1], "param": np.array([[1000.0]], dtype=np.float32)})[0]
     np.testing.assert_allclose(one, model.predict_proba(X[:1], 1000.0), atol=1e-5)
 
@@ -293,7 +311,7 @@ def test_pnn_user_errors(rng: np.random.Generator) -> None:
     X, y, m = toy(rng, 300)
     with pytest.raises(ModelError, match="needs param="):
         PNN(**FAST).fit(X, y)
-    with pytest.raises(ModelError, match="unknown arguments"):
+    with pytest.raises(ConfigError, match="unknown arguments"):
         PNN(**FAST).fit(X, y, param=m, sample_mass=m)
     with pytest.raises(ConfigError, match="did you mean 'concat'"):
         PNN(mechanism="concatenate", **FAST).fit(X, y, param=m)

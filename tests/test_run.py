@@ -68,9 +68,8 @@ def test_run_folder_layout(toy_run):
         assert (path / name).is_file(), name
     for model in ("logistic", "bdt", "mlp"):
         assert (path / "models" / model / "model.json").is_file()
-        # the run's scaler goes with the models that take scaled input; the MLP scales inside
-        # itself (its scaler is in model.json and in its ONNX graph): never twice
-        assert (path / "models" / model / "scaler.json").is_file() == (model != "mlp")
+        # the scaler is inside every saved model (model.json and its ONNX graph), never beside it
+        assert not (path / "models" / model / "scaler.json").exists()
         assert (path / "models" / f"{model}.onnx").is_file()
         assert (path / "plots" / f"{model}_scores.png").is_file()
         assert (path / "plots" / f"{model}_scores.pdf").is_file()
@@ -87,7 +86,6 @@ def test_run_folder_layout(toy_run):
 
 @pytest.mark.slow
 def test_metrics_agree_with_sklearn_on_reloaded_models(toy_run):
-    from hepsift.features.scaling import Scaler
     from hepsift.models import load
 
     doc = json.loads((toy_run.path / "metrics.json").read_text())
@@ -108,10 +106,7 @@ def test_metrics_agree_with_sklearn_on_reloaded_models(toy_run):
         assert m["auc_ci68"][0] <= m["auc"] <= m["auc_ci68"][1]
         folder = toy_run.path / "models" / name
         model = load(folder)
-        X = test.X
-        if (folder / "scaler.json").is_file():  # the run's scaler, for models without their own
-            scaler = Scaler.from_dict(json.loads((folder / "scaler.json").read_text()))
-            X = np.asarray(scaler.transform(test.X), dtype=np.float32)
+        X = test.X  # raw features: the saved models hold their scaling
         score = model.predict_proba(X)[:, 1]
         assert m["auc"] == pytest.approx(
             roc_auc_score(test.y, score, sample_weight=test.weight), abs=1e-6

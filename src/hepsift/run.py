@@ -8,7 +8,11 @@ run folder atomically (``runs/.<name>.partial`` renamed at the end, with a ``DON
 
     runs/<config-name>-<UTC stamp>/
         config.yaml  provenance.json  metrics.json  report.html  DONE
-        plots/*.png *.pdf   models/<name>/ (model.save + scaler.json)   models/<name>.onnx
+        plots/*.png *.pdf   models/<name>/ (model.save)   models/<name>.onnx
+
+Every saved model takes the raw features the run read: families that do not scale their own
+inputs (``scales_inputs`` False) are trained inside :class:`hepsift.models.Scaled`, which saves
+the run's scaler with the model and puts it in front of its ONNX graph.
 """
 
 from __future__ import annotations
@@ -30,9 +34,6 @@ from hepsift.errors import HepsiftError, ModelError
 from hepsift.prepare import PreparedData, finalise, prepare_data
 
 __all__ = ["RunResult", "TrainedModel", "run"]
-
-#: families whose ``fit`` takes ``eval_set=(X_val, y_val, w_val)`` (early stopping, curves)
-EVAL_SET_FAMILIES = frozenset({"bdt", "mlp", "pnn"})
 
 
 @dataclass
@@ -117,21 +118,28 @@ def _train_one(
     *,
     log: Log,
 ) -> TrainedModel:
-    from hepsift.models import create
+    """Build, fit and time one model on the raw features of ``train``.
 
+    The family's capabilities decide: the run's seed goes to its ``seed_param``, its progress
+    bar (``progress_param``) is off, it gets ``eval_set`` when it ``supports_eval_set``, and
+    it is wrapped in :class:`~hepsift.models.Scaled` (scaler fit on the training split with
+    ``|weight|``) when it does not scale its own inputs and ``cfg.scaling`` is not ``none``.
+    """
+    from hepsift.models import Scaled, create, model_class
+
+    cls = model_class(spec.family)
     params = dict(spec.params)
-    cls_params = _model_params(spec.family)
-    if "random_state" in cls_params and "random_state" not in params:
-        params["random_state"] = cfg.seed
-    elif "seed" in cls_params and "seed" not in params:
-        params["seed"] = cfg.seed
-    if "progress" in cls_params and "progress" not in params:
-        params["progress"] = False
+    if cls.seed_param is not None:
+        params.setdefault(cls.seed_param, cfg.seed)
+    if cls.progress_param is not None:
+        params.setdefault(cls.progress_param, False)
     model = create(spec.family, **params)
     w = train.training_weight(negative=cfg.weights.negative, balance_classes=cfg.weights.balance)
     fit_kwargs: dict[str, Any] = {}
-    supports = getattr(type(model), "supports_eval_set", spec.family in EVAL_SET_FAMILIES)
-    if valid is not None and len(valid) and supports:
+    if cfg.scaling != "none" and not cls.scales_inputs:
+        model = Scaled(model, scaling=cfg.scaling)
+        fit_kwargs["scaler_weight"] = train.weight  # |event weight|, as the run always scaled
+    if valid is not None and len(valid) and cls.supports_eval_set:
         wv = valid.training_weight(
             negative=cfg.weights.negative, balance_classes=cfg.weights.balance
         )
@@ -147,21 +155,16 @@ def _train_one(
             f"model '{spec.name}' ({spec.family}) failed to train: {str(exc).splitlines()[0]}"
         ) from exc
     seconds = time.perf_counter() - t0
+    inner = model.estimator_ if isinstance(model, Scaled) else model
     return TrainedModel(
         name=spec.name,
         family=spec.family,
-        params=model.get_params(deep=False),
+        params=inner.get_params(deep=False),
         model=model,
         seconds=seconds,
-        history=_history_of(model),
-        gain=_gain_of(model, train.feature_names),
+        history=_history_of(inner),
+        gain=_gain_of(inner, train.feature_names),
     )
-
-
-def _model_params(family: str) -> dict[str, Any]:
-    from hepsift.models.registry import hyperparameters
-
-    return hyperparameters(family)
 
 
 # -- the run ---------------------------------------------------------------------------------
@@ -185,27 +188,6 @@ def _split(ds: Dataset, cfg: RunConfig) -> tuple[Dataset, Dataset | None, Datase
     w_test = float(np.sum(test.weight))
     scale = w_all / w_test if w_test > 0 else 1.0 / f[-1]
     return train, valid, test, scale, ""
-
-
-def _scale(
-    train: Dataset, others: Sequence[Dataset | None], cfg: RunConfig
-) -> tuple[Any, Dataset, list[Dataset | None]]:
-    from dataclasses import replace
-
-    if cfg.scaling == "none":
-        return None, train, list(others)
-    from hepsift.features.scaling import Scaler
-
-    scaler = Scaler(cfg.scaling).fit(train.X, sample_weight=np.abs(train.weight))
-
-    def tr(d: Dataset | None) -> Dataset | None:
-        if d is None:
-            return None
-        return replace(d, X=np.asarray(scaler.transform(d.X), dtype=np.float32), meta=dict(d.meta))
-
-    out = tr(train)
-    assert out is not None
-    return scaler, out, [tr(d) for d in others]
 
 
 def run(
@@ -248,22 +230,10 @@ def run(
     train, valid, test, yield_scale, split_note = _split(ds, cfg)
     if split_note:
         prepared.notes.append(split_note)
-    scaler, train_s, (valid_s, test_s) = _scale(train, [valid, test], cfg)
-    assert test_s is not None
-
-    def own_scaling(family: str) -> bool:
-        # families with a `scaling` hyperparameter scale inside the model (saved with it and
-        # part of its ONNX graph): they get raw features, never scaled twice
-        return "scaling" in _model_params(family)
-
-    def inputs(family: str) -> tuple[Dataset, Dataset | None, Dataset]:
-        if scaler is None or own_scaling(family):
-            return train, valid, test
-        assert test_s is not None
-        return train_s, valid_s, test_s
 
     t = time.perf_counter()
-    trained = [_train_one(spec, *inputs(spec.family)[:2], cfg, log=log) for spec in cfg.models]
+    # every model takes raw features (the scaling is inside the saved model)
+    trained = [_train_one(spec, train, valid, cfg, log=log) for spec in cfg.models]
     timings["training_s"] = time.perf_counter() - t
 
     from hepsift.evaluate import evaluate_model, expected_yield_scale, metrics_document
@@ -276,19 +246,18 @@ def run(
     evaluations = []
     for i, tm in enumerate(trained):
         log(f"evaluating {tm.name}")
-        tm_train, tm_valid, tm_test = inputs(tm.family)
         ev = evaluate_model(
             tm.name,
             tm.model.predict_proba,
-            tm_train,
-            tm_test,
+            train,
+            test,
             family=tm.family,
             threshold=cfg.evaluation.threshold,
             working_points=cfg.evaluation.working_points,
             bootstrap=cfg.evaluation.bootstrap,
             ks_alpha=cfg.evaluation.ks_alpha,
             yield_scale=test_scale,
-            validation=tm_valid,
+            validation=valid,
             validation_yield_scale=valid_scale,
             importance=cfg.evaluation.importance,
             importance_repeats=cfg.evaluation.importance_repeats,
@@ -313,7 +282,7 @@ def run(
             study = _run_study(cfg, prepared, log=log, out=rd.path / "pnn-study")
             timings["study_s"] = time.perf_counter() - t
         for tm in trained:
-            _save_model(rd, tm, None if own_scaling(tm.family) else scaler, cfg, log=log)
+            _save_model(rd, tm, cfg, log=log)
         doc = metrics_document(
             evaluations,
             test=test,
@@ -334,8 +303,8 @@ def run(
             rd,
             cfg=cfg,
             prepared=prepared,
-            train=train_s,
-            test=test_s,
+            train=train,
+            test=test,
             raw_train=train,
             trained=trained,
             evaluations=evaluations,
@@ -367,25 +336,19 @@ def run(
     return RunResult(path=final, config=cfg, metrics=doc, evaluations=evaluations, timings=timings)
 
 
-def _save_model(rd: Any, tm: TrainedModel, scaler: Any, cfg: RunConfig, *, log: Log) -> None:
-    import json
-
+def _save_model(rd: Any, tm: TrainedModel, cfg: RunConfig, *, log: Log) -> None:
     target = rd.path / "models" / tm.name
     try:
         tm.model.save(target)
     except ModelError as exc:
         tm.notes.append(f"not saved: {exc}")
         return
-    if scaler is not None:
-        rd.write_text(f"models/{tm.name}/scaler.json", json.dumps(scaler.to_dict(), indent=2))
-    if cfg.output.onnx and getattr(tm.model, "onnx_supported", False):
+    if cfg.output.onnx:
         try:
             tm.onnx = tm.model.to_onnx(rd.path / "models" / f"{tm.name}.onnx")
         except (ModelError, ImportError, RuntimeError, ValueError) as exc:
             tm.notes.append(f"no ONNX export: {str(exc).splitlines()[0]}")
             log(f"{tm.name}: no ONNX export ({exc})")
-    elif cfg.output.onnx:
-        tm.notes.append(f"family '{tm.family}' has no ONNX export")
 
 
 def _run_study(cfg: RunConfig, prepared: PreparedData, *, log: Log, out: Path) -> dict[str, Any]:

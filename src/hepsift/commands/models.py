@@ -3,8 +3,9 @@
 - ``models [NAME]``: the registered model families, or one family's hyperparameters.
 - ``tune CONFIG [--out DIR]``: an Optuna study over the YAML search space of CONFIG
   (:mod:`hepsift.train.tune`); writes ``best_params.json``, ``trials.json`` and the refit model.
-- ``onnx MODEL_DIR OUT.onnx``: export a saved model to ONNX and check parity with ONNX Runtime
-  on random inputs drawn around zero (pass ``--data TABLE --features a,b,c`` for real inputs).
+- ``onnx MODEL_DIR OUT.onnx``: export a saved model (any family) to ONNX and check parity with
+  ONNX Runtime on random inputs drawn around zero in the model's own units (a parametric model
+  is checked at ``--param`` or, without it, at the centre of its training parameter values).
 
 Heavy imports happen inside the command functions so the CLI starts at once.
 """
@@ -31,14 +32,20 @@ def register(app: typer.Typer) -> None:
 
         console = Console(highlight=False)
         if name is None:
-            table = Table(title="model families")
+            table = Table(title="model families (every one exports to ONNX)")
             table.add_column("name")
             table.add_column("class")
-            table.add_column("ONNX")
+            table.add_column("inputs")
+            table.add_column("eval_set")
+            table.add_column("scales inputs")
             for key in MODELS:
                 cls = model_class(key)
                 table.add_row(
-                    key, MODELS[key], "yes" if getattr(cls, "onnx_supported", False) else ""
+                    key,
+                    MODELS[key],
+                    ", ".join(sorted(cls.inputs)),
+                    "yes" if cls.supports_eval_set else "",
+                    "yes" if cls.scales_inputs else "",
                 )
             console.print(table)
             return
@@ -86,8 +93,11 @@ def register(app: typer.Typer) -> None:
         output: str = typer.Argument(..., help="the ONNX file to write"),
         events: int = typer.Option(1000, "--events", help="events for the parity check"),
         atol: float = typer.Option(1e-5, "--atol", help="largest allowed |score difference|"),
+        param: float | None = typer.Option(
+            None, "--param", help="parameter value (e.g. mass in GeV) for a parametric model"
+        ),
     ) -> None:
-        """Export a saved model to ONNX and check ONNX Runtime against predict_proba."""
+        """Export a saved model to ONNX and check ONNX Runtime against the model."""
         import numpy as np
         from rich.console import Console
 
@@ -99,7 +109,15 @@ def register(app: typer.Typer) -> None:
         X = np.random.default_rng(0).normal(size=(events, int(model.n_features_in_)))
         if hasattr(model, "scaler_"):  # draw inputs in the model's own units
             X = model.scaler_.inverse_transform(X)
-        diff = check_parity(model, path, X.astype(np.float32), atol=atol)
+        inputs: dict[str, float] = {}
+        if model.parametric:
+            value = param if param is not None else getattr(model, "param_center_", None)
+            if value is None:  # the pNN has its training masses' centre
+                from hepsift.errors import ConfigError
+
+                raise ConfigError(f"'{model_dir}' is a parametric model: pass --param VALUE")
+            inputs["param"] = float(value)
+        diff = check_parity(model, path, X.astype(np.float32), atol=atol, **inputs)
         Console(highlight=False).print(
             f"wrote {path}; parity on {events} events: max |diff| = {diff:.2e} (<= {atol:g})"
         )

@@ -9,13 +9,23 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from hepsift.models.base import Classifier
-from hepsift.models.registry import MODELS, create, hyperparameters, model_class
+from hepsift.models.base import Classifier, Model, Regressor
+from hepsift.models.registry import (
+    CLASSIFIERS,
+    MODELS,
+    REGRESSORS,
+    create,
+    hyperparameters,
+    model_class,
+)
 
 __all__ = [
     "BDT",
+    "CLASSIFIERS",
     "MLP",
     "MODELS",
+    "PNN",
+    "REGRESSORS",
     "BDTRegressor",
     "Bagging",
     "Classifier",
@@ -23,8 +33,11 @@ __all__ = [
     "EasyEnsemble",
     "LogisticRegression",
     "MLPRegressor",
+    "Model",
     "RandomForest",
     "RandomUndersample",
+    "Regressor",
+    "Scaled",
     "create",
     "hyperparameters",
     "load",
@@ -35,6 +48,8 @@ __all__ = [
 _LAZY = {
     "BDT": "hepsift.models.boosting",
     "MLP": "hepsift.models.mlp",
+    "PNN": "hepsift.models.pnn",
+    "Scaled": "hepsift.models.scaled",
     "DecisionTree": "hepsift.models.trees",
     "RandomForest": "hepsift.models.trees",
     "EasyEnsemble": "hepsift.models.ensemble",
@@ -45,9 +60,11 @@ _LAZY = {
 }
 
 
-def load(path: str | os.PathLike[str]) -> Any:
-    """Read any saved hepsift model back (safe formats only; nothing is unpickled)."""
-    return Classifier.load(path)
+def load(path: str | os.PathLike[str]) -> Model:
+    """Read any saved hepsift model (classifier or regressor) back; safe formats only,
+    nothing is unpickled."""
+    model: Model = Model.load(path)
+    return model
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from hepsift.errors import ConfigError, DataError, ModelError
+from hepsift.errors import ConfigError, ModelError
 
 WEIGHTS_FILE = "weights.safetensors"
 
@@ -93,7 +93,9 @@ def load_torch_state(
     except errors as exc:
         raise ModelError(f"saved {what} state in '{directory}' is incomplete: {exc}") from None
     net = model._build_net(args)
-    load_state_dict(net, directory / str(state.get("file", WEIGHTS_FILE)))
+    from hepsift.models.base import payload_path
+
+    load_state_dict(net, payload_path(directory, state.get("file", WEIGHTS_FILE)))
     net.eval()
     model.net_ = net
     model.net_args_ = args
@@ -164,15 +166,6 @@ def split_off_validation(
     return tuple(a[tr] for a in arrays), tuple(a[va] for a in arrays)
 
 
-def encode_labels(classes: Any, y: NDArray[Any]) -> NDArray[np.int64]:
-    """Indices of ``y`` in the sorted ``classes``; DataError for labels not seen in training."""
-    cls = np.asarray(classes)
-    idx = np.clip(np.searchsorted(cls, y), 0, len(cls) - 1)
-    if not np.all(cls[idx] == y):
-        raise DataError(f"eval_set y holds labels not seen in training (classes {list(cls)})")
-    return idx.astype(np.int64)
-
-
 def train_options(model: Any) -> dict[str, Any]:
     """The ``train_module`` keyword arguments every torch family takes from its parameters."""
     return {
@@ -226,15 +219,21 @@ def apply_scaler_buffers(module: Any, x: Any) -> Any:
     return (x - module.center) / module.scale
 
 
-def onnx_proto(module: Any, example: tuple[Any, ...], input_names: Sequence[str]) -> Any:
-    """Export ``module(*inputs) -> probabilities`` with a dynamic batch axis on every input and
+def onnx_proto(
+    module: Any,
+    example: tuple[Any, ...],
+    input_names: Sequence[str],
+    *,
+    output: str = "probabilities",
+) -> Any:
+    """Export ``module(*inputs) -> output`` with a dynamic batch axis on every input and
     the output (TorchScript exporter, opset 17); return the ``onnx.ModelProto``."""
     import io
 
     import onnx
     import torch
 
-    axes = {name: {0: "n"} for name in [*input_names, "probabilities"]}
+    axes = {name: {0: "n"} for name in [*input_names, output]}
     buf = io.BytesIO()
     with warnings.catch_warnings():
         # the TorchScript exporter is deprecated in favour of the dynamo one, which needs the
@@ -247,7 +246,7 @@ def onnx_proto(module: Any, example: tuple[Any, ...], input_names: Sequence[str]
             buf,  # type: ignore[arg-type]
             dynamo=False,
             input_names=list(input_names),
-            output_names=["probabilities"],
+            output_names=[output],
             dynamic_axes=axes,
             opset_version=17,
         )

@@ -1,18 +1,40 @@
-"""The Classifier contract every hepsift model follows.
+"""The contract every hepsift model follows, and the one fit preamble and file layer they share.
 
 scikit-learn's estimator contract, whatever is inside: ``__init__`` only stores
-hyperparameters; ``fit(X, y, sample_weight=None, **fit_params) -> self``; ``predict_proba``;
-``predict``; learned state ends in ``_``. On top of that:
+hyperparameters; ``fit(X, y, sample_weight=None, *, eval_set=None, **inputs) -> self``;
+``predict_proba``; ``predict``; learned state ends in ``_``. On top of that:
 
 - ``save(path)`` writes a *directory* atomically (temporary sibling + rename): ``model.json``
   (format, family, hyperparameters, classes, feature count, the family's own JSON state) plus the
   family's payload files in safe formats only (NPZ loaded with ``allow_pickle=False``, XGBoost
-  JSON, torch tensors as safetensors). ``hepsift.models.load(path)`` reads any of them back; no
-  file is ever unpickled.
-- ``to_onnx(path)`` where the family allows it (see :mod:`hepsift.export`).
+  JSON, torch tensors as safetensors); payload names are plain names inside the folder.
+  ``hepsift.models.load(path)`` reads any of them back; no file is ever unpickled.
+- ``to_onnx(path)`` for every family, through :func:`hepsift.export.export_onnx` (the family
+  provides ``_onnx_proto()``).
 
-Subclasses implement ``_fit``, ``_predict_proba`` and, to be saveable, ``_get_state`` /
-``_set_state``. The base class does the input validation, label encoding and file handling.
+Capabilities (class attributes; callers read these, never the family's name)
+-----------------------------------------------------------------------------
+``inputs``
+    the inputs ``fit``/``predict_proba`` take: a subset of ``{"table", "param", "objects",
+    "images"}``; every input other than ``table`` (the feature matrix ``X``) is a keyword
+    argument of that name (``param=``), and with an ``eval_set`` its validation counterpart is
+    ``eval_<name>=`` (``eval_param=``). ``parametric`` is ``"param" in inputs``.
+``supports_eval_set``
+    ``fit`` accepts ``eval_set=(X_val, y_val[, w_val])`` (early stopping, validation curves).
+``scales_inputs``
+    the family fits its own input scaler (saved with it, part of its ONNX graph): callers give
+    it raw features and never wrap it in :class:`hepsift.models.Scaled`.
+``reports_epochs``
+    ``fit`` accepts ``on_epoch=callback(epoch, history)`` called after every epoch (Optuna
+    pruning); a callback may raise to stop training.
+``seed_param`` / ``progress_param``
+    the name of the hyperparameter holding the random seed / the progress-bar switch, or
+    ``None`` when the family has none. A caller passes the run's seed as
+    ``create(family, **{cls.seed_param: seed})`` without probing signatures.
+
+Subclasses implement ``_fit``, ``_predict_proba`` (``_predict`` for regressors) and, to be
+saveable, ``_get_state`` / ``_set_state``. The base classes do input validation, label
+encoding, the training-weight policy, eval_set parsing and file handling.
 """
 
 from __future__ import annotations
@@ -29,37 +51,239 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from hepsift.errors import DataError, ModelError
+from hepsift._files import atomic_write_text, dumps_json, jsonable
+from hepsift.errors import ConfigError, DataError, ModelError, suggest
 
-__all__ = ["MODEL_FORMAT", "Classifier", "read_model_meta"]
+__all__ = [
+    "INPUTS",
+    "MODEL_FORMAT",
+    "Classifier",
+    "Model",
+    "Regressor",
+    "read_model_meta",
+    "write_model_dir",
+]
 
 MODEL_FORMAT = "hepsift-model/1"
 META_FILE = "model.json"
+#: every input a family may declare in ``inputs``
+INPUTS = frozenset({"table", "param", "objects", "images"})
+
+EvalSet = tuple[NDArray[np.float64], NDArray[Any], NDArray[np.float64]]
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, BaseEstimator):
-        return {"__estimator__": type(value).__module__ + "." + type(value).__name__}
-    return value
+def _params_json(params: dict[str, Any]) -> dict[str, Any]:
+    """Hyperparameters as JSON; nested estimators are saved by their owner, not here."""
+    return {k: jsonable(v) for k, v in params.items() if not isinstance(v, BaseEstimator)}
 
 
-class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
-    """Base class of hepsift classifiers (see the module docstring)."""
+def _params_from_json(params: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`_params_json` for the flat values (lists -> tuples, "inf" -> inf);
+    dict-valued hyperparameters are left to the family's ``_from_params``."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if isinstance(v, dict):
+            continue
+        if isinstance(v, list):
+            v = tuple(v)
+        elif v in ("inf", "-inf"):
+            v = float(v)
+        out[k] = v
+    return out
+
+
+class Model(BaseEstimator):  # type: ignore[misc]
+    """What classifiers and regressors share: capabilities, validation, the fit preamble and
+    the saved-model folder (see the module docstring)."""
 
     #: registry name of the family (``logistic``, ``bdt``, ``mlp``, ...)
     family: ClassVar[str] = ""
-    #: whether :meth:`to_onnx` is available for the family
-    onnx_supported: ClassVar[bool] = False
+    #: every family exports to ONNX (kept for callers that still read it)
+    onnx_supported: ClassVar[bool] = True
+    inputs: ClassVar[frozenset[str]] = frozenset({"table"})
+    supports_eval_set: ClassVar[bool] = False
+    scales_inputs: ClassVar[bool] = False
+    reports_epochs: ClassVar[bool] = False
+    seed_param: ClassVar[str | None] = None
+    progress_param: ClassVar[str | None] = None
+    #: ``"param" in inputs`` (set for every subclass by ``__init_subclass__``)
+    parametric: ClassVar[bool] = False
+    #: the learned attribute that says the model is fitted
+    _fitted_attr: ClassVar[str] = "n_features_in_"
+
+    # -- to be implemented by the families ---------------------------------------------------
+    def _get_state(self, directory: Path) -> dict[str, Any]:
+        """Write payload files into ``directory``; return JSON-able state for ``model.json``."""
+        raise ModelError(f"model family '{self.family or type(self).__name__}' cannot be saved")
+
+    def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
+        raise ModelError(f"model family '{self.family or type(self).__name__}' cannot be loaded")
+
+    def _meta(self) -> dict[str, Any]:
+        """The family-kind part of ``model.json`` (classes, outputs)."""
+        return {}
+
+    def _restore_meta(self, meta: dict[str, Any]) -> None:
+        """Inverse of :meth:`_meta` on a freshly built instance."""
+
+    # -- capabilities ------------------------------------------------------------------------
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.inputs <= INPUTS or "table" not in cls.inputs:
+            raise TypeError(
+                f"{cls.__name__}.inputs {sorted(cls.inputs)} must hold 'table' "
+                f"and only {sorted(INPUTS)}"
+            )
+        cls.parametric = "param" in cls.inputs
+
+    @classmethod
+    def fit_keywords(cls) -> frozenset[str]:
+        """The keyword arguments ``fit`` accepts beyond ``sample_weight``."""
+        extra = set(cls.inputs - {"table"})
+        if cls.supports_eval_set:
+            extra |= {"eval_set"} | {f"eval_{name}" for name in cls.inputs - {"table"}}
+        if cls.reports_epochs:
+            extra.add("on_epoch")
+        return frozenset(extra)
+
+    def _check_fit_keywords(self, fit_params: dict[str, Any]) -> None:
+        """One line naming unknown ``fit`` keywords and the allowed ones (a keyword passed as
+        None counts as not passed)."""
+        allowed = self.fit_keywords()
+        unknown = sorted(k for k, v in fit_params.items() if v is not None and k not in allowed)
+        if unknown:
+            raise ConfigError(
+                f"{type(self).__name__}.fit got unknown arguments {unknown}"
+                f"{suggest(unknown[0], sorted(allowed))} "
+                f"(allowed: {', '.join(sorted(allowed)) or 'none'})"
+            )
+
+    # -- validation helpers ------------------------------------------------------------------
+    def _validate_X(self, X: ArrayLike, *, reset: bool) -> NDArray[np.float64]:
+        from sklearn.utils.validation import check_array
+
+        arr = check_array(X, dtype=np.float64, ensure_all_finite=True, ensure_2d=True)
+        self._check_n_features(arr, reset=reset)
+        return np.asarray(arr, dtype=np.float64)
+
+    def _check_n_features(self, arr: NDArray[Any], *, reset: bool) -> None:
+        if reset:
+            self.n_features_in_ = arr.shape[1]
+        elif arr.shape[1] != getattr(self, "n_features_in_", arr.shape[1]):
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+
+    @staticmethod
+    def _sample_weight(sample_weight: ArrayLike | None, n: int) -> NDArray[np.float64]:
+        """Weights (n,) checked: finite, right shape, not all zero (ones when None)."""
+        if sample_weight is None:
+            return np.ones(n, dtype=np.float64)
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.ndim == 0:
+            w = np.full(n, float(w))
+        if w.shape != (n,):
+            raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},) to match X")
+        if not np.all(np.isfinite(w)):
+            raise DataError("sample_weight contains NaN or inf")
+        if n and not np.any(w):
+            # scikit-learn's check_all_zero_sample_weights_error
+            raise DataError("all sample weights are zero; nothing to fit")
+        return w
+
+    def _eval_set(self, eval_set: Any, encode: Callable[[NDArray[Any]], NDArray[Any]]) -> EvalSet:
+        """``(X_val, y_val[, w_val])`` checked; ``encode`` maps y_val to training targets."""
+        if not isinstance(eval_set, tuple | list) or len(eval_set) not in (2, 3):
+            raise DataError("eval_set must be a tuple (X_val, y_val) or (X_val, y_val, w_val)")
+        Xv = np.asarray(eval_set[0], dtype=np.float64)
+        n_features = int(self.n_features_in_)
+        if Xv.ndim != 2 or Xv.shape[1] != n_features:
+            raise DataError(f"eval_set X has shape {Xv.shape}; expected (n, {n_features})")
+        if not np.all(np.isfinite(Xv)):
+            raise DataError("eval_set X contains NaN or inf")
+        yv = encode(np.asarray(eval_set[1]))
+        if yv.shape[0] != Xv.shape[0]:
+            raise DataError(f"eval_set y has {yv.shape[0]} events; X has {Xv.shape[0]}")
+        if len(eval_set) < 3 or eval_set[2] is None:
+            wv = np.ones(Xv.shape[0])
+        else:
+            wv = np.asarray(eval_set[2], dtype=np.float64)
+        if wv.shape != (Xv.shape[0],):
+            raise DataError(f"eval_set weight has shape {wv.shape}; expected ({Xv.shape[0]},)")
+        if not np.all(np.isfinite(wv)):
+            raise DataError("eval_set weight contains NaN or inf")
+        return Xv, yv, wv
+
+    # -- files -------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted model to the directory ``path`` (atomically; replaces an old one)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, self._fitted_attr)
+
+        def make_meta(tmp: Path) -> dict[str, Any]:
+            state = self._get_state(tmp)
+            return {
+                "format": MODEL_FORMAT,
+                "family": self.family,
+                "class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "params": _params_json(self.get_params(deep=False)),
+                "n_features_in": int(self.n_features_in_),
+                **self._meta(),
+                "state": jsonable(state),
+            }
+
+        return write_model_dir(path, make_meta)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Any:
+        """Read a model written by :meth:`save` (any family; see :func:`hepsift.models.load`)."""
+        directory = Path(path)
+        meta = read_model_meta(directory)
+        target_cls: type[Model] = cls
+        if cls.family != meta.get("family") or not cls.family:
+            from hepsift.models.registry import model_class
+
+            target_cls = model_class(str(meta.get("family")))
+        try:
+            model = target_cls._from_params(_params_from_json(dict(meta["params"])), meta)
+            model.n_features_in_ = int(meta["n_features_in"])
+            model._restore_meta(meta)
+            state = meta["state"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"'{directory / META_FILE}' is incomplete: {exc}") from None
+        model._set_state(directory, state)
+        return model
+
+    @classmethod
+    def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Any:
+        """Build an unfitted instance from saved hyperparameters (override for nested models).
+
+        A dict ``class_weight`` (dropped by the generic loader) is put back from ``meta``.
+        """
+        from hepsift.train.weights import restore_class_weight
+
+        valid = cls._get_param_names()
+        full = restore_class_weight(params, meta)
+        return cls(**{k: v for k, v in full.items() if k in valid})
+
+    def to_onnx(self, path: str | os.PathLike[str]) -> Path:
+        """Export to ONNX: input ``X`` float32 (n, d) (plus one input per extra entry of
+        ``inputs``, e.g. ``param``); output ``probabilities`` (n, classes) for classifiers,
+        ``predictions`` for regressors. See :mod:`hepsift.export`."""
+        from hepsift.export import export_onnx
+
+        return export_onnx(self, path)
+
+    def _onnx_proto(self) -> Any:
+        raise ModelError(f"model family '{self.family or type(self).__name__}' has no ONNX export")
+
+
+class Classifier(ClassifierMixin, Model):  # type: ignore[misc]
+    """Base class of hepsift classifiers (see the module docstring)."""
+
+    _fitted_attr: ClassVar[str] = "classes_"
 
     # -- to be implemented by the families ---------------------------------------------------
     def _fit(
@@ -74,27 +298,7 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def _predict_proba(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         raise NotImplementedError
 
-    def _get_state(self, directory: Path) -> dict[str, Any]:
-        """Write payload files into ``directory``; return JSON-able state for ``model.json``."""
-        raise ModelError(f"model family '{self.family or type(self).__name__}' cannot be saved")
-
-    def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
-        raise ModelError(f"model family '{self.family or type(self).__name__}' cannot be loaded")
-
-    # -- validation helpers ------------------------------------------------------------------
-    def _validate_X(self, X: ArrayLike, *, reset: bool) -> NDArray[np.float64]:
-        from sklearn.utils.validation import check_array
-
-        arr = check_array(X, dtype=np.float64, ensure_all_finite=True, ensure_2d=True)
-        if reset:
-            self.n_features_in_ = arr.shape[1]
-        elif arr.shape[1] != getattr(self, "n_features_in_", arr.shape[1]):
-            raise ValueError(
-                f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input"
-            )
-        return np.asarray(arr, dtype=np.float64)
-
+    # -- the fit preamble --------------------------------------------------------------------
     def _validate_fit_inputs(
         self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None
     ) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
@@ -113,7 +317,7 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 "A column-vector y was passed when a 1d array was expected. Please change the "
                 "shape of y to (n_samples,), for example using ravel().",
                 DataConversionWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
             y_arr = y_arr.ravel()
         if y_arr.ndim != 1:
@@ -132,26 +336,49 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 "at least two"
             )
         self.classes_ = classes
-        if sample_weight is None:
-            w = np.ones(Xv.shape[0], dtype=np.float64)
-        else:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            if w.ndim == 0:
-                w = np.full(Xv.shape[0], float(w))
-            if w.shape != (Xv.shape[0],):
-                raise ValueError(
-                    f"sample_weight.shape == {w.shape}, expected ({Xv.shape[0]},) to match X"
-                )
-            if not np.all(np.isfinite(w)):
-                raise DataError("sample_weight contains NaN or inf")
+        w = self._sample_weight(sample_weight, Xv.shape[0])
         return Xv, y_enc.astype(np.int64), w
+
+    def _encode(self, y: ArrayLike) -> NDArray[np.int64]:
+        """Indices of ``y`` in ``classes_``; DataError for labels not seen in training."""
+        cls = np.asarray(self.classes_)
+        yy = np.asarray(y)
+        idx = np.clip(np.searchsorted(cls, yy), 0, len(cls) - 1)
+        if not np.all(cls[idx] == yy):
+            bad = sorted(set(yy[cls[idx] != yy].tolist()))
+            raise DataError(
+                f"eval_set y holds labels {bad[:5]} not seen in training (classes {list(cls)})"
+            )
+        return idx.astype(np.int64)
+
+    def _training_weights(
+        self, y: NDArray[np.int64], w: NDArray[np.float64], *, class_weight: Any = None
+    ) -> NDArray[np.float64]:
+        """The training weights of encoded ``y``: the family's ``negative_weights`` policy and
+        ``class_weight`` (its hyperparameters when it has them) applied to ``w``."""
+        from hepsift.train.weights import training_weights
+
+        params = self.get_params(deep=False)
+        cw = params.get("class_weight") if class_weight is None else class_weight
+        return training_weights(
+            y,
+            w,
+            negative=params.get("negative_weights", "keep"),
+            class_weight=cw,
+            classes=self.classes_,
+        )
+
+    def _parse_eval_set(self, eval_set: Any) -> EvalSet:
+        """``eval_set`` with its labels encoded like the training labels."""
+        return self._eval_set(eval_set, self._encode)
 
     # -- the contract ------------------------------------------------------------------------
     def fit(
         self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, **fit_params: Any
     ) -> Classifier:
+        self._check_fit_keywords(fit_params)
         Xv, y_enc, w = self._validate_fit_inputs(X, y, sample_weight)
-        self._fit(Xv, y_enc, w, **fit_params)
+        self._fit(Xv, y_enc, w, **{k: v for k, v in fit_params.items() if v is not None})
         return self
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
@@ -170,64 +397,67 @@ class Classifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return proba[:, -1]
 
     # -- files -------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted model to the directory ``path`` (atomically; replaces an old one)."""
+    def _meta(self) -> dict[str, Any]:
+        return {"classes": jsonable(np.asarray(self.classes_))}
+
+    def _restore_meta(self, meta: dict[str, Any]) -> None:
+        self.classes_ = np.asarray(meta["classes"])
+
+
+class Regressor(Model):
+    """Base class of hepsift regressors: ``fit(X, y (n,) or (n, k), sample_weight)``,
+    ``predict``; validation and files as :class:`Classifier`."""
+
+    _fitted_attr: ClassVar[str] = "n_outputs_"
+    _estimator_type = "regressor"
+    n_outputs_: int
+
+    def _fit(
+        self, X: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.float64], **kw: Any
+    ) -> None:
+        raise NotImplementedError
+
+    def _predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        raise NotImplementedError
+
+    def fit(
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, **fit_params: Any
+    ) -> Regressor:
+        self._check_fit_keywords(fit_params)
+        Xv = self._validate_X(X, reset=True)
+        yv = np.asarray(y, dtype=np.float64)
+        if yv.ndim not in (1, 2) or yv.shape[0] != Xv.shape[0]:
+            raise ValueError(
+                f"y has shape {yv.shape}; expected ({Xv.shape[0]},) or ({Xv.shape[0]}, k)"
+            )
+        if not np.all(np.isfinite(yv)):
+            raise DataError("regression target y contains NaN or inf")
+        w = self._sample_weight(sample_weight, Xv.shape[0])
+        self.n_outputs_ = 1 if yv.ndim == 1 else int(yv.shape[1])
+        self._fit(Xv, yv, w, **{k: v for k, v in fit_params.items() if v is not None})
+        return self
+
+    def _parse_eval_set(self, eval_set: Any) -> EvalSet:
+        """``eval_set`` with float targets."""
+        return self._eval_set(eval_set, lambda t: np.asarray(t, dtype=np.float64))
+
+    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
         from sklearn.utils.validation import check_is_fitted
 
-        check_is_fitted(self, "classes_")
+        check_is_fitted(self, "n_outputs_")
+        return self._predict(self._validate_X(X, reset=False))
 
-        def make_meta(tmp: Path) -> dict[str, Any]:
-            state = self._get_state(tmp)
-            return {
-                "format": MODEL_FORMAT,
-                "family": self.family,
-                "class": f"{type(self).__module__}.{type(self).__qualname__}",
-                "params": _jsonable(self.get_params(deep=False)),
-                "classes": _jsonable(np.asarray(self.classes_)),
-                "n_features_in": int(self.n_features_in_),
-                "state": _jsonable(state),
-            }
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """Weighted R^2 (scikit-learn's)."""
+        from sklearn.metrics import r2_score
 
-        return write_model_dir(path, make_meta)
+        return float(r2_score(y, self.predict(X), sample_weight=sample_weight))
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Classifier:
-        """Read a model written by :meth:`save` (any family; see :func:`hepsift.models.load`)."""
-        directory = Path(path)
-        meta = read_model_meta(directory)
-        target_cls: type[Classifier] = cls
-        if cls.family != meta["family"] or cls is Classifier:
-            from hepsift.models.registry import model_class
+    def _meta(self) -> dict[str, Any]:
+        return {"classes": [], "n_outputs": int(self.n_outputs_)}
 
-            target_cls = model_class(meta["family"])
-        params = {k: v for k, v in meta["params"].items() if not isinstance(v, dict)}
-        params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-        model = target_cls._from_params(params, meta)
-        model.classes_ = np.asarray(meta["classes"])
-        model.n_features_in_ = int(meta["n_features_in"])
-        model._set_state(directory, meta["state"])
-        return model
-
-    @classmethod
-    def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Classifier:
-        """Build an unfitted instance from saved hyperparameters (override for nested models).
-
-        A dict ``class_weight`` (dropped by the generic loader) is put back from ``meta``.
-        """
-        from hepsift.train.weights import restore_class_weight
-
-        valid = cls._get_param_names()
-        full = restore_class_weight(params, meta)
-        return cls(**{k: v for k, v in full.items() if k in valid})
-
-    def to_onnx(self, path: str | os.PathLike[str]) -> Path:
-        """Export to ONNX (input ``X`` float32 (n, d); output probabilities (n, classes)).
-
-        Families with ``onnx_supported`` provide ``_onnx_proto()``; the others raise ModelError.
-        """
-        from hepsift.export import export_onnx
-
-        return export_onnx(self, path)
+    def _restore_meta(self, meta: dict[str, Any]) -> None:
+        self.n_outputs_ = int(meta.get("n_outputs", 1))
 
 
 def write_model_dir(
@@ -243,7 +473,7 @@ def write_model_dir(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         meta = make_meta(tmp)
-        (tmp / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True))
+        atomic_write_text(tmp / META_FILE, dumps_json(meta, sort_keys=True))
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             if old.exists():
@@ -266,11 +496,25 @@ def read_model_meta(directory: Path) -> dict[str, Any]:
         raise ModelError(f"'{directory}' is not a saved hepsift model (no {META_FILE} inside)")
     try:
         meta = json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"'{meta_path}' is not valid JSON: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         raise ModelError(
             f"'{meta_path}' has format {meta.get('format') if isinstance(meta, dict) else None!r}; "
             f"expected '{MODEL_FORMAT}'"
         )
+    for key, kind in (("family", str), ("params", dict), ("state", dict), ("n_features_in", int)):
+        if not isinstance(meta.get(key), kind):
+            raise ModelError(f"'{meta_path}' lacks a valid '{key}' entry")
     return meta
+
+
+def payload_path(directory: Path, name: Any) -> Path:
+    """``directory / name`` for a payload name read from ``model.json``: a plain file name,
+    never a path (a ModelError otherwise)."""
+    text = str(name)
+    if not text or text in (".", "..") or Path(text).name != text or "\\" in text:
+        raise ModelError(
+            f"saved model in '{directory}' names a payload '{text}' that is not a plain file name"
+        )
+    return directory / text

@@ -22,12 +22,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from hepsift.errors import DataError, ModelError
-from hepsift.models.base import Classifier
-from hepsift.train.weights import (
-    check_negative_policy,
-    training_weights,
-)
+from hepsift.errors import ModelError
+from hepsift.models.base import Classifier, payload_path
 
 __all__ = ["BDT", "xgb_params"]
 
@@ -98,30 +94,6 @@ def train_booster(
     return booster, result, best
 
 
-def parse_eval_set(
-    eval_set: Any, n_features: int, encode: Any
-) -> tuple[NDArray[np.float64], NDArray[Any], NDArray[np.float64]]:
-    """``(X_val, y_val[, w_val])`` checked; ``encode`` maps y_val to training labels."""
-    if not isinstance(eval_set, tuple | list) or len(eval_set) not in (2, 3):
-        raise DataError("eval_set must be a tuple (X_val, y_val) or (X_val, y_val, w_val)")
-    Xv = np.asarray(eval_set[0], dtype=np.float64)
-    if Xv.ndim != 2 or Xv.shape[1] != n_features:
-        raise DataError(f"eval_set X has shape {Xv.shape}; expected (n, {n_features})")
-    if not np.all(np.isfinite(Xv)):
-        raise DataError("eval_set X contains NaN or inf")
-    yv = encode(np.asarray(eval_set[1]))
-    if yv.shape[0] != Xv.shape[0]:
-        raise DataError(f"eval_set y has {yv.shape[0]} events; X has {Xv.shape[0]}")
-    wv = (
-        np.ones(Xv.shape[0])
-        if len(eval_set) < 3 or eval_set[2] is None
-        else np.asarray(eval_set[2], dtype=np.float64)
-    )
-    if wv.shape != (Xv.shape[0],):
-        raise DataError(f"eval_set weight has shape {wv.shape}; expected ({Xv.shape[0]},)")
-    return Xv, yv, wv
-
-
 def gain_importance(booster: Any, n_features: int) -> NDArray[np.float64]:
     """Total gain per feature (features never split on get 0), normalised to sum 1."""
     scores = booster.get_score(importance_type="total_gain")
@@ -138,7 +110,8 @@ class BDT(Classifier):
     """XGBoost boosted decision trees (see the module docstring)."""
 
     family: ClassVar[str] = "bdt"
-    onnx_supported: ClassVar[bool] = True
+    supports_eval_set: ClassVar[bool] = True
+    seed_param: ClassVar[str | None] = "seed"
     booster_: Any
 
     def __init__(
@@ -196,17 +169,6 @@ class BDT(Classifier):
             params.update(objective="multi:softprob", num_class=k, eval_metric="mlogloss")
         return params
 
-    def _encode(self, y: NDArray[Any]) -> NDArray[np.int64]:
-        idx = np.searchsorted(self.classes_, y)
-        idx = np.clip(idx, 0, len(self.classes_) - 1)
-        if not np.all(np.asarray(self.classes_)[idx] == y):
-            bad = sorted(set(np.asarray(y)[np.asarray(self.classes_)[idx] != y].tolist()))
-            raise DataError(
-                f"eval_set y holds labels {bad[:5]} not seen in training "
-                f"(classes {list(self.classes_)})"
-            )
-        return idx.astype(np.int64)
-
     def _fit(
         self,
         X: NDArray[np.float64],
@@ -214,21 +176,11 @@ class BDT(Classifier):
         w: NDArray[np.float64],
         **fit_params: Any,
     ) -> None:
-        check_negative_policy(self.negative_weights)
-        unknown = set(fit_params) - {"eval_set"}
-        if unknown:
-            raise ModelError(f"BDT.fit got unknown arguments {sorted(unknown)} (allowed: eval_set)")
-        wt = training_weights(
-            y,
-            w,
-            negative=self.negative_weights,
-            class_weight=self.class_weight,
-            classes=self.classes_,
-        )
+        wt = self._training_weights(y, w)
         check_xgb_weights(wt, "bdt training weights")
         valid = None
         if fit_params.get("eval_set") is not None:
-            valid = parse_eval_set(fit_params["eval_set"], X.shape[1], self._encode)
+            valid = self._parse_eval_set(fit_params["eval_set"])
             valid = (
                 valid[0],
                 valid[1],
@@ -259,7 +211,7 @@ class BDT(Classifier):
         return {"file": _BOOSTER_FILE, "best_iteration": int(self.best_iteration_)}
 
     def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
-        self.booster_ = load_booster(directory / str(state.get("file", _BOOSTER_FILE)))
+        self.booster_ = load_booster(payload_path(directory, state.get("file", _BOOSTER_FILE)))
         if self.n_jobs is not None:
             self.booster_.set_param({"nthread": int(self.n_jobs)})
         self.best_iteration_ = int(state.get("best_iteration", -1))

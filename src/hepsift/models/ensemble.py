@@ -13,7 +13,11 @@ with ``base_params={...}``) per subset; average their probabilities.
 Event weights are respected: each base model gets its events' (policy-applied) weights; with
 ``balance_weights=True`` (default for undersampling) the weights in a subset are rescaled so
 that each class carries the same total weight (relative weights within a class are kept).
+The base must be a non-parametric classifier family that is not itself an ensemble (a
+ConfigError otherwise). ``eval_set`` is passed on to base models that take one.
 Saved models nest their base models in subdirectories ``base_000``, ``base_001``, ...
+ONNX: the base models' graphs side by side on the one input ``X``, their probabilities
+averaged (columns mapped to the ensemble's classes).
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from hepsift.errors import ConfigError, DataError, ModelError, suggest
-from hepsift.models.base import Classifier
+from hepsift.errors import ConfigError, ModelError, suggest
+from hepsift.models.base import Classifier, payload_path
 from hepsift.train.weights import check_negative_policy, training_weights
 
 __all__ = ["Bagging", "EasyEnsemble", "RandomUndersample"]
@@ -37,6 +41,8 @@ class EasyEnsemble(Classifier):
     """Average of base models trained on balanced undersampled subsets (module docstring)."""
 
     family: ClassVar[str] = "easy-ensemble"
+    supports_eval_set: ClassVar[bool] = True
+    seed_param: ClassVar[str | None] = "seed"
     models_: list[Any]
 
     def __init__(
@@ -58,8 +64,9 @@ class EasyEnsemble(Classifier):
         self.negative_weights = negative_weights
         self.seed = seed
 
-    def _check(self) -> None:
-        from hepsift.models.registry import MODELS
+    def _check(self) -> type[Classifier]:
+        """Check the hyperparameters; return the base model's class."""
+        from hepsift.models.registry import CLASSIFIERS, ENSEMBLES, model_class
 
         if self.sampling not in _SAMPLINGS:
             raise ConfigError(
@@ -68,14 +75,26 @@ class EasyEnsemble(Classifier):
             )
         if int(self.n_subsets) < 1:
             raise ConfigError(f"n_subsets must be >= 1; got {self.n_subsets}")
-        if self.base in ("easy-ensemble", "undersample", "bagging"):
-            raise ConfigError(f"base '{self.base}' cannot itself be an ensemble")
-        if self.base not in MODELS:
+        allowed = sorted(
+            name for name in CLASSIFIERS if name not in ENSEMBLES and name not in ("pnn",)
+        )
+        if self.base in ENSEMBLES:
             raise ConfigError(
-                f"unknown base model '{self.base}'{suggest(self.base, MODELS)} "
-                f"(known: {', '.join(sorted(MODELS))})"
+                f"base '{self.base}' cannot itself be an ensemble (allowed: {', '.join(allowed)})"
+            )
+        if self.base not in CLASSIFIERS:
+            raise ConfigError(
+                f"base '{self.base}' is not a classifier family{suggest(str(self.base), allowed)} "
+                f"(allowed: {', '.join(allowed)})"
+            )
+        base_cls: type[Classifier] = model_class(self.base)
+        if base_cls.parametric:
+            raise ConfigError(
+                f"base '{self.base}' is parametric (it needs param=); an ensemble takes a "
+                f"non-parametric base (allowed: {', '.join(allowed)})"
             )
         check_negative_policy(self.negative_weights)
+        return base_cls
 
     def _subsets(self, y: NDArray[np.int64], rng: np.random.Generator) -> list[NDArray[np.int64]]:
         n = y.size
@@ -103,20 +122,20 @@ class EasyEnsemble(Classifier):
         w: NDArray[np.float64],
         **fit_params: Any,
     ) -> None:
-        from hepsift.models.registry import create, hyperparameters
+        from hepsift.models.registry import create
 
-        self._check()
-        wt = training_weights(y, w, negative=self.negative_weights, classes=self.classes_)
+        base_cls = self._check()
+        wt = self._training_weights(y, w, class_weight=None)
         rng = np.random.default_rng(int(self.seed))
         if fit_params.get("eval_set") is not None:
-            # base models train on encoded labels 0..K-1: encode the validation labels alike
-            es = tuple(fit_params["eval_set"])
-            classes = np.asarray(self.classes_)
-            yv = np.asarray(es[1])
-            idx = np.clip(np.searchsorted(classes, yv), 0, len(classes) - 1)
-            if not np.all(classes[idx] == yv):
-                raise DataError(f"eval_set y holds labels not seen in training ({list(classes)})")
-            fit_params = {**fit_params, "eval_set": (es[0], idx.astype(np.int64), *es[2:])}
+            if base_cls.supports_eval_set:
+                # base models train on encoded labels 0..K-1: encode the validation labels alike
+                fit_params = {
+                    **fit_params,
+                    "eval_set": self._parse_eval_set(fit_params["eval_set"]),
+                }
+            else:
+                fit_params = {k: v for k, v in fit_params.items() if k != "eval_set"}
         models: list[Any] = []
         for idx in self._subsets(y, rng):
             ys = y[idx]
@@ -126,8 +145,9 @@ class EasyEnsemble(Classifier):
             if self.balance_weights:
                 ws = training_weights(ys, ws, class_weight="balanced")
             params = dict(self.base_params or {})
-            if "seed" not in params and "seed" in hyperparameters(self.base):
-                params["seed"] = int(self.seed) + len(models)  # decorrelate the base models
+            seed_name = base_cls.seed_param
+            if seed_name is not None and seed_name not in params:
+                params[seed_name] = int(self.seed) + len(models)  # decorrelate the base models
             model = create(self.base, **params)
             # base models see the encoded labels; mapping back happens in _predict_proba
             model.fit(X[idx], ys, sample_weight=ws, **fit_params)
@@ -156,13 +176,17 @@ class EasyEnsemble(Classifier):
     def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
         models = []
         for name in state.get("models", []):
-            sub = directory / str(name)
-            if sub.resolve().parent != directory.resolve():
-                raise ModelError(f"saved ensemble names a base model outside its directory: {name}")
-            models.append(Classifier.load(sub))
+            models.append(Classifier.load(payload_path(directory, name)))
         if not models:
             raise ModelError(f"saved ensemble in '{directory}' holds no base models")
         self.models_ = models
+
+    def _onnx_proto(self) -> Any:
+        from hepsift.export import average_graphs, onnx_proto_of
+
+        k = len(self.classes_)
+        parts = [(onnx_proto_of(m), np.asarray(m.classes_, dtype=np.int64)) for m in self.models_]
+        return average_graphs(parts, k, int(self.n_features_in_))
 
     @classmethod
     def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Classifier:

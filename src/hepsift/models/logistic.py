@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.errors import ConfigError, DataError, ModelError, suggest
-from hepsift.models.base import Classifier
+from hepsift.models.base import Classifier, payload_path
 
 __all__ = ["LogisticRegression"]
 
@@ -295,7 +294,6 @@ class LogisticRegression(Classifier):
     """
 
     family: ClassVar[str] = "logistic"
-    onnx_supported: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -357,25 +355,13 @@ class LogisticRegression(Classifier):
         from sklearn.utils.validation import check_array
 
         arr = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=True, ensure_2d=True)
-        if reset:
-            self.n_features_in_ = arr.shape[1]
-        elif arr.shape[1] != getattr(self, "n_features_in_", arr.shape[1]):
-            raise ValueError(
-                f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input"
-            )
+        self._check_n_features(arr, reset=reset)
         return arr
 
     # -- fitting -----------------------------------------------------------------------------
     def _fit(self, X: FloatArray, y: NDArray[np.int64], w: FloatArray, **fit_params: Any) -> None:
-        if fit_params:
-            raise ConfigError(
-                f"LogisticRegression.fit takes no extra arguments; got {sorted(fit_params)}"
-            )
         self._check_params()
         n_classes = int(np.asarray(self.classes_).size)
-        if not np.any(w):
-            raise DataError("all sample weights are zero; nothing to fit")
         totals = np.bincount(y, weights=w, minlength=n_classes)
         if np.any(totals <= 0):
             k = int(np.argmin(totals))
@@ -460,7 +446,7 @@ class LogisticRegression(Classifier):
         }
 
     def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
-        path = directory / str(state.get("payload", PAYLOAD))
+        path = payload_path(directory, state.get("payload", PAYLOAD))
         try:
             with np.load(path, allow_pickle=False) as data:
                 coef = np.asarray(data["coef"], dtype=np.float64)
@@ -480,27 +466,10 @@ class LogisticRegression(Classifier):
         self.converged_ = bool(state.get("converged", True))
         self.loss_history_ = np.asarray(state.get("loss_history", []), dtype=np.float64)
 
-    def to_onnx(self, path: str | os.PathLike[str]) -> Path:
-        """Write an ONNX graph (MatMul + Add + Sigmoid/Softmax) built by hand.
-
-        Input ``X``: float32 (n, d). Output ``probabilities``: float32 (n, n_classes), the same
-        columns as :meth:`predict_proba`. Written atomically.
-        """
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self, "coef_")
-        model = _onnx_model(self.coef_, self.intercept_)
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(model.SerializeToString())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return target
+    def _onnx_proto(self) -> Any:
+        """MatMul + Add + Sigmoid/Softmax built by hand: input ``X`` float32 (n, d), output
+        ``probabilities`` float32 (n, n_classes), the columns of :meth:`predict_proba`."""
+        return _onnx_model(self.coef_, self.intercept_)
 
 
 def _num(value: Any) -> bool:

@@ -23,11 +23,9 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from hepsift.errors import ModelError
 from hepsift.models._torch import (
     apply_scaler_buffers,
     build_mlp_net,
-    encode_labels,
     fit_scaler,
     forward_chunks,
     load_state_dict,
@@ -41,10 +39,6 @@ from hepsift.models._torch import (
     train_options,
 )
 from hepsift.models.base import Classifier
-from hepsift.train.weights import (
-    check_negative_policy,
-    training_weights,
-)
 
 __all__ = ["MLP", "ScaledNet", "load_state_dict", "save_state_dict", "split_validation"]
 
@@ -83,7 +77,11 @@ class MLP(Classifier):
     """PyTorch multi-layer perceptron (see the module docstring)."""
 
     family: ClassVar[str] = "mlp"
-    onnx_supported: ClassVar[bool] = True
+    supports_eval_set: ClassVar[bool] = True
+    scales_inputs: ClassVar[bool] = True
+    reports_epochs: ClassVar[bool] = True
+    seed_param: ClassVar[str | None] = "seed"
+    progress_param: ClassVar[str | None] = "progress"
     net_: Any
     scaler_: Any
 
@@ -153,24 +151,10 @@ class MLP(Classifier):
     ) -> None:
         from hepsift.train.torch_loop import train_module
 
-        check_negative_policy(self.negative_weights)
-        unknown = set(fit_params) - {"eval_set", "on_epoch"}
-        if unknown:
-            raise ModelError(
-                f"MLP.fit got unknown arguments {sorted(unknown)} (allowed: eval_set, on_epoch)"
-            )
-        wt = training_weights(
-            y,
-            w,
-            negative=self.negative_weights,
-            class_weight=self.class_weight,
-            classes=self.classes_,
-        )
+        wt = self._training_weights(y, w)
         valid: tuple[Any, ...] | None = None
         if fit_params.get("eval_set") is not None:
-            from hepsift.models.boosting import parse_eval_set
-
-            valid = parse_eval_set(fit_params["eval_set"], X.shape[1], self._encode)
+            valid = self._parse_eval_set(fit_params["eval_set"])
         elif self.validation_fraction:
             (X, y, wt), valid = split_off_validation(
                 y, self.validation_fraction, self.seed, (X, y, wt)
@@ -199,9 +183,6 @@ class MLP(Classifier):
         )
         self.net_ = net
         self.net_args_ = args
-
-    def _encode(self, y: NDArray[Any]) -> NDArray[np.int64]:
-        return encode_labels(self.classes_, y)
 
     def _predict_proba(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         import torch

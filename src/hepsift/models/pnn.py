@@ -37,12 +37,13 @@ suite cannot pass the required ``param``, so this family is not checked with it:
 
 Files: ``weights.safetensors`` + ``model.json`` (network arguments, scaler, parameter
 scaling, signal masses). ONNX: two inputs, ``X`` float32 ``[n, d]`` and ``param`` float32
-``[n, 1]`` (GeV); output ``probabilities`` ``[n, 2]``.
+``[n, 1]`` (GeV; one mass per event, a column); output ``probabilities`` ``[n, 2]``.
+:func:`hepsift.export.check_parity` takes ``param=`` as a number, ``(n,)`` or ``(n, 1)`` and
+feeds the graph the ``[n, 1]`` column.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -55,7 +56,6 @@ from torch import nn
 from hepsift.errors import ConfigError, DataError, ModelError, suggest
 from hepsift.models._torch import (
     apply_scaler_buffers,
-    encode_labels,
     fit_scaler,
     forward_chunks,
     load_torch_state,
@@ -68,7 +68,6 @@ from hepsift.models._torch import (
 )
 from hepsift.models.base import Classifier
 from hepsift.models.nets import make_activation
-from hepsift.train.weights import check_negative_policy, training_weights
 
 __all__ = [
     "BACKGROUND_MASS_POLICIES",
@@ -79,7 +78,6 @@ __all__ = [
     "assign_background_mass",
     "balanced_weights",
     "mass_cells",
-    "onnx_parity",
     "signal_mass_points",
 ]
 
@@ -322,9 +320,13 @@ class PNN(Classifier):
     """Parametric neural network (see the module docstring)."""
 
     family: ClassVar[str] = "pnn"
-    onnx_supported: ClassVar[bool] = True
-    #: fit/predict need ``param=``; tells callers (``hepsift run``) to pass it
-    parametric: ClassVar[bool] = True
+    #: fit/predict need ``param=`` (so ``parametric`` is True); eval_set takes ``eval_param=``
+    inputs: ClassVar[frozenset[str]] = frozenset({"table", "param"})
+    supports_eval_set: ClassVar[bool] = True
+    scales_inputs: ClassVar[bool] = True
+    reports_epochs: ClassVar[bool] = True
+    seed_param: ClassVar[str | None] = "seed"
+    progress_param: ClassVar[str | None] = "progress"
     net_: Any
     scaler_: Any
 
@@ -371,6 +373,11 @@ class PNN(Classifier):
         self.progress = progress
         self.seed = seed
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False  # signal vs background only
+        return tags
+
     # -- network ---------------------------------------------------------------------------
     def _net_args(self) -> dict[str, Any]:
         return {
@@ -407,7 +414,7 @@ class PNN(Classifier):
         rng: np.random.Generator,
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(masses with background assigned, training weights) for encoded labels ``y``."""
-        wt = training_weights(y, w, negative=self.negative_weights, classes=self.classes_)
+        wt = self._training_weights(y, w)
         mass = assign_background_mass(p, y, policy=self.background_mass, seed=rng, sample_weight=wt)
         if self.balance:
             wt = balanced_weights(mass, y, wt)
@@ -429,16 +436,19 @@ class PNN(Classifier):
 
         ``eval_set=(X_val, y_val[, w_val])`` with ``eval_param`` (its masses) drives early
         stopping; background masses of both are assigned by ``background_mass``.
+        ``on_epoch=callback(epoch, history)`` is passed to the training loop.
         """
-        if fit_params:
-            raise ModelError(
-                f"PNN.fit got unknown arguments {sorted(fit_params)} "
-                "(allowed: param, eval_set, eval_param)"
-            )
+        self._check_fit_keywords(fit_params)
         if param is None:
             _param_array(None, 0, "fit")
         return super().fit(  # type: ignore[return-value]
-            X, y, sample_weight, param=param, eval_set=eval_set, eval_param=eval_param
+            X,
+            y,
+            sample_weight,
+            param=param,
+            eval_set=eval_set,
+            eval_param=eval_param,
+            **fit_params,
         )
 
     def _fit(
@@ -452,10 +462,10 @@ class PNN(Classifier):
 
         _check_choice("mechanism", self.mechanism, MECHANISMS)
         _check_choice("background_mass", self.background_mass, BACKGROUND_MASS_POLICIES)
-        check_negative_policy(self.negative_weights)
         if len(self.classes_) != 2:
             raise ModelError(
-                f"a pNN separates signal from background: it needs exactly 2 classes; got "
+                "Only binary classification is supported: a pNN separates signal from "
+                "background, it needs exactly 2 classes; got "
                 f"{len(self.classes_)} ({list(self.classes_)})"
             )
         p = _param_array(fit_params.get("param"), len(y), "fit")
@@ -466,9 +476,7 @@ class PNN(Classifier):
 
         valid: tuple[Any, ...] | None = None
         if fit_params.get("eval_set") is not None:
-            from hepsift.models.boosting import parse_eval_set
-
-            Xv, yv, wv = parse_eval_set(fit_params["eval_set"], X.shape[1], self._encode)
+            Xv, yv, wv = self._parse_eval_set(fit_params["eval_set"])
             pv = _param_array(fit_params.get("eval_param"), len(yv), "fit (eval_param)")
             if np.any(yv == 1) and np.any(yv == 0):
                 mv, wvt = self._prepare_weights(yv, wv, pv, np.random.default_rng(seeds[1]))
@@ -503,13 +511,11 @@ class PNN(Classifier):
             wt,
             loss="bce",
             validation=validation,
+            on_epoch=fit_params.get("on_epoch"),
             **train_options(self),
         )
         self.net_ = net
         self.net_args_ = args
-
-    def _encode(self, y: NDArray[Any]) -> NDArray[np.int64]:
-        return encode_labels(self.classes_, y)
 
     def predict_proba(  # type: ignore[override]
         self, X: ArrayLike, param: ArrayLike | None = None
@@ -579,10 +585,6 @@ class PNN(Classifier):
         )
 
     # -- ONNX ------------------------------------------------------------------------------
-    def to_onnx(self, path: str | os.PathLike[str]) -> Path:
-        """ONNX file with inputs ``X`` float32 [n, d] and ``param`` float32 [n, 1] (GeV)."""
-        return super().to_onnx(path)
-
     def _onnx_proto(self) -> Any:
         example = (
             torch.zeros(2, int(self.n_features_in_)),
@@ -611,29 +613,3 @@ class _ExportPNN(nn.Module):
         m = (param - self.p_center) / self.p_scale
         p = torch.sigmoid(self.net(z, m)).reshape(-1, 1)
         return torch.cat([1.0 - p, p], dim=1)
-
-
-def onnx_parity(
-    model: PNN,
-    path: str | os.PathLike[str],
-    X: ArrayLike,
-    param: ArrayLike,
-    *,
-    atol: float = 1e-5,
-) -> float:
-    """Max |ONNX Runtime - predict_proba| over ``(X, param)``; ModelError above ``atol``."""
-    from hepsift.export import onnx_session
-
-    arr = np.ascontiguousarray(X, dtype=np.float32)
-    p = _param_array(param, arr.shape[0], "onnx_parity").astype(np.float32)
-    ref = model.predict_proba(arr, p)
-    sess = onnx_session(path)
-    got = np.asarray(sess.run(["probabilities"], {"X": arr, "param": p.reshape(-1, 1)})[0])
-    if got.shape != ref.shape:
-        raise ModelError(f"ONNX output has shape {got.shape}; predict_proba gives {ref.shape}")
-    diff = float(np.max(np.abs(got.astype(np.float64) - ref))) if ref.size else 0.0
-    if not diff <= atol:
-        raise ModelError(
-            f"ONNX parity check failed for '{path}': max |score difference| {diff:.3g} > {atol:g}"
-        )
-    return diff

@@ -12,10 +12,18 @@ from typing import Any
 
 from hepsift.errors import ConfigError, suggest
 
-__all__ = ["MODELS", "create", "hyperparameters", "model_class"]
+__all__ = [
+    "CLASSIFIERS",
+    "ENSEMBLES",
+    "MODELS",
+    "REGRESSORS",
+    "create",
+    "hyperparameters",
+    "model_class",
+]
 
-#: name -> "module:Class". Families add their line here.
-MODELS: dict[str, str] = {
+#: classifier families: name -> "module:Class". Families add their line here.
+CLASSIFIERS: dict[str, str] = {
     "logistic": "hepsift.models.logistic:LogisticRegression",
     "tree": "hepsift.models.trees:DecisionTree",
     "forest": "hepsift.models.trees:RandomForest",
@@ -25,9 +33,19 @@ MODELS: dict[str, str] = {
     "easy-ensemble": "hepsift.models.ensemble:EasyEnsemble",
     "undersample": "hepsift.models.ensemble:RandomUndersample",
     "bagging": "hepsift.models.ensemble:Bagging",
+    # a classifier trained on scaled features, the scaler saved with it (what a run saves for
+    # the families that do not scale their own inputs)
+    "scaled": "hepsift.models.scaled:Scaled",
+}
+#: the ensembles (their ``base`` must be a non-parametric classifier family, not an ensemble)
+ENSEMBLES = frozenset({"easy-ensemble", "undersample", "bagging"})
+#: regressor families: name -> "module:Class"
+REGRESSORS: dict[str, str] = {
     "mlp-regressor": "hepsift.models.regression:MLPRegressor",
     "bdt-regressor": "hepsift.models.regression:BDTRegressor",
 }
+#: every family :func:`hepsift.models.load` reads (classifiers and regressors)
+MODELS: dict[str, str] = {**CLASSIFIERS, **REGRESSORS}
 
 
 def model_class(name: str) -> type[Any]:

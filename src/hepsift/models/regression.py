@@ -11,144 +11,32 @@ For example the true photon energy (GeV) from reconstructed quantities. Two fami
   another XGBoost regression ``objective``), early stopping on ``eval_set``; 1-D targets.
 
 Saved as the classifiers are (``model.json`` + safetensors / XGBoost JSON), read back by
-:func:`hepsift.models.load`.
+:func:`hepsift.models.load`. ONNX: input ``X`` float32 (n, d), output ``predictions`` float32,
+(n,) for one target and (n, k) for k targets, as :meth:`predict`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
-from sklearn.base import BaseEstimator, RegressorMixin
+from numpy.typing import NDArray
 
-from hepsift.errors import DataError, ModelError
-from hepsift.models.base import MODEL_FORMAT, _jsonable, write_model_dir
+from hepsift.errors import ModelError
+from hepsift.models.base import Regressor, payload_path
 
 __all__ = ["BDTRegressor", "MLPRegressor", "Regressor"]
-
-META_FILE = "model.json"
-
-
-class Regressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
-    """Base class of hepsift regressors: validation and file handling (like Classifier)."""
-
-    family: ClassVar[str] = ""
-    n_outputs_: int
-
-    def _fit(
-        self, X: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.float64], **kw: Any
-    ) -> None:
-        raise NotImplementedError
-
-    def _predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
-        raise NotImplementedError
-
-    def _get_state(self, directory: Path) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
-        raise NotImplementedError
-
-    def _validate_X(self, X: ArrayLike, *, reset: bool) -> NDArray[np.float64]:
-        from sklearn.utils.validation import check_array
-
-        arr = check_array(X, dtype=np.float64, ensure_all_finite=True, ensure_2d=True)
-        if reset:
-            self.n_features_in_ = arr.shape[1]
-        elif arr.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {arr.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input"
-            )
-        return np.asarray(arr, dtype=np.float64)
-
-    def fit(
-        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, **fit_params: Any
-    ) -> Regressor:
-        Xv = self._validate_X(X, reset=True)
-        yv = np.asarray(y, dtype=np.float64)
-        if yv.ndim not in (1, 2) or yv.shape[0] != Xv.shape[0]:
-            raise ValueError(
-                f"y has shape {yv.shape}; expected ({Xv.shape[0]},) or ({Xv.shape[0]}, k)"
-            )
-        if not np.all(np.isfinite(yv)):
-            raise DataError("regression target y contains NaN or inf")
-        if sample_weight is None:
-            w = np.ones(Xv.shape[0])
-        else:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            if w.shape != (Xv.shape[0],):
-                raise ValueError(f"sample_weight.shape == {w.shape}, expected ({Xv.shape[0]},)")
-            if not np.all(np.isfinite(w)):
-                raise DataError("sample_weight contains NaN or inf")
-        self.n_outputs_ = 1 if yv.ndim == 1 else int(yv.shape[1])
-        self._fit(Xv, yv, w, **fit_params)
-        return self
-
-    def _eval_set(
-        self, kw: dict[str, Any]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None:
-        """``(X_val, y_val, w_val)`` from ``kw["eval_set"]`` (weights 1 when left out), or None."""
-        es = kw.get("eval_set")
-        if es is None:
-            return None
-        Xv = self._validate_X(es[0], reset=False)
-        yv = np.asarray(es[1], dtype=np.float64)
-        wv = np.ones(len(yv)) if len(es) < 3 or es[2] is None else np.asarray(es[2], float)
-        return Xv, yv, wv
-
-    def predict(self, X: ArrayLike) -> NDArray[np.float64]:
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self, "n_outputs_")
-        return self._predict(self._validate_X(X, reset=False))
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted regressor to the directory ``path`` atomically."""
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(self, "n_outputs_")
-
-        def make_meta(tmp: Path) -> dict[str, Any]:
-            return {
-                "format": MODEL_FORMAT,
-                "family": self.family,
-                "class": f"{type(self).__module__}.{type(self).__qualname__}",
-                "params": _jsonable(self.get_params(deep=False)),
-                "classes": [],
-                "n_features_in": int(self.n_features_in_),
-                "n_outputs": int(self.n_outputs_),
-                "state": _jsonable(self._get_state(tmp)),
-            }
-
-        return write_model_dir(path, make_meta)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Any:
-        """Read a saved model (any family) back; see :func:`hepsift.models.load`."""
-        from hepsift.models.base import Classifier
-
-        return Classifier.load(path)
-
-    @classmethod
-    def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Regressor:
-        valid = cls._get_param_names()
-        model = cls(**{k: v for k, v in params.items() if k in valid})
-        model.n_outputs_ = int(meta.get("n_outputs", 1))
-        return model
-
-    def _restore(self) -> None:
-        # Classifier.load sets classes_ on every model it reads; a regressor has none
-        self.__dict__.pop("classes_", None)
 
 
 class MLPRegressor(Regressor):
     """PyTorch MLP regression with weighted MSE (see the module docstring)."""
 
     family: ClassVar[str] = "mlp-regressor"
+    supports_eval_set: ClassVar[bool] = True
+    scales_inputs: ClassVar[bool] = True
+    seed_param: ClassVar[str | None] = "seed"
+    progress_param: ClassVar[str | None] = "progress"
 
     def __init__(
         self,
@@ -200,10 +88,9 @@ class MLPRegressor(Regressor):
         from hepsift.models._torch import scaler_from, split_off_validation, train_options
         from hepsift.train.torch_loop import train_module
 
-        unknown = set(kw) - {"eval_set"}
-        if unknown:
-            raise ModelError(f"fit got unknown arguments {sorted(unknown)} (allowed: eval_set)")
-        valid: tuple[Any, ...] | None = self._eval_set(kw)
+        valid: tuple[Any, ...] | None = None
+        if kw.get("eval_set") is not None:
+            valid = self._parse_eval_set(kw["eval_set"])
         if valid is None and self.validation_fraction:
             (X, y, w), valid = split_off_validation(
                 np.zeros(len(y), dtype=np.int64), self.validation_fraction, self.seed, (X, y, w)
@@ -270,6 +157,39 @@ class MLPRegressor(Regressor):
             return np.asarray(out.reshape(-1) * self.y_std_[0] + self.y_mean_[0])
         return np.asarray(out * self.y_std_ + self.y_mean_)
 
+    def _onnx_proto(self) -> Any:
+        import torch
+
+        from hepsift.models._torch import (
+            apply_scaler_buffers,
+            onnx_proto,
+            register_scaler_buffers,
+        )
+
+        flat = int(self.n_outputs_) == 1
+        net = self.net_
+
+        class _Export(torch.nn.Module):
+            y_mean: torch.Tensor
+            y_std: torch.Tensor
+
+            def __init__(self, model: MLPRegressor) -> None:
+                super().__init__()
+                self.net = net
+                register_scaler_buffers(self, model.scaler_)
+                self.register_buffer("y_mean", torch.tensor(model.y_mean_, dtype=torch.float32))
+                self.register_buffer("y_std", torch.tensor(model.y_std_, dtype=torch.float32))
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                out = self.net(apply_scaler_buffers(self, x))
+                if flat:
+                    return out.reshape(-1) * self.y_std[0] + self.y_mean[0]  # type: ignore[no-any-return]
+                return out * self.y_std + self.y_mean  # type: ignore[no-any-return]
+
+        self.net_.eval()
+        example = (torch.zeros(2, int(self.n_features_in_)),)
+        return onnx_proto(_Export(self).eval(), example, ["X"], output="predictions")
+
     def _get_state(self, directory: Path) -> dict[str, Any]:
         from hepsift.models._torch import save_torch_state
 
@@ -284,7 +204,6 @@ class MLPRegressor(Regressor):
             self.y_mean_ = np.asarray(st["y_mean"], dtype=np.float64)
             self.y_std_ = np.asarray(st["y_std"], dtype=np.float64)
 
-        self._restore()
         load_torch_state(self, directory, state, what="regressor", read_extra=read_extra)
 
 
@@ -292,6 +211,8 @@ class BDTRegressor(Regressor):
     """XGBoost regression (see the module docstring)."""
 
     family: ClassVar[str] = "bdt-regressor"
+    supports_eval_set: ClassVar[bool] = True
+    seed_param: ClassVar[str | None] = "seed"
 
     def __init__(
         self,
@@ -333,11 +254,8 @@ class BDTRegressor(Regressor):
 
         if self.n_outputs_ != 1:
             raise ModelError(f"bdt-regressor fits one target; y has {self.n_outputs_} columns")
-        unknown = set(kw) - {"eval_set"}
-        if unknown:
-            raise ModelError(f"fit got unknown arguments {sorted(unknown)} (allowed: eval_set)")
         check_xgb_weights(w, "bdt-regressor training weights")
-        valid = self._eval_set(kw)
+        valid = None if kw.get("eval_set") is None else self._parse_eval_set(kw["eval_set"])
         params = xgb_params(self)
         params.update(objective=str(self.objective))
         booster, result, best = train_booster(
@@ -361,6 +279,18 @@ class BDTRegressor(Regressor):
     def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
         from hepsift.models.boosting import load_booster
 
-        self._restore()
-        self.booster_ = load_booster(directory / str(state.get("file", "booster.json")))
+        self.booster_ = load_booster(payload_path(directory, state.get("file", "booster.json")))
         self.best_iteration_ = int(state.get("best_iteration", -1))
+
+    def _onnx_proto(self) -> Any:
+        import onnxmltools
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        from hepsift.export import regression_output
+
+        proto = onnxmltools.convert_xgboost(
+            self.booster_,
+            initial_types=[("X", FloatTensorType([None, int(self.n_features_in_)]))],
+            target_opset=15,
+        )
+        return regression_output(proto, flatten=True)

@@ -17,11 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.errors import ModelError
-from hepsift.models.base import Classifier
-from hepsift.train.weights import (
-    check_negative_policy,
-    training_weights,
-)
+from hepsift.models.base import Classifier, payload_path
 
 __all__ = ["DecisionTree", "RandomForest"]
 
@@ -74,7 +70,7 @@ def _rebuild_tree(arrays: dict[str, NDArray[Any]], n_features: int, n_classes: i
 class _SklearnTrees(Classifier):
     """Shared fit / predict / save of the scikit-learn tree families."""
 
-    onnx_supported: ClassVar[bool] = True
+    seed_param: ClassVar[str | None] = "seed"
     estimator_: Any
 
     def _make(self) -> Any:
@@ -87,14 +83,7 @@ class _SklearnTrees(Classifier):
         w: NDArray[np.float64],
         **fit_params: Any,
     ) -> None:
-        check_negative_policy(self.negative_weights)  # type: ignore[attr-defined]
-        wt = training_weights(
-            y,
-            w,
-            negative=self.negative_weights,  # type: ignore[attr-defined]
-            class_weight=self.class_weight,  # type: ignore[attr-defined]
-            classes=self.classes_,
-        )
+        wt = self._training_weights(y, w)
         self.estimator_ = self._make().fit(X, y, sample_weight=wt)
 
     def _predict_proba(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -118,7 +107,7 @@ class _SklearnTrees(Classifier):
         return {"n_trees": len(trees), "file": _TREE_FILE}
 
     def _load_trees(self, directory: Path, state: dict[str, Any]) -> list[Any]:
-        path = directory / _TREE_FILE
+        path = payload_path(directory, state.get("file", _TREE_FILE))
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}

@@ -196,7 +196,7 @@ def _feature_table(train: Any) -> Table:
         "Input features (train split, before scaling, weighted by |w|; GeV for energies)",
         cols,
         rows,
-        note="Scaling is fit on the training split only and saved next to each model (scaler.json).",
+        note="Scaling is fit on the training split only and saved inside each model (model.json).",
     )
 
 

@@ -1,0 +1,195 @@
+"""``Scaled``: a classifier trained on scaled features, the scaler saved with it.
+
+A scikit-learn ``Pipeline([scaler, estimator])`` for hepsift models:
+``Scaled(estimator, scaling="standard", clip_quantile=None)`` fits a
+:class:`hepsift.features.scaling.Scaler` on the RAW training features (weighted by
+``|sample_weight|``, or by ``|scaler_weight|`` when ``fit`` is given one), then fits the inner
+``estimator`` on the scaled features (an ``eval_set`` is scaled alike). ``predict_proba`` takes
+raw features. ``hepsift run`` wraps every family that does not scale its own inputs
+(``scales_inputs`` False) in one, so a saved run model takes the features the run read.
+
+The scaler is applied in float32 (``clip`` to float32 bounds, then ``(x - centre) / scale``
+with float32 centre and scale), exactly the operations of the ONNX graph, so the two agree to
+the inner model's own precision.
+
+Files: one folder: ``model.json`` (family ``scaled``, the scaler state) and the inner model's
+folder ``estimator/``. ONNX: the scaler as ``Max``/``Min`` (clip; only when clipping),
+``Sub``, ``Div`` nodes in front of the inner model's graph, input ``X`` (raw features).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from hepsift.errors import ConfigError
+from hepsift.models.base import Classifier, payload_path
+
+__all__ = ["Scaled"]
+
+_INNER = "estimator"
+
+
+class Scaled(Classifier):
+    """Scaler + classifier as one model (see the module docstring).
+
+    ``estimator``: an unfitted hepsift classifier, or a registry family name (default
+    ``"logistic"``). ``scaling``: ``"standard"``, ``"robust"`` or ``"none"``;
+    ``clip_quantile``: see :class:`~hepsift.features.scaling.Scaler`.
+
+    Learned: ``scaler_`` (the fitted Scaler), ``estimator_`` (the fitted inner model),
+    ``classes_``, ``n_features_in_``.
+    """
+
+    family: ClassVar[str] = "scaled"
+    scales_inputs: ClassVar[bool] = True
+    # the class-level capabilities are those of the default inner model (logistic): a caller
+    # that wraps a family reads that family's class. ``fit`` accepts whatever keywords the
+    # inner model accepts (``eval_set`` is scaled on the way), plus ``scaler_weight``.
+    supports_eval_set: ClassVar[bool] = False
+    reports_epochs: ClassVar[bool] = False
+    scaler_: Any
+    estimator_: Any
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        *,
+        scaling: str = "standard",
+        clip_quantile: float | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.scaling = scaling
+        self.clip_quantile = clip_quantile
+
+    # -- the inner model ---------------------------------------------------------------------
+    def _inner(self) -> Classifier:
+        from sklearn.base import clone
+
+        from hepsift.models.registry import create
+
+        est = self.estimator
+        if est is None:
+            est = "logistic"
+        if isinstance(est, str):
+            model = create(est)
+        else:
+            model = clone(est)
+        if not isinstance(model, Classifier):
+            raise ConfigError(
+                f"Scaled(estimator=...) needs a hepsift classifier; got {type(model).__name__}"
+            )
+        if model.parametric:
+            raise ConfigError(
+                f"Scaled cannot wrap the parametric family '{model.family}' (it scales its own "
+                "inputs)"
+            )
+        return model
+
+    def _check_fit_keywords(self, fit_params: dict[str, Any]) -> None:
+        inner = self._inner()
+        rest = {k: v for k, v in fit_params.items() if k != "scaler_weight"}
+        inner._check_fit_keywords(rest)
+
+    # -- the scaler in float32, as the ONNX graph computes it --------------------------------
+    def _bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32], bool]:
+        sc = self.scaler_
+        clip = bool(np.any(np.isfinite(sc.lo_)) or np.any(np.isfinite(sc.hi_)))
+        f32 = np.finfo(np.float32)
+        lo = np.where(np.isfinite(sc.lo_), sc.lo_, f32.min).astype(np.float32)
+        hi = np.where(np.isfinite(sc.hi_), sc.hi_, f32.max).astype(np.float32)
+        return lo, hi, clip
+
+    def scale_features(self, X: ArrayLike) -> NDArray[np.float32]:
+        """The inner model's input: ``X`` scaled in float32 (the ONNX graph's arithmetic)."""
+        x = np.array(X, dtype=np.float32)
+        lo, hi, clip = self._bounds()
+        if clip:
+            np.maximum(x, lo, out=x)
+            np.minimum(x, hi, out=x)
+        x -= np.asarray(self.scaler_.center_, dtype=np.float32)
+        x /= np.asarray(self.scaler_.scale_, dtype=np.float32)
+        return x
+
+    # -- fit / predict -----------------------------------------------------------------------
+    def _fit(
+        self,
+        X: NDArray[np.float64],
+        y: NDArray[np.int64],
+        w: NDArray[np.float64],
+        **fit_params: Any,
+    ) -> None:
+        from hepsift.features.scaling import Scaler
+
+        inner = self._inner()
+        sw = fit_params.pop("scaler_weight", None)
+        sw = np.abs(w) if sw is None else np.abs(self._sample_weight(sw, X.shape[0]))
+        self.scaler_ = Scaler(self.scaling, clip_quantile=self.clip_quantile).fit(  # type: ignore[arg-type]
+            X, sample_weight=sw
+        )
+        if fit_params.get("eval_set") is not None:
+            Xv, yv, wv = self._parse_eval_set(fit_params["eval_set"])
+            fit_params["eval_set"] = (self.scale_features(Xv), yv, wv)
+        # the inner model sees the encoded labels 0..K-1: its columns are ours
+        inner.fit(self.scale_features(X), y, sample_weight=w, **fit_params)
+        self.estimator_ = inner
+
+    def _predict_proba(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.asarray(self.estimator_.predict_proba(self.scale_features(X)), dtype=np.float64)
+
+    @property
+    def feature_importances_(self) -> NDArray[np.float64]:
+        """The inner model's importances (per raw feature: scaling keeps the columns)."""
+        return np.asarray(self.estimator_.feature_importances_, dtype=np.float64)
+
+    @property
+    def history_(self) -> Any:
+        return self.estimator_.history_
+
+    @property
+    def evals_result_(self) -> Any:
+        return self.estimator_.evals_result_
+
+    @property
+    def loss_history_(self) -> Any:
+        return self.estimator_.loss_history_
+
+    # -- files -------------------------------------------------------------------------------
+    def _get_state(self, directory: Path) -> dict[str, Any]:
+        self.estimator_.save(directory / _INNER)
+        return {"scaler": self.scaler_.to_dict(), "estimator": _INNER}
+
+    def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
+        from sklearn.base import clone
+
+        from hepsift.errors import DataError, ModelError
+        from hepsift.features.scaling import Scaler
+
+        try:
+            self.scaler_ = Scaler.from_dict(state["scaler"])
+        except (KeyError, TypeError, ValueError, DataError) as exc:
+            raise ModelError(f"saved scaler in '{directory}' is unusable: {exc}") from None
+        inner = Classifier.load(payload_path(directory, state.get("estimator", _INNER)))
+        if int(inner.n_features_in_) != int(self.n_features_in_):
+            raise ModelError(
+                f"saved model in '{directory}': the scaler takes {self.n_features_in_} features "
+                f"but the inner model {inner.n_features_in_}"
+            )
+        self.estimator_ = inner
+        self.estimator = clone(inner)
+
+    # -- ONNX --------------------------------------------------------------------------------
+    def _onnx_proto(self) -> Any:
+        from hepsift.export import onnx_proto_of, prepend_scaler
+
+        lo, hi, clip = self._bounds()
+        return prepend_scaler(
+            onnx_proto_of(self.estimator_),
+            lo=lo if clip else None,
+            hi=hi if clip else None,
+            center=np.asarray(self.scaler_.center_, dtype=np.float32),
+            scale=np.asarray(self.scaler_.scale_, dtype=np.float32),
+        )
