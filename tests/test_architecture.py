@@ -282,10 +282,8 @@ def test_only_the_command_line_imports_the_commands() -> None:
 
 #: (importing file, module, private name) still allowed, each with the reason; emptied as the
 #: owners of those areas replace them with public names.
-ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str, str], str] = {
-    # the JSON sanitiser of models/base.py: models/ is moving to hepsift._files.jsonable
-    ("hepsift/models/regression.py", "hepsift.models.base", "_jsonable"): "models rework",
-}
+#: (file, module, name) -> why; empty: no private name crosses modules
+ALLOWED_PRIVATE_IMPORTS: dict[tuple[str, str, str], str] = {}
 
 
 def test_no_private_name_crosses_modules() -> None:
