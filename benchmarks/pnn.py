@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="concat+affine, uniform, 12 epochs")
     args = parser.parse_args()
 
-    from hepsift import pnn_study
+    from hepsift.studies import pnn as pnn_study
 
     masses = [float(m) for m in args.masses.split(",")]
     t0 = time.perf_counter()
@@ -86,7 +86,7 @@ def main() -> None:
 
 def run_one(ds: Any, args: argparse.Namespace, masses: list[float], seed: int, out: Any) -> Any:
     """One study with ``seed``; prints its figures and returns the result dict."""
-    from hepsift import pnn_study
+    from hepsift.studies import pnn as pnn_study
 
     quick = args.quick
     t0 = time.perf_counter()

@@ -604,7 +604,7 @@ def _check_study(cfg: RunConfig, source: str) -> None:
     import inspect
 
     try:
-        from hepsift.pnn_study import study
+        from hepsift.studies.pnn import study
     except ImportError:
         return
     allowed = [

@@ -2,7 +2,7 @@
 
 - ``models [NAME]``: the registered model families, or one family's hyperparameters.
 - ``tune CONFIG [--out DIR]``: an Optuna study over the YAML search space of CONFIG
-  (:mod:`hepsift.train.tune`); writes ``best_params.json``, ``trials.json`` and the refit model.
+  (:mod:`hepsift.tuning.tune`); writes ``best_params.json``, ``trials.json`` and the refit model.
 - ``onnx MODEL_DIR OUT.onnx``: export a saved model to ONNX and check parity with ONNX Runtime
   on random inputs drawn around zero (pass ``--data TABLE --features a,b,c`` for real inputs).
 
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from hepsift.train.tune import tune
+        from hepsift.tuning.tune import tune
 
         console = Console(highlight=False)
         result = tune(config, out=out)

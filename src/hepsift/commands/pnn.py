@@ -83,7 +83,7 @@ def _load(
             "pnn study needs exactly one data source: CONFIG, --data FILE, --generate or --toy"
             + (f" (got {', '.join(given)})" if given else "")
         )
-    from hepsift import pnn_study
+    from hepsift.studies import pnn as pnn_study
 
     if config:
         from hepsift.config import load_config
@@ -123,7 +123,7 @@ def _check_params(params: dict[str, Any]) -> None:
     import inspect
 
     from hepsift.errors import ConfigError, suggest
-    from hepsift.pnn_study import study
+    from hepsift.studies.pnn import study
 
     allowed = [
         p
@@ -203,7 +203,7 @@ def register(app: typer.Typer) -> None:
         """Compare a pNN with dedicated per-mass networks; mechanisms, policies, interpolation."""
         from rich.console import Console
 
-        from hepsift import pnn_study
+        from hepsift.studies import pnn as pnn_study
 
         console = Console(highlight=False)
 

@@ -252,7 +252,7 @@ def _json_default(obj: Any) -> Any:
 
 def _objective_score(model: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     from hepsift.dataset import Dataset
-    from hepsift.train.cv import score_model
+    from hepsift.tuning.cv import score_model
 
     k = int(y.max()) + 1
     data = Dataset(

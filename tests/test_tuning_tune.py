@@ -14,7 +14,7 @@ import yaml
 import hepsift.models as models
 from hepsift.cli import main
 from hepsift.errors import ConfigError, DataError
-from hepsift.train.tune import load_tune_config, tune
+from hepsift.tuning.tune import load_tune_config, tune
 
 
 def _table(tmp_path: Path, rng: np.random.Generator, n: int = 1200) -> Path:

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 from hepsift.cli import main
 from hepsift.dataset import Dataset
 from hepsift.errors import ConfigError, DataError
-from hepsift.pnn_study import evaluate_at_masses, load_dataset, study, tables, toy_dataset
+from hepsift.studies.pnn import evaluate_at_masses, load_dataset, study, tables, toy_dataset
 
 TINY = {
     "hidden": (8,),
@@ -214,7 +214,7 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bootstrap_errors_are_paired_and_match_the_reference(rng: np.random.Generator) -> None:
     from hepsift.evaluate.stats import bootstrap_auc
-    from hepsift.pnn_study import _bootstrap_aucs
+    from hepsift.studies.pnn import _bootstrap_aucs
 
     y = (rng.random(800) < 0.4).astype(np.int64)
     s1 = y + rng.normal(size=800)
