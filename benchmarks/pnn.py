@@ -86,6 +86,7 @@ def main() -> None:
 
 def run_one(ds: Any, args: argparse.Namespace, masses: list[float], seed: int, out: Any) -> Any:
     """One study with ``seed``; prints its figures and returns the result dict."""
+    from hepsift.report.studies import write_pnn_study
     from hepsift.studies import pnn as pnn_study
 
     quick = args.quick
@@ -108,9 +109,10 @@ def run_one(ds: Any, args: argparse.Namespace, masses: list[float], seed: int, o
         batch_size=args.batch_size,
         dropout=args.dropout,
         num_threads=args.threads,
-        out=out,
         log=lambda msg: print(f"  {msg}", flush=True),
     )
+    if out is not None:
+        result["files"] = write_pnn_study(result, out)
     elapsed = time.perf_counter() - t0
     d = result["data"]
     print(

@@ -727,6 +727,7 @@ def _save_model(rd: Any, tm: TrainedModel, scaler: Any, cfg: RunConfig, *, log: 
 
 def _run_study(cfg: RunConfig, prepared: PreparedData, *, log: Log, out: Path) -> dict[str, Any]:
     """The parametric-network study (:func:`hepsift.studies.pnn.study`) on the run's data."""
+    from hepsift.report.studies import write_pnn_study
     from hepsift.studies.pnn import study
 
     assert cfg.study is not None
@@ -737,11 +738,10 @@ def _run_study(cfg: RunConfig, prepared: PreparedData, *, log: Log, out: Path) -
         prepared.dataset,
         masses=list(cfg.study.masses_gev) or None,
         seed=cfg.seed,
-        out=out,
         log=log,
         **cfg.study.params,
     )
-    result = dict(result)
+    result["files"] = write_pnn_study(result, out)
     result["auc_vs_mass"] = _study_curves(result)
     return result
 

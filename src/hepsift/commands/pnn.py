@@ -203,6 +203,7 @@ def register(app: typer.Typer) -> None:
         """Compare a pNN with dedicated per-mass networks; mechanisms, policies, interpolation."""
         from rich.console import Console
 
+        from hepsift.report.studies import pnn_tables, write_pnn_study
         from hepsift.studies import pnn as pnn_study
 
         console = Console(highlight=False)
@@ -248,8 +249,9 @@ def register(app: typer.Typer) -> None:
             )
         kwargs.update({k: v for k, v in cli.items() if v is not None})
         log(f"{ds!r}; writing into {out}")
-        result = pnn_study.study(ds, masses=mass_list, seed=seed_used, out=out, log=log, **kwargs)
-        for table in pnn_study.tables(result):
+        result = pnn_study.study(ds, masses=mass_list, seed=seed_used, log=log, **kwargs)
+        result["files"] = write_pnn_study(result, out)
+        for table in pnn_tables(result):
             console.print(table)
         for name, path in result.get("files", {}).items():
             console.print(f"{name}: [bold]{path}[/bold]")
