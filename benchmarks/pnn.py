@@ -1,4 +1,4 @@
-"""Benchmark: the parametric NN against dedicated per-mass networks (issue 6 targets).
+"""Benchmark: the parametric NN against dedicated per-mass networks (the study's targets).
 
 Data: generated ``resonance-ttbar`` (Z' -> t tbar at 500, 750, 1000, 1250, 1500 GeV vs SM
 t tbar; ``--events`` Pythia events per sample, cached under ``--cache`` and reused), or

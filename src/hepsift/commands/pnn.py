@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``pnn`` command group (``hepsift pnn study``) to ``app``."""
     pnn = typer.Typer(
         name="pnn",
-        help="Parametric neural networks: the pNN study (issue 6).",
+        help="Parametric neural networks: a pNN against dedicated per-mass networks.",
         no_args_is_help=True,
     )
     app.add_typer(pnn, name="pnn")
