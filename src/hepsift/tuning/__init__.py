@@ -3,36 +3,23 @@
 These sit above the models (they create models through the registry), unlike
 :mod:`hepsift.train`, which holds the torch loop the models themselves use.
 ``cross_validate`` (:mod:`hepsift.tuning.cv`), ``learning_curve`` (:mod:`hepsift.tuning.curves`)
-and ``tune`` (:mod:`hepsift.tuning.tune`); heavy modules load on first use.
+and ``tune`` (:mod:`hepsift.tuning.tune`; Optuna and the models load when a study runs).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hepsift.tuning.curves import LearningCurve, learning_curve
+from hepsift.tuning.cv import CVResult, cross_validate, score_model
+from hepsift.tuning.tune import TuneConfig, TuneResult, load_tune_config, tune
 
 __all__ = [
     "CVResult",
     "LearningCurve",
+    "TuneConfig",
     "TuneResult",
     "cross_validate",
     "learning_curve",
+    "load_tune_config",
     "score_model",
     "tune",
 ]
-
-_WHERE = {
-    "CVResult": "hepsift.tuning.cv",
-    "cross_validate": "hepsift.tuning.cv",
-    "score_model": "hepsift.tuning.cv",
-    "LearningCurve": "hepsift.tuning.curves",
-    "learning_curve": "hepsift.tuning.curves",
-    "TuneResult": "hepsift.tuning.tune",
-    "tune": "hepsift.tuning.tune",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'hepsift.tuning' has no attribute '{name}'")
