@@ -9,6 +9,9 @@ torch, XGBoost and BLAS have started their thread pools, and a forked child inhe
 locks in whatever state they were (a deadlock risk). Threads are no alternative here: the
 mplhep style is set through matplotlib's global ``rcParams``. A spawned worker receives each
 figure as picklable data (a module-level drawing function, usually a ``functools.partial``).
+As everywhere with spawned processes, a script that calls :func:`hepsift.run.run` with
+``output.workers > 1`` needs the ``if __name__ == "__main__":`` guard (the workers import the
+main module); the ``hepsift`` command, ``python -c`` and notebooks need nothing.
 """
 
 from __future__ import annotations
