@@ -1,4 +1,4 @@
-"""Benchmark: the parametric NN against dedicated per-mass networks (issue 6 targets).
+"""Benchmark: the parametric NN against dedicated per-mass networks (the study's targets).
 
 Data: generated ``resonance-ttbar`` (Z' -> t tbar at 500, 750, 1000, 1250, 1500 GeV vs SM
 t tbar; ``--events`` Pythia events per sample, cached under ``--cache`` and reused), or
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="concat+affine, uniform, 12 epochs")
     args = parser.parse_args()
 
-    from hepsift import pnn_study
+    from hepsift.studies import pnn as pnn_study
 
     masses = [float(m) for m in args.masses.split(",")]
     t0 = time.perf_counter()
@@ -86,7 +86,8 @@ def main() -> None:
 
 def run_one(ds: Any, args: argparse.Namespace, masses: list[float], seed: int, out: Any) -> Any:
     """One study with ``seed``; prints its figures and returns the result dict."""
-    from hepsift import pnn_study
+    from hepsift.report.studies import write_pnn_study
+    from hepsift.studies import pnn as pnn_study
 
     quick = args.quick
     t0 = time.perf_counter()
@@ -108,9 +109,10 @@ def run_one(ds: Any, args: argparse.Namespace, masses: list[float], seed: int, o
         batch_size=args.batch_size,
         dropout=args.dropout,
         num_threads=args.threads,
-        out=out,
         log=lambda msg: print(f"  {msg}", flush=True),
     )
+    if out is not None:
+        result["files"] = write_pnn_study(result, out)
     elapsed = time.perf_counter() - t0
     d = result["data"]
     print(

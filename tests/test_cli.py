@@ -55,6 +55,21 @@ def test_cli_import_stays_light() -> None:
     assert proc.stdout.strip() == "", f"imported at CLI start-up: {proc.stdout.strip()}"
 
 
+def test_help_names_no_issue_numbers(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The product speaks about itself, not about its tracker ("pnn ... (issue 6)")."""
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("NO_COLOR", "1")
+    commands = [[], ["pnn"], ["pnn", "study"], ["run"], ["tune"], ["models"], ["generate"]]
+    for command in commands:
+        assert main([*command, "--help"]) == 0
+        text = capsys.readouterr().out
+        assert "Usage" in text and not re.search(r"\bissue\b", text, re.IGNORECASE), text
+        if not command:
+            assert "pnn" in text and "dedicated per-mass networks" in text
+
+
 def _row(out: str, name: str) -> str:
     lines = [ln for ln in out.splitlines() if re.match(rf"^\W*{re.escape(name)}\s", ln)]
     assert lines, f"no table row '{name}' in output:\n{out}"

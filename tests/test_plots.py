@@ -109,6 +109,34 @@ def test_importance_and_learning_curves_and_auc_vs_mass():
     assert len(art) == 1
 
 
+def test_metric_vs_mass_and_auc_by_mechanism_draw_their_inputs():
+    _fig, ax = plt.subplots()
+    art = plots.metric_vs_mass(
+        {"pnn": ([500, 1000], [20.0, 80.0]), "ded": ([500, 1000], [25.0, 70.0])},
+        ylabel="rejection",
+        log=True,
+        ax=ax,
+    )
+    assert len(art) == 2 and ax.get_yscale() == "log" and ax.get_ylabel() == "rejection"
+    assert list(art[1].lines[0].get_ydata()) == [25.0, 70.0]
+    _fig, ax = plt.subplots()
+    grid = {
+        ("affine", "uniform"): ([500, 1000], [0.8, 0.9]),
+        ("concat", "uniform"): ([500, 1000], [0.7, 0.85]),
+        ("affine", "identical"): ([500, 1000], [0.75, 0.88]),
+    }
+    lines = plots.auc_by_mechanism(grid, reference=([500, 1000], [0.81, 0.91]), ax=ax)
+    assert [ln.get_label() for ln in lines] == [
+        "affine/uniform",
+        "concat/uniform",
+        "affine/identical",
+        "dedicated",
+    ]
+    assert lines[0].get_color() == lines[2].get_color() != lines[1].get_color()
+    assert lines[0].get_linestyle() != lines[2].get_linestyle()
+    assert list(lines[3].get_ydata()) == [0.81, 0.91]
+
+
 def test_style_and_label_do_not_leak():
     before = dict(matplotlib.rcParams)
     with plots.style():

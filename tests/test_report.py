@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hepsift._files import atomic_write_text
 from hepsift.errors import ConfigError
 from hepsift.report import (
     DONE_MARKER,
@@ -20,7 +21,6 @@ from hepsift.report import (
     RunDir,
     Section,
     Table,
-    atomic_write_text,
     file_sha256,
     manifest_checksums,
     provenance,
@@ -240,22 +240,82 @@ def test_unknown_config_is_config_error(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def _draw_line(ax, k):
+    return ax.plot([0, 1, 2], [k, 0, k])
+
+
+def _draw_and_note_process(ax, k, notes):
+    import multiprocessing as mp
+    import os
+
+    method = mp.get_start_method(allow_none=True)
+    parent = mp.parent_process() is not None
+    (notes / f"{k}-{os.getpid()}").write_text(f"{method} {parent}")
+    return ax.plot([0, 1, 2], [k, 0, k])
+
+
 @pytest.mark.slow
 def test_deferred_parallel_rendering_matches_serial(tmp_path):
-    def draw(ax, k):
-        return ax.plot([0, 1, 2], [k, 0, k])
-
     from functools import partial
 
     serial = FigureSet(tmp_path / "a", formats=("png",), dpi=40)
     deferred = FigureSet(tmp_path / "b", formats=("png",), dpi=40, defer=True)
     recs = []
     for k in range(3):
-        serial.draw(f"f{k}", partial(draw, k=k), title="t", label=False)
-        recs.append(deferred.draw(f"f{k}", partial(draw, k=k), title="t", label=False))
+        serial.draw(f"f{k}", partial(_draw_line, k=k), title="t", label=False)
+        recs.append(deferred.draw(f"f{k}", partial(_draw_line, k=k), title="t", label=False))
     assert all(r.png == b"" for r in recs)  # queued, not drawn yet
-    deferred.render(workers=2)
+    assert deferred.render(workers=2) == 2  # drawn in two worker processes
     for k, rec in enumerate(recs):
         assert rec.png == serial.records[f"f{k}"].png
         assert rec.files == [tmp_path / "b" / f"f{k}.png"]
         assert rec.files[0].read_bytes() == rec.png
+
+
+@pytest.mark.slow
+def test_workers_are_spawned_not_forked(tmp_path):
+    """A forked child inherits torch / XGBoost / BLAS thread-pool locks mid-state: spawn."""
+    from functools import partial
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    figs = FigureSet(tmp_path / "p", formats=("png",), dpi=30, defer=True)
+    for k in range(2):
+        figs.draw(f"f{k}", partial(_draw_and_note_process, k=k, notes=notes), title="t")
+    assert figs.render(workers=2) == 2
+    seen = sorted(p.read_text() for p in notes.iterdir())
+    assert seen == ["spawn True", "spawn True"]
+
+
+def test_unpicklable_figures_are_drawn_here(tmp_path):
+    figs = FigureSet(tmp_path / "p", formats=("png",), dpi=30, defer=True)
+    recs = [figs.draw(f"f{k}", lambda ax, k=k: ax.plot([0, k]), title="t") for k in range(2)]
+    assert figs.render(workers=2) == 1  # lambdas cannot go to a worker process
+    assert all(r.png.startswith(b"\x89PNG") and r.files for r in recs)
+    assert figs.records["f1"] is recs[1]
+
+
+def test_draw_applies_margins(tmp_path):
+    """draw() passes its margins on (they were dropped for single-axes figures)."""
+    figs = FigureSet(None, dpi=30)
+    boxes = []
+    figs.draw(
+        "m",
+        lambda ax: boxes.append(ax.get_position()),
+        title="t",
+        label=False,
+        margins={"left": 0.3, "right": 0.9},
+    )
+    assert boxes[0].x0 == pytest.approx(0.3) and boxes[0].x1 == pytest.approx(0.9)
+
+
+def test_run_json_is_strict(tmp_path):
+    """metrics.json and provenance.json go through hepsift._files: NaN -> null, not NaN."""
+    with RunDir(tmp_path, "demo", stamp="20260101T000000Z") as rd:
+        rd.write_json(
+            "metrics.json", {"auc": float("nan"), "z": np.float64("inf"), "n": np.int64(3)}
+        )
+        final = rd.finish()
+    text = (final / "metrics.json").read_text()
+    assert json.loads(text) == {"auc": None, "z": "inf", "n": 3}
+    assert "NaN" not in text and "Infinity" not in text

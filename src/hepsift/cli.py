@@ -7,25 +7,18 @@ Imports stay light here so that ``hepsift --version`` answers at once: each comm
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 import typer
 
 from hepsift import __version__
+from hepsift.commands import data, example, generate, models, pnn, run
 from hepsift.errors import HepsiftError
 
 __all__ = ["app", "main"]
 
 #: Command modules, each with a ``register(app)`` function. Keep them light at import time.
-COMMAND_MODULES = (
-    "hepsift.commands.example",
-    "hepsift.commands.generate",
-    "hepsift.commands.data",
-    "hepsift.commands.models",
-    "hepsift.commands.run",
-    "hepsift.commands.pnn",
-)
+COMMAND_MODULES = (example, generate, data, models, run, pnn)
 
 app = typer.Typer(
     name="hepsift",
@@ -51,18 +44,8 @@ def _root(
     """Sift signal from background in collider events."""
 
 
-def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # that command family is not part of this build
-                continue
-            raise
-        module.register(app)
-
-
-_register_commands()
+for _module in COMMAND_MODULES:
+    _module.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

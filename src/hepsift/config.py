@@ -390,9 +390,9 @@ def _unwrap(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def _fields_at(loc: Sequence[str | int]) -> list[str] | None:
-    """Allowed keys of the section at ``loc`` (aliases where they exist), or None."""
-    current: Any = RunConfig
+def _fields_at(loc: Sequence[str | int], root: type[BaseModel] = RunConfig) -> list[str] | None:
+    """Allowed keys of the section at ``loc`` of ``root`` (aliases where they exist), or None."""
+    current: Any = root
     for part in loc:
         candidates = _unwrap(current)
         nxt: Any = None
@@ -400,6 +400,9 @@ def _fields_at(loc: Sequence[str | int]) -> list[str] | None:
             origin = typing.get_origin(cand)
             if isinstance(part, int) and origin in (list, tuple, Sequence):
                 nxt = typing.get_args(cand)[0]
+                break
+            if isinstance(part, str) and origin in (dict, Mapping):
+                nxt = typing.get_args(cand)[1]
                 break
             if isinstance(part, str) and isinstance(cand, type) and issubclass(cand, BaseModel):
                 for fname, field in cand.model_fields.items():
@@ -417,13 +420,16 @@ def _fields_at(loc: Sequence[str | int]) -> list[str] | None:
     return None
 
 
-def _config_error(exc: ValidationError, source: str) -> ConfigError:
+def config_error(
+    exc: ValidationError, source: str, *, root: type[BaseModel] = RunConfig
+) -> ConfigError:
+    """The first problem of a pydantic validation of ``root`` as one line, with the nearest key."""
     err = exc.errors()[0]
     loc = [p for p in err["loc"] if isinstance(p, str | int)]
     where = _format_loc(loc)
     etype = err["type"]
     if etype == "extra_forbidden":
-        allowed = _fields_at(loc[:-1]) or []
+        allowed = _fields_at(loc[:-1], root) or []
         key = str(loc[-1])
         msg = (
             f"unknown key '{where}'{suggest(key, allowed)} "
@@ -590,7 +596,7 @@ def _check_generated_samples(cfg: RunConfig, source: str) -> None:
 def _check_study(cfg: RunConfig, source: str) -> None:
     if cfg.study is None or not cfg.study.params:
         return
-    from hepsift.pnn_study import study
+    from hepsift.studies.pnn import study
 
     allowed = [
         p.name
@@ -636,7 +642,7 @@ def load_config(
     try:
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
-        raise _config_error(exc, source) from None
+        raise config_error(exc, source) from None
     _check_paths(cfg, source, base)
     _check_task(cfg, source)
     _check_selection(cfg, source)

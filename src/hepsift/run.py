@@ -352,27 +352,22 @@ def _save_model(rd: Any, tm: TrainedModel, cfg: RunConfig, *, log: Log) -> None:
 
 
 def _run_study(cfg: RunConfig, prepared: PreparedData, *, log: Log, out: Path) -> dict[str, Any]:
-    """The parametric-NN study (:func:`hepsift.pnn_study.study`) when this build has it."""
+    """The parametric-network study (:func:`hepsift.studies.pnn.study`) on the run's data."""
+    from hepsift.report.studies import write_pnn_study
+    from hepsift.studies.pnn import study
+
     assert cfg.study is not None
-    try:
-        mod = importlib.import_module("hepsift.pnn_study")
-    except ModuleNotFoundError:
-        return {"status": "skipped", "reason": "hepsift.pnn_study is not part of this build"}
-    fn = getattr(mod, "study", None)
-    if not callable(fn):
-        return {"status": "skipped", "reason": "hepsift.pnn_study has no study()"}
     if prepared.dataset.param is None:
         return {"status": "skipped", "reason": "the data carry no mass parameter per event"}
     log("running the parametric-network study")
-    result = fn(
+    result = study(
         prepared.dataset,
         masses=list(cfg.study.masses_gev) or None,
         seed=cfg.seed,
-        out=out,
         log=log,
         **cfg.study.params,
     )
-    result = dict(result)
+    result["files"] = write_pnn_study(result, out)
     result["auc_vs_mass"] = _study_curves(result)
     return result
 

@@ -2,7 +2,7 @@
 
 - ``models [NAME]``: the registered model families, or one family's hyperparameters.
 - ``tune CONFIG [--out DIR]``: an Optuna study over the YAML search space of CONFIG
-  (:mod:`hepsift.train.tune`); writes ``best_params.json``, ``trials.json`` and the refit model.
+  (:mod:`hepsift.tuning.tune`); writes ``best_params.json``, ``trials.json`` and the refit model.
 - ``onnx MODEL_DIR OUT.onnx``: export a saved model (any family) to ONNX and check parity with
   ONNX Runtime on random inputs drawn around zero in the model's own units (a parametric model
   is checked at ``--param`` or, without it, at the centre of its training parameter values).
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from hepsift.train.tune import tune
+        from hepsift.tuning.tune import tune
 
         console = Console(highlight=False)
         result = tune(config, out=out)

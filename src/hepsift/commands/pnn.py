@@ -83,7 +83,7 @@ def _load(
             "pnn study needs exactly one data source: CONFIG, --data FILE, --generate or --toy"
             + (f" (got {', '.join(given)})" if given else "")
         )
-    from hepsift import pnn_study
+    from hepsift.studies import pnn as pnn_study
 
     if config:
         from hepsift.config import load_config
@@ -123,7 +123,7 @@ def _check_params(params: dict[str, Any]) -> None:
     import inspect
 
     from hepsift.errors import ConfigError, suggest
-    from hepsift.pnn_study import study
+    from hepsift.studies.pnn import study
 
     allowed = [
         p
@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``pnn`` command group (``hepsift pnn study``) to ``app``."""
     pnn = typer.Typer(
         name="pnn",
-        help="Parametric neural networks: the pNN study (issue 6).",
+        help="Parametric neural networks: a pNN against dedicated per-mass networks.",
         no_args_is_help=True,
     )
     app.add_typer(pnn, name="pnn")
@@ -203,7 +203,8 @@ def register(app: typer.Typer) -> None:
         """Compare a pNN with dedicated per-mass networks; mechanisms, policies, interpolation."""
         from rich.console import Console
 
-        from hepsift import pnn_study
+        from hepsift.report.studies import pnn_tables, write_pnn_study
+        from hepsift.studies import pnn as pnn_study
 
         console = Console(highlight=False)
 
@@ -248,8 +249,9 @@ def register(app: typer.Typer) -> None:
             )
         kwargs.update({k: v for k, v in cli.items() if v is not None})
         log(f"{ds!r}; writing into {out}")
-        result = pnn_study.study(ds, masses=mass_list, seed=seed_used, out=out, log=log, **kwargs)
-        for table in pnn_study.tables(result):
+        result = pnn_study.study(ds, masses=mass_list, seed=seed_used, log=log, **kwargs)
+        result["files"] = write_pnn_study(result, out)
+        for table in pnn_tables(result):
             console.print(table)
         for name, path in result.get("files", {}).items():
             console.print(f"{name}: [bold]{path}[/bold]")

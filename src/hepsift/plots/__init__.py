@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from hepsift.plots._common import COLORS, hep_label, style
 from hepsift.plots.confusion import confusion_matrix
-from hepsift.plots.curves import auc_vs_mass, history_series, learning_curves
+from hepsift.plots.curves import (
+    auc_by_mechanism,
+    auc_vs_mass,
+    history_series,
+    learning_curves,
+    metric_vs_mass,
+)
 from hepsift.plots.importance import feature_importance
 from hepsift.plots.roc import roc_efficiency, roc_rejection
 from hepsift.plots.scores import score_distributions
@@ -17,12 +23,14 @@ from hepsift.plots.significance import significance_scan
 
 __all__ = [
     "COLORS",
+    "auc_by_mechanism",
     "auc_vs_mass",
     "confusion_matrix",
     "feature_importance",
     "hep_label",
     "history_series",
     "learning_curves",
+    "metric_vs_mass",
     "roc_efficiency",
     "roc_rejection",
     "score_distributions",

@@ -10,7 +10,13 @@ from numpy.typing import ArrayLike
 
 from hepsift.plots._common import COLORS, get_axes
 
-__all__ = ["auc_vs_mass", "history_series", "learning_curves"]
+__all__ = [
+    "auc_by_mechanism",
+    "auc_vs_mass",
+    "history_series",
+    "learning_curves",
+    "metric_vs_mass",
+]
 
 
 def history_series(history: Any) -> dict[str, list[float]]:
@@ -70,21 +76,24 @@ def learning_curves(history: Any, *, ax: Any = None) -> list[Any]:
     return artists
 
 
-def auc_vs_mass(
+def metric_vs_mass(
     curves: Mapping[str, tuple[ArrayLike, ArrayLike]],
     *,
+    ylabel: str = "AUC",
+    log: bool = False,
     errors: Mapping[str, ArrayLike] | None = None,
     ax: Any = None,
 ) -> list[Any]:
-    """AUC at each hypothesised mass (GeV), one line per model (e.g. pNN vs fixed-mass nets)."""
+    """A metric at each hypothesised mass (GeV), one line per model; ``log`` for a log y axis
+    (e.g. background rejection)."""
     ax = get_axes(ax)
     artists: list[Any] = []
-    for i, (name, (mass, auc)) in enumerate(curves.items()):
+    for i, (name, (mass, value)) in enumerate(curves.items()):
         err = None if errors is None or name not in errors else np.asarray(errors[name])
         artists.append(
             ax.errorbar(
                 np.asarray(mass),
-                np.asarray(auc),
+                np.asarray(value),
                 yerr=err,
                 marker="o",
                 color=COLORS[i % len(COLORS)],
@@ -92,6 +101,58 @@ def auc_vs_mass(
             )
         )
     ax.set_xlabel("Mass hypothesis [GeV]")
-    ax.set_ylabel("AUC")
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
     ax.legend(loc="best", fontsize="small")
+    return artists
+
+
+def auc_vs_mass(
+    curves: Mapping[str, tuple[ArrayLike, ArrayLike]],
+    *,
+    errors: Mapping[str, ArrayLike] | None = None,
+    ax: Any = None,
+) -> list[Any]:
+    """AUC at each hypothesised mass (GeV), one line per model (e.g. pNN vs fixed-mass nets)."""
+    return metric_vs_mass(curves, ylabel="AUC", errors=errors, ax=ax)
+
+
+def auc_by_mechanism(
+    grid: Mapping[tuple[str, str], tuple[ArrayLike, ArrayLike]],
+    *,
+    reference: tuple[ArrayLike, ArrayLike] | None = None,
+    reference_label: str = "dedicated",
+    ax: Any = None,
+) -> list[Any]:
+    """AUC vs mass of parametric networks keyed by (conditioning mechanism, background-mass
+    policy): one colour per mechanism, one line style per policy; ``reference`` (e.g. the
+    dedicated networks) in black."""
+    ax = get_axes(ax)
+    mechs = list(dict.fromkeys(m for m, _ in grid))
+    pols = list(dict.fromkeys(p for _, p in grid))
+    artists: list[Any] = []
+    for (mech, pol), (mass, auc) in grid.items():
+        (line,) = ax.plot(
+            np.asarray(mass),
+            np.asarray(auc),
+            marker="o",
+            linestyle=("-", "--", ":")[pols.index(pol) % 3],
+            color=COLORS[mechs.index(mech) % len(COLORS)],
+            label=f"{mech}/{pol}",
+        )
+        artists.append(line)
+    if reference is not None:
+        (line,) = ax.plot(
+            np.asarray(reference[0]),
+            np.asarray(reference[1]),
+            marker="s",
+            color="black",
+            linestyle="-.",
+            label=reference_label,
+        )
+        artists.append(line)
+    ax.set_xlabel("Mass hypothesis [GeV]")
+    ax.set_ylabel("AUC")
+    ax.legend(loc="best", fontsize="x-small")
     return artists

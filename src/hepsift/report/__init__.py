@@ -10,13 +10,7 @@ from hepsift.report.provenance import (
     package_versions,
     provenance,
 )
-from hepsift.report.rundir import (
-    DONE_MARKER,
-    RunDir,
-    atomic_write_bytes,
-    atomic_write_text,
-    utc_stamp,
-)
+from hepsift.report.rundir import DONE_MARKER, RunDir, utc_stamp
 
 __all__ = [
     "DONE_MARKER",
@@ -26,8 +20,6 @@ __all__ = [
     "RunDir",
     "Section",
     "Table",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "file_sha256",
     "manifest_checksums",
     "package_versions",

@@ -92,34 +92,60 @@ def _metric_rows(evaluations: Sequence[Any]) -> tuple[list[str], list[list[Any]]
     return cols, rows
 
 
-def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list[FigureRecord]:
-    """Feature distributions per class and correlations per class (train split)."""
-
+def _draw_feature_grid(train: Any, nrows: int, ncols: int, fig: Any) -> Any:
     from hepsift.plots import features as fplots
-    from hepsift.plots._common import LIGHT
 
-    out: list[FigureRecord] = []
     n = train.n_features
-    ncols = min(4, n)
-    nrows = int(np.ceil(n / ncols))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fplots.feature_grid(
+        train.X,
+        train.y,
+        train.weight,
+        feature_names=train.feature_names,
+        class_names=train.class_names,
+        axes=list(axes[:n]),
+    )
 
-    def draw_dist(fig: Any) -> Any:
-        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax in axes[n:]:
-            ax.set_visible(False)
-        return fplots.feature_grid(
+
+def _draw_correlations(
+    train: Any, present: list[int], nrows: int, ncols: int, fig: Any
+) -> list[Any]:
+    from hepsift.plots import features as fplots
+
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(present) :]:
+        ax.set_visible(False)
+    return [
+        fplots.correlation_matrix(
             train.X,
             train.y,
             train.weight,
             feature_names=train.feature_names,
+            class_index=k,
             class_names=train.class_names,
-            axes=list(axes[:n]),
+            ax=ax,
         )
+        for k, ax in zip(present, axes, strict=False)
+    ]
 
-    out.append(
+
+def _feature_figures(figs: FigureSet, train: Any) -> list[FigureRecord]:
+    """Feature distributions per class and correlations per class (train split)."""
+    from functools import partial
+
+    from hepsift.plots._common import LIGHT
+
+    ncols = min(4, train.n_features)
+    nrows = int(np.ceil(train.n_features / ncols))
+    present = [k for k in range(train.n_classes) if np.any(train.y == k)]
+    c_cols = min(3, len(present))
+    c_rows = -(-len(present) // c_cols)
+    return [
         figs.draw_figure(
             "features_distributions",
-            draw_dist,
+            partial(_draw_feature_grid, train, nrows, ncols),
             title="Input features per class (train split, weighted, unit area)",
             figsize=(4.0 * ncols, 3.2 * nrows + 0.4),
             label=False,
@@ -132,42 +158,17 @@ def _feature_figures(figs: FigureSet, train: Any, lumi_fb: float | None) -> list
                 "wspace": 0.75,
             },
             rc=LIGHT,
-        )
-    )
-    # (figures may be drawn later, in another process: no name below rebinds one used above)
-    present = [k for k in range(train.n_classes) if np.any(train.y == k)]
-    c_cols = min(3, len(present))
-    c_rows = -(-len(present) // c_cols)
-
-    def draw_corr(fig: Any) -> Any:
-        axes = fig.subplots(c_rows, c_cols, squeeze=False).ravel()
-        for ax in axes[len(present) :]:
-            ax.set_visible(False)
-        return [
-            fplots.correlation_matrix(
-                train.X,
-                train.y,
-                train.weight,
-                feature_names=train.feature_names,
-                class_index=k,
-                class_names=train.class_names,
-                ax=ax,
-            )
-            for k, ax in zip(present, axes, strict=False)
-        ]
-
-    out.append(
+        ),
         figs.draw_figure(
             "features_correlation",
-            draw_corr,
+            partial(_draw_correlations, train, present, c_rows, c_cols),
             title="Input correlations per class (weighted, train split)",
             figsize=(6.2 * c_cols, 5.6 * c_rows),
             label=False,
             margins={"left": 0.12, "right": 0.95, "bottom": 0.2, "top": 0.95, "wspace": 0.5},
             rc=LIGHT,
-        )
-    )
-    return out
+        ),
+    ]
 
 
 def _slug(text: str) -> str:
@@ -200,40 +201,10 @@ def _feature_table(train: Any) -> Table:
     )
 
 
-def build_report(
-    rd: Any,
-    *,
-    cfg: Any,
-    prepared: Any,
-    train: Any,
-    test: Any,
-    raw_train: Any,
-    trained: Sequence[Any],
-    evaluations: Sequence[Any],
-    metrics: Mapping[str, Any],
-    study: Mapping[str, Any] | None,
-    yield_scale: float,
-    timings: Mapping[str, float],
-) -> dict[str, float]:
-    """Draw every figure into ``rd/plots`` and write ``rd/report.html``; returns the seconds
-    spent drawing each figure (key ``plots/<key>``)."""
-    from functools import partial
-
-    from hepsift import plots
-
-    lumi = cfg.weights.lumi_fb if cfg.data.inline is None else None
-    figs = FigureSet(
-        rd.path / "plots",
-        formats=cfg.output.formats,
-        dpi=cfg.output.dpi,
-        lumi_fb=lumi,
-        defer=cfg.output.workers > 1,
-    )
-    class_names = list(test.class_names)
-    binary = len(class_names) == 2
-    by_name = {ev.name: ev for ev in evaluations}
-
-    # -- data ---------------------------------------------------------------------------
+def _data_section(
+    cfg: Any, prepared: Any, metrics: Mapping[str, Any], yield_scale: float
+) -> Section:
+    """Samples, selection, cutflows, yields and splits."""
     data_block = Block(heading="Samples and selection", id="data-samples")
     data_block.paragraphs.append(f"Source: {prepared.source}.")
     if cfg.selection.preset or cfg.selection.cuts:
@@ -270,38 +241,90 @@ def build_report(
         ],
         note=f"Test weights are scaled by {yield_scale:.4g} to expected yields for significances.",
     )
-    data_section = Section(
-        "data",
-        "Data",
-        [
-            data_block,
-            Block(
-                heading="Cutflow and yields",
-                id="data-yields",
-                tables=[*cut_blocks, ytab, split_tab],
-            ),
-        ],
+    yields_block = Block(
+        heading="Cutflow and yields", id="data-yields", tables=[*cut_blocks, ytab, split_tab]
     )
+    return Section("data", "Data", [data_block, yields_block])
 
-    # -- features -----------------------------------------------------------------------
+
+def _features_section(figs: FigureSet, cfg: Any, train: Any, raw_train: Any) -> Section:
     feat_block = Block(heading="Inputs", id="features-inputs")
     feat_block.paragraphs.append(
         f"{train.n_features} features: {', '.join(train.feature_names)}; scaling: {cfg.scaling}."
     )
     feat_block.tables.append(_feature_table(raw_train))
-    feat_block.figures.extend(_feature_figures(figs, raw_train, lumi))
-    features_section = Section("features", "Features", [feat_block])
+    feat_block.figures.extend(_feature_figures(figs, raw_train))
+    return Section("features", "Features", [feat_block])
 
-    # -- models -------------------------------------------------------------------------
-    model_blocks = [
-        _model_block(figs, tm, by_name[tm.name], train=train, test=test, cfg=cfg) for tm in trained
-    ]
-    models_section = Section("models", "Models", model_blocks)
 
-    # -- comparison ---------------------------------------------------------------------
-    cmp_block = Block(heading="Which model is best?", id="comparison-ranking")
+def _binary_comparison(figs: FigureSet, blk: Block, cfg: Any, evaluations: Sequence[Any]) -> None:
+    """Working points, the two ROC views and the significance scans of a binary task."""
+    from functools import partial
+
+    from hepsift import plots
+
+    cols, rows = working_point_rows(evaluations, cfg.evaluation.working_points)
+    blk.tables.append(Table("Working points: background rejection", cols, rows))
+    rocs = {ev.name: ev.roc for ev in evaluations if ev.roc is not None}
+    intervals = {ev.name: ev.auc_ci68 for ev in evaluations}
+    blk.figures.append(
+        figs.draw(
+            "roc_rejection",
+            partial(_call_ax, plots.roc_rejection, (rocs,), {"intervals": intervals}),
+            title="ROC: background rejection vs signal efficiency",
+        )
+    )
+    blk.figures.append(
+        figs.draw(
+            "roc_efficiency",
+            partial(_call_ax, plots.roc_efficiency, (rocs,), {"intervals": intervals}),
+            title="ROC: signal vs background efficiency",
+        )
+    )
+    scans = {ev.name: (ev.scan.cuts, ev.scan.z) for ev in evaluations if ev.scan is not None}
+    if scans:
+        blk.figures.append(
+            figs.draw(
+                "significance_scan",
+                partial(_call_ax, plots.significance_scan, (scans,), {}),
+                title="Asimov significance vs cut",
+            )
+        )
+
+
+def _study_block(figs: FigureSet, study: Mapping[str, Any]) -> Block:
+    from functools import partial
+
+    from hepsift import plots
+
+    blk = Block(heading="Parametric network study", id="comparison-study")
+    if study.get("status") == "skipped":
+        blk.warnings.append(f"Study skipped: {study.get('reason')}.")
+    curves = study.get("auc_vs_mass")
+    if isinstance(curves, Mapping) and curves:
+        curves_t = {k: (v["mass"], v["auc"]) for k, v in curves.items()}
+        blk.figures.append(
+            figs.draw(
+                "pnn_auc_vs_mass",
+                partial(_call_ax, plots.auc_vs_mass, (curves_t,), {}),
+                title="AUC vs mass hypothesis",
+            )
+        )
+    return blk
+
+
+def _comparison_section(
+    figs: FigureSet,
+    cfg: Any,
+    evaluations: Sequence[Any],
+    class_names: list[str],
+    study: Mapping[str, Any] | None,
+) -> Section:
+    """Ranking, metrics at the threshold, ROC / working points (binary) or one-vs-rest AUCs,
+    and the parametric-network study when the run made one."""
+    blk = Block(heading="Which model is best?", id="comparison-ranking")
     cols, rows = comparison_rows(evaluations)
-    cmp_block.tables.append(
+    blk.tables.append(
         Table(
             "Ranking on the test split",
             cols,
@@ -312,84 +335,79 @@ def build_report(
         )
     )
     cols, rows = _metric_rows(evaluations)
-    cmp_block.tables.append(Table("Metrics at the threshold", cols, rows))
-    if binary:
-        cols, rows = working_point_rows(evaluations, cfg.evaluation.working_points)
-        cmp_block.tables.append(Table("Working points: background rejection", cols, rows))
-        rocs = {ev.name: ev.roc for ev in evaluations if ev.roc is not None}
-        intervals = {ev.name: ev.auc_ci68 for ev in evaluations}
-        cmp_block.figures.append(
-            figs.draw(
-                "roc_rejection",
-                partial(_call_ax, plots.roc_rejection, (rocs,), {"intervals": intervals}),
-                title="ROC: background rejection vs signal efficiency",
-            )
-        )
-        cmp_block.figures.append(
-            figs.draw(
-                "roc_efficiency",
-                partial(_call_ax, plots.roc_efficiency, (rocs,), {"intervals": intervals}),
-                title="ROC: signal vs background efficiency",
-            )
-        )
-        scans = {ev.name: (ev.scan.cuts, ev.scan.z) for ev in evaluations if ev.scan is not None}
-        if scans:
-            cmp_block.figures.append(
-                figs.draw(
-                    "significance_scan",
-                    partial(_call_ax, plots.significance_scan, (scans,), {}),
-                    title="Asimov significance vs cut",
-                )
-            )
+    blk.tables.append(Table("Metrics at the threshold", cols, rows))
+    if len(class_names) == 2:
+        _binary_comparison(figs, blk, cfg, evaluations)
     else:
         cols = ["model"] + [f"AUC {c} vs rest" for c in class_names]
         rows = [
             [ev.name] + [ev.per_class_auc.get(c, float("nan")) for c in class_names]
             for ev in evaluations
         ]
-        cmp_block.tables.append(Table("One-vs-rest AUC per class", cols, rows))
-    comparison_blocks = [cmp_block]
-    if study is not None:
-        sblk = Block(heading="Parametric network study", id="comparison-study")
-        if study.get("status") == "skipped":
-            sblk.warnings.append(f"Study skipped: {study.get('reason')}.")
-        curves = study.get("auc_vs_mass")
-        if isinstance(curves, Mapping) and curves:
-            curves_t = {k: (v["mass"], v["auc"]) for k, v in curves.items()}
-            sblk.figures.append(
-                figs.draw(
-                    "pnn_auc_vs_mass",
-                    partial(_call_ax, plots.auc_vs_mass, (curves_t,), {}),
-                    title="AUC vs mass hypothesis",
-                )
-            )
-        comparison_blocks.append(sblk)
-    comparison_section = Section("comparison", "Comparison", comparison_blocks)
+        blk.tables.append(Table("One-vs-rest AUC per class", cols, rows))
+    blocks = [blk] if study is None else [blk, _study_block(figs, study)]
+    return Section("comparison", "Comparison", blocks)
 
-    figs.render(cfg.output.workers)
 
-    # -- provenance ---------------------------------------------------------------------
+def _provenance_section(cfg: Any, timings: Mapping[str, float]) -> Section:
     import yaml
 
     from hepsift.report.provenance import package_versions
 
-    prov_block = Block(heading="How this run was made", id="provenance-run")
-    prov_block.tables.append(
+    blk = Block(heading="How this run was made", id="provenance-run")
+    blk.tables.append(
         Table(
             "Package versions",
             ["package", "version"],
             [[k, v or "not installed"] for k, v in package_versions().items()],
         )
     )
-    prov_block.tables.append(
+    blk.tables.append(
         Table("Timings [s]", ["stage", "seconds"], [[k, v] for k, v in timings.items()])
     )
-    prov_block.paragraphs.append(
+    blk.paragraphs.append(
         "Full provenance (command line, host, seeds, data checksums): provenance.json."
     )
-    prov_block.pre = yaml.safe_dump(cfg.resolved(), sort_keys=False)
-    provenance_section = Section("provenance", "Provenance", [prov_block])
+    blk.pre = yaml.safe_dump(cfg.resolved(), sort_keys=False)
+    return Section("provenance", "Provenance", [blk])
 
+
+def build_report(
+    rd: Any,
+    *,
+    cfg: Any,
+    prepared: Any,
+    train: Any,
+    test: Any,
+    raw_train: Any,
+    trained: Sequence[Any],
+    evaluations: Sequence[Any],
+    metrics: Mapping[str, Any],
+    study: Mapping[str, Any] | None,
+    yield_scale: float,
+    timings: Mapping[str, float],
+) -> dict[str, float]:
+    """Draw every figure into ``rd/plots`` and write ``rd/report.html``; returns the seconds
+    spent drawing each figure (key ``plots/<key>``)."""
+    figs = FigureSet(
+        rd.path / "plots",
+        formats=cfg.output.formats,
+        dpi=cfg.output.dpi,
+        lumi_fb=cfg.weights.lumi_fb if cfg.data.inline is None else None,
+        defer=cfg.output.workers > 1,
+    )
+    by_name = {ev.name: ev for ev in evaluations}
+    model_blocks = [
+        _model_block(figs, tm, by_name[tm.name], train=train, test=test, cfg=cfg) for tm in trained
+    ]
+    sections = [
+        _data_section(cfg, prepared, metrics, yield_scale),
+        _features_section(figs, cfg, train, raw_train),
+        Section("models", "Models", model_blocks),
+        _comparison_section(figs, cfg, evaluations, list(test.class_names), study),
+    ]
+    figs.render(cfg.output.workers)
+    sections.append(_provenance_section(cfg, timings))
     best = metrics.get("best_model")
     summary = ""
     if best is not None:
@@ -402,30 +420,14 @@ def build_report(
         rd.path / "report.html",
         title=f"hepsift run: {cfg.name}",
         subtitle=cfg.description or f"{len(evaluations)} models, task {metrics.get('task')}",
-        sections=[
-            data_section,
-            features_section,
-            models_section,
-            comparison_section,
-            provenance_section,
-        ],
+        sections=sections,
         summary=summary,
     )
     return {f"plots/{k}": r.seconds for k, r in figs.records.items()}
 
 
-def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cfg: Any) -> Block:
-    """The report block of one model: tables and figures."""
-    from functools import partial
-
-    from hepsift.plots._common import LIGHT
-
-    class_names = list(test.class_names)
-    binary = len(class_names) == 2
-    slug = _slug(tm.name)
-    blk = Block(heading=f"{tm.name} ({tm.family})", id=f"model-{slug}")
-    blk.warnings.extend(tm.notes)
-    alpha = cfg.evaluation.ks_alpha
+def _model_tables(blk: Block, tm: Any, ev: Any, alpha: float) -> None:
+    """Overtraining warning, hyperparameters and test metrics of one model."""
     low_ks = [(c, r.pvalue) for c, r in ev.ks.items() if r.pvalue < alpha]
     if low_ks:
         bad = ", ".join(f"{c} (p = {p:.3g})" for c, p in low_ks)
@@ -452,88 +454,65 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
             ],
         )
     )
-    if tm.history:
-        blk.figures.append(
-            figs.draw(
-                f"{slug}_learning_curve",
-                partial(_draw_history, tm.history),
-                title=f"{tm.name}: training history",
-                margins={"right": 0.86},
-            )
-        )
-    else:
-        blk.paragraphs.append("No per-epoch training history for this family.")
+
+
+def _score_figure(
+    figs: FigureSet, tm: Any, ev: Any, slug: str, *, train: Any, test: Any, alpha: float
+) -> FigureRecord:
+    """Train vs test score distributions: P(signal) for two classes, a panel per class else."""
+    from functools import partial
+
+    from hepsift.plots._common import LIGHT
+
+    class_names = list(test.class_names)
     ks_p = {c: r.pvalue for c, r in ev.ks.items()}
     caption = "Weighted, normalised to unit area; KS p-values test train vs test per class."
-    if binary:
-        blk.figures.append(
-            figs.draw(
-                f"{slug}_scores",
-                partial(
-                    _draw_scores,
-                    (ev.proba_train[:, 1], train.y, train.weight),
-                    (ev.proba_test[:, 1], test.y, test.weight),
-                    class_names,
-                    ks_p,
-                    alpha,
-                    f"P({class_names[1]})",
-                ),
-                title=f"{tm.name}: score distributions, train (markers) vs test (filled)",
-                caption=caption,
-            )
+    if len(class_names) == 2:
+        return figs.draw(
+            f"{slug}_scores",
+            partial(
+                _draw_scores,
+                (ev.proba_train[:, 1], train.y, train.weight),
+                (ev.proba_test[:, 1], test.y, test.weight),
+                class_names,
+                ks_p,
+                alpha,
+                f"P({class_names[1]})",
+            ),
+            title=f"{tm.name}: score distributions, train (markers) vs test (filled)",
+            caption=caption,
         )
-    else:
-        k = len(class_names)
-        ncols = min(3, k)
-        nrows = -(-k // ncols)
-
-        def draw_all(fig: Any) -> Any:
-            axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-            for ax in axes[k:]:
-                ax.set_visible(False)
-            return [
-                _draw_scores(
-                    (ev.proba_train[:, c], train.y, train.weight),
-                    (ev.proba_test[:, c], test.y, test.weight),
-                    class_names,
-                    {class_names[c]: ks_p[class_names[c]]} if class_names[c] in ks_p else {},
-                    alpha,
-                    f"P({class_names[c]})",
-                    axes[c],
-                )
-                for c in range(k)
-            ]
-
-        blk.figures.append(
-            figs.draw_figure(
-                f"{slug}_scores",
-                draw_all,
-                title=f"{tm.name}: P(class) per class, train (markers) vs test (filled)",
-                caption=caption + " Each panel shows the KS p-value of its own class.",
-                figsize=(5.5 * ncols, 4.2 * nrows),
-                label=False,
-                rc=LIGHT,
-            )
+    k = len(class_names)
+    ncols = min(3, k)
+    nrows = -(-k // ncols)
+    panels = [
+        (
+            (ev.proba_train[:, c], train.y, train.weight),
+            (ev.proba_test[:, c], test.y, test.weight),
+            {class_names[c]: ks_p[class_names[c]]} if class_names[c] in ks_p else {},
+            f"P({class_names[c]})",
         )
-    cm_items = [
-        ("counts", "events (unweighted)", ".0f"),
-        ("row_normalised", "row-normalised (weighted)", ".3f"),
+        for c in range(k)
     ]
-    if not binary:
-        cm_items.append(("expected_yields", "expected yields", ".3g"))
-    blk.figures.append(
-        figs.draw_figure(
-            f"{slug}_confusion",
-            partial(_draw_confusions, ev.confusion, class_names, cm_items),
-            title=f"{tm.name}: confusion matrices ({', '.join(w for _, w, _ in cm_items)})",
-            figsize=(5.2 * len(cm_items), 4.8),
-            label=False,
-            margins={"left": 0.16, "right": 0.98, "bottom": 0.2, "top": 0.9, "wspace": 0.6},
-        )
+    return figs.draw_figure(
+        f"{slug}_scores",
+        partial(_draw_score_panels, panels, class_names, alpha, nrows, ncols),
+        title=f"{tm.name}: P(class) per class, train (markers) vs test (filled)",
+        caption=caption + " Each panel shows the KS p-value of its own class.",
+        figsize=(5.5 * ncols, 4.2 * nrows),
+        label=False,
+        rc=LIGHT,
     )
+
+
+def _importance_figures(figs: FigureSet, tm: Any, ev: Any, slug: str) -> list[FigureRecord]:
+    """Permutation importance (test split) and, for BDTs, the total gain."""
+    from functools import partial
+
+    out = []
     if ev.importance is not None:
         imp = ev.importance
-        blk.figures.append(
+        out.append(
             figs.draw(
                 f"{slug}_importance",
                 partial(
@@ -549,7 +528,7 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
             )
         )
     if tm.gain:
-        blk.figures.append(
+        out.append(
             figs.draw(
                 f"{slug}_gain",
                 partial(_draw_importance, tm.gain, None, "Total gain (normalised)", 1),
@@ -558,9 +537,68 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
                 margins={"left": 0.3, "right": 0.97},
             )
         )
+    return out
+
+
+def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cfg: Any) -> Block:
+    """The report block of one model: tables and figures."""
+    from functools import partial
+
+    class_names = list(test.class_names)
+    slug = _slug(tm.name)
+    alpha = cfg.evaluation.ks_alpha
+    blk = Block(heading=f"{tm.name} ({tm.family})", id=f"model-{slug}")
+    blk.warnings.extend(tm.notes)
+    _model_tables(blk, tm, ev, alpha)
+    if tm.history:
+        blk.figures.append(
+            figs.draw(
+                f"{slug}_learning_curve",
+                partial(_draw_history, tm.history),
+                title=f"{tm.name}: training history",
+                margins={"right": 0.86},
+            )
+        )
+    else:
+        blk.paragraphs.append("No per-epoch training history for this family.")
+    blk.figures.append(_score_figure(figs, tm, ev, slug, train=train, test=test, alpha=alpha))
+    cm_items = [
+        ("counts", "events (unweighted)", ".0f"),
+        ("row_normalised", "row-normalised (weighted)", ".3f"),
+    ]
+    if len(class_names) != 2:
+        cm_items.append(("expected_yields", "expected yields", ".3g"))
+    blk.figures.append(
+        figs.draw_figure(
+            f"{slug}_confusion",
+            partial(_draw_confusions, ev.confusion, class_names, cm_items),
+            title=f"{tm.name}: confusion matrices ({', '.join(w for _, w, _ in cm_items)})",
+            figsize=(5.2 * len(cm_items), 4.8),
+            label=False,
+            margins={"left": 0.16, "right": 0.98, "bottom": 0.2, "top": 0.9, "wspace": 0.6},
+        )
+    )
+    blk.figures.extend(_importance_figures(figs, tm, ev, slug))
     files = [f"models/{tm.name}/"] + ([f"models/{tm.name}.onnx"] if tm.onnx else [])
     blk.paragraphs.append("Files: " + ", ".join(files) + ".")
     return blk
+
+
+def _draw_score_panels(
+    panels: list[tuple[Any, Any, dict[str, float], str]],
+    class_names: list[str],
+    alpha: float,
+    nrows: int,
+    ncols: int,
+    fig: Any,
+) -> list[Any]:
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    return [
+        _draw_scores(tr, te, class_names, ks, alpha, xlabel, ax)
+        for (tr, te, ks, xlabel), ax in zip(panels, axes, strict=False)
+    ]
 
 
 def _draw_history(history: Any, ax: Any) -> Any:

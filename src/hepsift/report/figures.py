@@ -3,6 +3,15 @@
 Figures are plain :class:`matplotlib.figure.Figure` objects (no pyplot state, no GUI), drawn in
 the mplhep style, saved atomically as ``plots/<key>.<format>`` and kept as PNG bytes for
 embedding in the HTML report.
+
+Deferred figures are rendered in *spawned* worker processes (:meth:`FigureSet.render`): by then
+torch, XGBoost and BLAS have started their thread pools, and a forked child inherits their
+locks in whatever state they were (a deadlock risk). Threads are no alternative here: the
+mplhep style is set through matplotlib's global ``rcParams``. A spawned worker receives each
+figure as picklable data (a module-level drawing function, usually a ``functools.partial``).
+As everywhere with spawned processes, a script that calls :func:`hepsift.run.run` with
+``output.workers > 1`` needs the ``if __name__ == "__main__":`` guard (the workers import the
+main module); the ``hepsift`` command, ``python -c`` and notebooks need nothing.
 """
 
 from __future__ import annotations
@@ -11,15 +20,30 @@ import base64
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from hepsift.report.rundir import atomic_write_bytes
+from hepsift._files import atomic_write_bytes
 
 __all__ = ["MARGINS", "FigureRecord", "FigureSet"]
 
 #: default subplot margins (figure fractions)
 MARGINS = {"left": 0.15, "right": 0.96, "bottom": 0.16, "top": 0.91, "wspace": 0.35, "hspace": 0.4}
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One queued figure: everything a worker process needs to draw and save it."""
+
+    key: str
+    fn: Callable[[Any], Any]
+    title: str
+    caption: str
+    figsize: tuple[float, float]
+    label: bool
+    margins: dict[str, float] | None
+    rc: dict[str, Any] | None
 
 
 @dataclass
@@ -57,7 +81,7 @@ class FigureSet:
         self.records: dict[str, FigureRecord] = {}
         #: with ``defer`` figures are queued by draw() and rendered by :meth:`render`
         self.defer = defer
-        self._jobs: list[tuple[FigureRecord, Callable[[], None]]] = []
+        self._jobs: list[tuple[FigureRecord, _Job]] = []
 
     def draw_figure(
         self,
@@ -74,30 +98,16 @@ class FigureSet:
         """``fn(figure)`` draws on a fresh Figure (for multi-panel plots); then it is saved.
 
         With ``defer`` the figure is only queued; the returned record is filled by
-        :meth:`render`."""
+        :meth:`render` (then ``fn`` must be picklable to be drawn in a worker process)."""
+        job = _Job(key, fn, title, caption, figsize, label, margins, rc)
         if self.defer:
             record = FigureRecord(key=key, title=title, caption=caption)
             self.records[key] = record
-
-            def job() -> None:
-                done = self._draw_now(key, fn, title, caption, figsize, label, margins, rc)
-                record.files, record.png, record.seconds = done.files, done.png, done.seconds
-
             self._jobs.append((record, job))
             return record
-        return self._draw_now(key, fn, title, caption, figsize, label, margins, rc)
+        return self._draw_now(job)
 
-    def _draw_now(
-        self,
-        key: str,
-        fn: Callable[[Any], Any],
-        title: str,
-        caption: str,
-        figsize: tuple[float, float],
-        label: bool,
-        margins: dict[str, float] | None,
-        rc: dict[str, Any] | None,
-    ) -> FigureRecord:
+    def _draw_now(self, job: _Job) -> FigureRecord:
         import time
 
         from matplotlib.figure import Figure
@@ -105,16 +115,16 @@ class FigureSet:
         from hepsift.plots._common import style
 
         t0 = time.perf_counter()
-        with style(rc):
+        with style(job.rc):
             # fixed margins: a layout engine measures every text twice and costs ~1 s a figure
-            fig = Figure(figsize=figsize)
-            fig.subplots_adjust(**{**MARGINS, **(margins or {})})
-            fn(fig)
-            if label and fig.axes:
+            fig = Figure(figsize=job.figsize)
+            fig.subplots_adjust(**{**MARGINS, **(job.margins or {})})
+            job.fn(fig)
+            if job.label and fig.axes:
                 from hepsift.plots._common import hep_label
 
                 hep_label(fig.axes[0], lumi_fb=self.lumi_fb)
-            record = self._save(key, fig, title, caption)
+            record = self._save(job.key, fig, job.title, job.caption)
         record.seconds = time.perf_counter() - t0
         return record
 
@@ -130,44 +140,52 @@ class FigureSet:
         margins: dict[str, float] | None = None,
     ) -> FigureRecord:
         """``fn(ax)`` draws on the single axes of a fresh Figure; then it is saved."""
-
-        def one(fig: Any) -> Any:
-            return fn(fig.add_subplot())
-
         return self.draw_figure(
-            key, one, title=title, caption=caption, figsize=figsize, label=label
+            key,
+            partial(_on_single_axes, fn),
+            title=title,
+            caption=caption,
+            figsize=figsize,
+            label=label,
+            margins=margins,
         )
 
-    def render(self, workers: int = 1) -> None:
-        """Render the queued figures, in ``workers`` forked processes when more than one.
+    def render(self, workers: int = 1) -> int:
+        """Render the queued figures, in up to ``workers`` spawned processes when more than one;
+        returns the number of processes that drew them (1: here).
 
-        Forked children inherit the queued drawing functions (nothing is pickled but the
-        index of a job and its result); any failure of the pool falls back to rendering here.
+        Each worker gets the figures' settings and drawing functions pickled by
+        multiprocessing; when a job cannot be pickled or the pool fails, the figures are drawn
+        here instead (so a genuine drawing error is raised here, with its traceback).
         """
         jobs, self._jobs = self._jobs, []
         if not jobs:
-            return
+            return 1
+        n = min(workers, len(jobs))
+        results = self._render_in_pool([job for _, job in jobs], n) if n > 1 else None
+        if results is None:
+            for record, job in jobs:
+                done = self._draw_now(job)
+                record.files, record.png, record.seconds = done.files, done.png, done.seconds
+                self.records[job.key] = record
+            return 1
+        for (record, _job), (files, png, seconds) in zip(jobs, results, strict=True):
+            record.files = [Path(f) for f in files]
+            record.png = png
+            record.seconds = seconds
+        return n
+
+    def _render_in_pool(
+        self, jobs: list[_Job], n: int
+    ) -> list[tuple[list[str], bytes, float]] | None:
         import multiprocessing as mp
 
-        if workers > 1 and len(jobs) > 1 and "fork" in mp.get_all_start_methods():
-            global _FORKED_JOBS
-            _FORKED_JOBS = jobs
-            try:
-                ctx = mp.get_context("fork")
-                with ctx.Pool(min(workers, len(jobs))) as pool:
-                    results = pool.map(_render_forked, range(len(jobs)), chunksize=1)
-            except (OSError, RuntimeError):
-                results = None
-            finally:
-                _FORKED_JOBS = []
-            if results is not None:
-                for (record, _job), (files, png, seconds) in zip(jobs, results, strict=True):
-                    record.files = [Path(f) for f in files]
-                    record.png = png
-                    record.seconds = seconds
-                return
-        for _record, job in jobs:
-            job()
+        settings = (self.directory, self.formats, self.dpi, self.lumi_fb)
+        try:
+            with mp.get_context("spawn").Pool(n) as pool:
+                return pool.map(_render_job, [(settings, job) for job in jobs], chunksize=1)
+        except Exception:  # a job that cannot be pickled (a lambda), or any pool failure
+            return None
 
     def _save(self, key: str, fig: Any, title: str, caption: str) -> FigureRecord:
         record = FigureRecord(key=key, title=title, caption=caption)
@@ -195,10 +213,12 @@ def _metadata(fmt: str) -> dict[str, Any] | None:
     return None
 
 
-_FORKED_JOBS: list[tuple[FigureRecord, Callable[[], None]]] = []
+def _on_single_axes(fn: Callable[[Any], Any], fig: Any) -> Any:
+    return fn(fig.add_subplot())
 
 
-def _render_forked(index: int) -> tuple[list[str], bytes, float]:
-    record, job = _FORKED_JOBS[index]
-    job()
+def _render_job(task: tuple[tuple[Any, ...], _Job]) -> tuple[list[str], bytes, float]:
+    """Draw one queued figure in a worker process."""
+    (directory, formats, dpi, lumi_fb), job = task
+    record = FigureSet(directory, formats=formats, dpi=dpi, lumi_fb=lumi_fb)._draw_now(job)
     return [str(f) for f in record.files], record.png, record.seconds

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hepsift._files import atomic_write_text
 from hepsift.report.figures import FigureRecord
-from hepsift.report.rundir import atomic_write_text
 
 __all__ = ["Block", "Section", "Table", "render_report", "write_report"]
 

@@ -1,20 +1,21 @@
 """The run folder: built under ``<root>/.<name>.partial/`` and renamed into place at the end.
 
 An interrupted run never leaves a folder that looks complete: only a finished run has its final
-name and a ``DONE`` marker. Every file is written atomically (temporary file + ``os.replace``).
+name and a ``DONE`` marker. Every file is written atomically (:mod:`hepsift._files`: fsynced
+temporary file + ``os.replace``); JSON is strict (NaN -> null).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DONE_MARKER", "RunDir", "atomic_write_bytes", "atomic_write_text", "utc_stamp"]
+from hepsift._files import atomic_write_json, atomic_write_text
+
+__all__ = ["DONE_MARKER", "RunDir", "utc_stamp"]
 
 DONE_MARKER = "DONE"
 
@@ -22,33 +23,6 @@ DONE_MARKER = "DONE"
 def utc_stamp(now: datetime | None = None) -> str:
     """A compact UTC timestamp for folder names, e.g. ``20261125T012233Z``."""
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary sibling and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 class RunDir:
@@ -93,9 +67,8 @@ class RunDir:
         return atomic_write_text(self.file(relative), text)
 
     def write_json(self, relative: str, data: Any) -> Path:
-        return self.write_text(
-            relative, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
-        )
+        """Strict JSON (:func:`hepsift._files.jsonable`: NaN -> null, inf -> "inf")."""
+        return atomic_write_json(self.file(relative), data)
 
     def finish(self) -> Path:
         """Mark the run complete (``DONE``) and move it to its final name; returns that path."""

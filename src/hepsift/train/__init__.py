@@ -1,8 +1,9 @@
-"""Training utilities: the one torch loop, cross-validation, learning curves, Optuna tuning.
+"""The one torch training loop and the training-weight policies (below the models).
 
-``train_module`` (:mod:`hepsift.train.torch_loop`) trains any torch model; ``cross_validate``
-(:mod:`hepsift.train.cv`), ``learning_curve`` (:mod:`hepsift.train.curves`) and ``tune``
-(:mod:`hepsift.train.tune`) work with every registered model. Heavy modules load on first use.
+``train_module`` (:mod:`hepsift.train.torch_loop`) trains any torch model; the weight policies
+(negative weights, class balancing) are in :mod:`hepsift.train.weights`. Cross-validation,
+learning curves and Optuna tuning use the model registry and so live above the models, in
+:mod:`hepsift.tuning`. Heavy modules load on first use.
 """
 
 from __future__ import annotations
@@ -10,26 +11,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = [
-    "History",
-    "LearningCurve",
-    "TuneResult",
-    "cross_validate",
-    "learning_curve",
-    "train_module",
-    "tune",
-    "weighted_auc",
-]
+__all__ = ["History", "train_module", "weighted_auc"]
 
 _WHERE = {
     "History": "hepsift.train.torch_loop",
     "train_module": "hepsift.train.torch_loop",
     "weighted_auc": "hepsift.train.torch_loop",
-    "cross_validate": "hepsift.train.cv",
-    "LearningCurve": "hepsift.train.curves",
-    "learning_curve": "hepsift.train.curves",
-    "TuneResult": "hepsift.train.tune",
-    "tune": "hepsift.train.tune",
 }
 
 

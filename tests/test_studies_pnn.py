@@ -12,7 +12,8 @@ from sklearn.metrics import roc_auc_score
 from hepsift.cli import main
 from hepsift.dataset import Dataset
 from hepsift.errors import ConfigError, DataError
-from hepsift.pnn_study import evaluate_at_masses, load_dataset, study, tables, toy_dataset
+from hepsift.report.studies import pnn_tables, write_pnn_study
+from hepsift.studies.pnn import evaluate_at_masses, load_dataset, study, toy_dataset
 
 TINY = {
     "hidden": (8,),
@@ -132,9 +133,10 @@ def test_study_end_to_end_on_a_tiny_toy(tmp_path: Path) -> None:
         timing=True,
         timing_epochs=1,
         timing_repeats=1,
-        out=tmp_path / "study",
         **{**TINY, "epochs": 10, "patience": 10},
     )
+    assert not list(tmp_path.iterdir())  # the study computes; the report layer writes
+    result["files"] = write_pnn_study(result, tmp_path / "study")
     assert result["masses_gev"] == list(masses)
     assert result["data"]["toy"] is True
     assert set(result["pnn"]) == {
@@ -166,7 +168,7 @@ def test_study_end_to_end_on_a_tiny_toy(tmp_path: Path) -> None:
     saved = json.loads((folder / "pnn-study.json").read_text())
     assert saved["interpolation"]["held_out"]["1000"]["auc"] == pytest.approx(held["1000"]["auc"])
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary files
-    assert len(tables(result)) == 3
+    assert len(pnn_tables(result)) == 3
 
 
 @pytest.mark.slow
@@ -214,7 +216,7 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bootstrap_errors_are_paired_and_match_the_reference(rng: np.random.Generator) -> None:
     from hepsift.evaluate.stats import bootstrap_auc
-    from hepsift.pnn_study import _bootstrap_aucs
+    from hepsift.studies.pnn import _bootstrap_aucs
 
     y = (rng.random(800) < 0.4).astype(np.int64)
     s1 = y + rng.normal(size=800)
@@ -229,3 +231,65 @@ def test_bootstrap_errors_are_paired_and_match_the_reference(rng: np.random.Gene
     ds = toy_dataset((500.0,), events_per_mass=100, background_events=100, seed=0)
     res = evaluate_at_masses(lambda X, m: X[:, 0], ds, [500.0], bootstrap=100)
     assert 0.0 < res["500"]["auc_err"] < 0.05
+
+
+def _fake_result(toy: bool) -> dict[str, object]:
+    per = {
+        "500": {"auc": 0.8, "rejection50": 12.0},
+        "1000": {"auc": 0.9, "rejection50": float("inf")},
+    }
+    return {
+        "masses_gev": [500.0, 1000.0],
+        "settings": {"mechanism": "affine", "policy": "uniform", "policies": ["uniform"]},
+        "data": {"toy": toy},
+        "dedicated": {
+            "per_mass": per,
+            "seconds": {"500": 1.0, "1000": 1.0},
+            "mean_auc": 0.85,
+            "mean_rejection50": 12.0,
+        },
+        "pnn": {
+            "affine/uniform": {
+                "mechanism": "affine",
+                "policy": "uniform",
+                "per_mass": per,
+                "seconds": 2.0,
+                "mean_auc": 0.85,
+                "mean_rejection50": 12.0,
+            },
+            "concat/uniform": {
+                "mechanism": "concat",
+                "policy": "uniform",
+                "per_mass": {**per, "500": {"auc": float("nan"), "rejection50": 3.0}},
+                "seconds": 2.0,
+                "mean_auc": float("nan"),
+                "mean_rejection50": 3.0,
+            },
+        },
+        "interpolation": {"mechanism": "affine", "policy": "uniform", "held_out": {}},
+        "targets": {},
+    }
+
+
+def test_write_pnn_study_writes_strict_json_and_figures(tmp_path: Path) -> None:
+    """The report layer writes the study: strict JSON (NaN -> null, inf -> "inf"), the PNGs."""
+    result = _fake_result(toy=True)
+    files = write_pnn_study(result, tmp_path / "s")
+    assert sorted(files) == [
+        "auc_vs_mass.png",
+        "mechanisms.png",
+        "pnn-study.json",
+        "rejection_vs_mass.png",
+    ]
+
+    def no_constants(name: str) -> None:
+        raise AssertionError(f"non-standard JSON constant {name}")
+
+    text = (tmp_path / "s" / "pnn-study.json").read_text()
+    saved = json.loads(text, parse_constant=no_constants)
+    assert saved["pnn"]["concat/uniform"]["mean_auc"] is None
+    assert saved["dedicated"]["per_mass"]["1000"]["rejection50"] == "inf"
+    assert saved["files"] == files
+    for name in ("auc_vs_mass.png", "rejection_vs_mass.png", "mechanisms.png"):
+        assert Path(files[name]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(pnn_tables(result)) == 3

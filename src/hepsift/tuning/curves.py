@@ -2,7 +2,7 @@
 
 ``learning_curve(model, train, test, fractions=(0.1, 0.25, 0.5, 1.0))`` fits a clone of the
 model on a stratified random fraction of the training set for each fraction and scores it
-(:func:`hepsift.train.cv.score_model`, physics weights) on the subset it was trained on and on
+(:func:`hepsift.tuning.cv.score_model`, physics weights) on the subset it was trained on and on
 the test set. A widening gap between the two AUCs as the training set shrinks is the usual
 sign of overtraining; a test AUC still rising at fraction 1 says more data would help.
 (Per-epoch curves of torch models are in their ``history_``, see
@@ -61,7 +61,7 @@ def learning_curve(
     """Fit clones of ``model`` on growing fractions of ``train``; score on it and ``test``."""
     from sklearn.base import clone
 
-    from hepsift.train.cv import score_model
+    from hepsift.tuning.cv import score_model
 
     fr = [float(f) for f in fractions]
     if not fr or any(not 0.0 < f <= 1.0 for f in fr):

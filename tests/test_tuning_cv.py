@@ -10,7 +10,7 @@ from sklearn.tree import DecisionTreeClassifier
 import hepsift.models as models
 from hepsift.dataset import Dataset
 from hepsift.errors import ConfigError
-from hepsift.train import cross_validate, learning_curve
+from hepsift.tuning import cross_validate, learning_curve
 
 
 def _dataset(rng: np.random.Generator, n: int = 2000, k: int = 2) -> Dataset:

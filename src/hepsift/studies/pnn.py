@@ -1,4 +1,4 @@
-"""The parametric-network study: one pNN against dedicated fixed-mass networks (issue 6).
+"""The parametric-network study: one pNN against dedicated fixed-mass networks.
 
 :func:`study` takes a :class:`~hepsift.dataset.Dataset` whose ``param`` holds the mass (GeV) of
 every signal event (background ``param`` is ignored: background masses are assigned at training
@@ -16,9 +16,11 @@ signal of mass ``m`` against all background (the background evaluated at hypothe
 - ``timing`` (optional): seconds of a pNN fit and of one dedicated-architecture network fit on
   the same (all) training events, same epochs, no early stopping.
 
-Results are a JSON-able dict; with ``out=DIR`` the study also writes ``DIR/pnn-study.json`` and
-the PNG figures ``auc_vs_mass.png``, ``rejection_vs_mass.png`` and ``mechanisms.png``
-(atomically). :func:`tables` renders the results as rich tables.
+The metrics come from :mod:`hepsift.metrics` (weighted ROC) and the AUC errors from
+:func:`hepsift.evaluate.stats.bootstrap_auc`. Results are a JSON-able dict (the study writes no files);
+:func:`hepsift.report.studies.write_pnn_study` writes ``DIR/pnn-study.json`` and the PNG figures
+``auc_vs_mass.png``, ``rejection_vs_mass.png`` and ``mechanisms.png`` (atomically), and
+:func:`hepsift.report.studies.pnn_tables` renders the results as rich tables.
 
 Data entry points: :func:`load_dataset` (UCI HEPMASS / HEPMASS-IMB CSV files, or the
 generator's ``resonance-ttbar.parquet``), :func:`generate_dataset` (runs the
@@ -28,10 +30,10 @@ synthetic HEPMASS-like toy for tests and development only: never physics results
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +50,8 @@ __all__ = [
     "generate_dataset",
     "load_dataset",
     "study",
-    "tables",
     "time_fits",
     "toy_dataset",
-    "write_outputs",
 ]
 
 #: masses are compared after rounding to this many decimals (HEPMASS stores 499.999969)
@@ -293,19 +293,19 @@ def _bootstrap_aucs(
     seed: int,
 ) -> list[NDArray[np.float64]]:
     """AUC replicas of several scores of the SAME events under shared Poisson(1) event
-    counts (paired bootstrap: differences between the scores keep their correlation)."""
-    from hepsift.evaluate.stats import weighted_auc_batch
+    counts (paired bootstrap: differences between the scores keep their correlation).
 
-    rng = np.random.default_rng(seed)
-    out: list[list[NDArray[np.float64]]] = [[] for _ in scores]
-    done = 0
-    while done < n:
-        b = min(50, n - done)
-        W = rng.poisson(1.0, size=(b, y.size)) * w[None, :]
-        for i, sc in enumerate(scores):
-            out[i].append(weighted_auc_batch(sc, y == 1, W))
-        done += b
-    return [np.concatenate(o) for o in out]
+    :func:`~hepsift.evaluate.stats.bootstrap_auc` draws its event counts from ``seed`` alone,
+    so calls with the same seed on the same events share every replica's counts."""
+    from hepsift.evaluate.stats import bootstrap_auc
+
+    return [bootstrap_auc(sc, y == 1, w, n=n, seed=seed)[2] for sc in scores]
+
+
+def _paired_std(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
+    if a.size != b.size or a.size < 2:  # a replica without both classes was dropped
+        return math.nan
+    return float(np.std(a - b, ddof=1))
 
 
 def _summary(per_mass: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
@@ -497,6 +497,186 @@ def _holdout_masses(holdout: str | Sequence[float] | None, masses: Sequence[floa
     return out
 
 
+@dataclass(frozen=True)
+class _Splits:
+    """The study's train / validation (optional) / test events and its mass points."""
+
+    train: Dataset
+    valid: Dataset | None
+    test: Dataset
+    masses: list[float]
+    held: list[float]
+
+
+def _check_request(
+    dataset: Dataset,
+    mechanisms: Sequence[str],
+    policies: Sequence[str],
+) -> None:
+    from hepsift.models.pnn import BACKGROUND_MASS_POLICIES, MECHANISMS
+
+    if dataset.param is None:
+        raise DataError(
+            "the pNN study needs the mass of every signal event (Dataset.param); load the data "
+            "with a mass column (HEPMASS layout 'mass', or param_branch: mass in a config)"
+        )
+    if dataset.n_features == 0:
+        raise DataError(
+            "the pNN study got data without feature columns (a run config lists them under "
+            "'features:', e.g. [f0, f1, ..., f25])"
+        )
+    if dataset.n_classes != 2:
+        raise DataError(
+            f"the pNN study needs 2 classes (background, signal); got {list(dataset.class_names)}"
+        )
+    for name in mechanisms:
+        if name not in MECHANISMS:
+            raise ConfigError(
+                f"mechanism '{name}' is not one of {list(MECHANISMS)}{suggest(name, MECHANISMS)}"
+            )
+    for name in policies:
+        if name not in BACKGROUND_MASS_POLICIES:
+            raise ConfigError(
+                f"background-mass policy '{name}' is not one of {list(BACKGROUND_MASS_POLICIES)}"
+                f"{suggest(name, BACKGROUND_MASS_POLICIES)}"
+            )
+
+
+def _split_study(
+    dataset: Dataset,
+    masses: Sequence[float] | None,
+    holdout: str | Sequence[float] | None,
+    fractions: Sequence[float],
+    seed: int,
+) -> _Splits:
+    """Background and the signal of the studied masses, split stratified by class and mass."""
+    assert dataset.param is not None
+    param: NDArray[np.float64] = np.asarray(
+        np.round(np.asarray(dataset.param, dtype=np.float64), MASS_DECIMALS), dtype=np.float64
+    )
+    mass_list = _match_masses(param, dataset.y, masses)
+    held = _holdout_masses(holdout, mass_list)
+    sig_mass = np.isclose(param[:, None], np.asarray(mass_list)[None, :]).any(axis=1)
+    keep = (dataset.y == 0) | ((dataset.y == 1) & sig_mass)
+    ds = replace(dataset, param=param).subset(keep)
+    assert ds.param is not None
+    if not np.any(ds.y == 0):
+        raise DataError("the data hold no background events")
+    cell = np.where(ds.y == 1, 1 + np.searchsorted(mass_list, np.round(ds.param, MASS_DECIMALS)), 0)
+    parts = split_indices(len(ds), fractions, seed=seed, y=cell)
+    if len(parts) == 3:
+        train, valid, test = (ds.subset(p) for p in parts)
+        return _Splits(train, valid, test, mass_list, held)
+    if len(parts) == 2:
+        train, test = (ds.subset(p) for p in parts)
+        return _Splits(train, None, test, mass_list, held)
+    raise ConfigError(f"fractions must give 2 (train, test) or 3 parts; got {list(fractions)}")
+
+
+def _describe(
+    dataset: Dataset, sp: _Splits, settings: dict[str, Any], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The result's header: masses, settings and the event counts of each split."""
+    return {
+        "masses_gev": sp.masses,
+        "settings": {
+            **settings,
+            "holdout": [float(m) for m in sp.held],
+            "network": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
+            "working_point_signal_efficiency": WORKING_POINT,
+        },
+        "data": {
+            "source": str(dataset.meta.get("source", "")),
+            "toy": bool(dataset.meta.get("toy", False)),
+            "features": len(sp.train.feature_names),
+            "train": len(sp.train),
+            "validation": 0 if sp.valid is None else len(sp.valid),
+            "test": len(sp.test),
+            "signal_per_mass_train": {
+                _key(m): int(_signal_of(sp.train, m).sum()) for m in sp.masses
+            },
+            "background_train": int(np.sum(sp.train.y == 0)),
+        },
+    }
+
+
+def _run_dedicated(
+    sp: _Splits, params: Mapping[str, Any], boot: Mapping[str, int], say: Log
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One fixed-mass network per mass: (result entry, models by mass key)."""
+    per: dict[str, dict[str, float]] = {}
+    secs: dict[str, float] = {}
+    fitted: dict[str, Any] = {}
+    for m in sp.masses:
+        say(f"dedicated network at {m:g} GeV")
+        model, s = _fit_dedicated(sp.train, sp.valid, params, m)
+        fitted[_key(m)] = model
+        per.update(evaluate_at_masses(_scorer(model, parametric=False), sp.test, [m], **boot))
+        secs[_key(m)] = s
+    return {"per_mass": per, "seconds": secs, **_summary(per)}, fitted
+
+
+def _run_grid(
+    sp: _Splits,
+    params: Mapping[str, Any],
+    combos: Sequence[tuple[str, str]],
+    boot: Mapping[str, int],
+    say: Log,
+) -> dict[str, Any]:
+    """One pNN per (mechanism, policy), trained on all masses and evaluated at each."""
+    grid: dict[str, Any] = {}
+    for mech, pol in combos:
+        say(f"pNN {mech} / {pol}")
+        model, s = _fit_pnn(sp.train, sp.valid, params, mech, pol)
+        per = evaluate_at_masses(_scorer(model, parametric=True), sp.test, sp.masses, **boot)
+        grid[f"{mech}/{pol}"] = {
+            "mechanism": mech,
+            "policy": pol,
+            "per_mass": per,
+            "seconds": s,
+            "epochs_run": int(model.history_.epochs),
+            **_summary(per),
+        }
+    return grid
+
+
+def _run_interpolation(
+    sp: _Splits,
+    params: Mapping[str, Any],
+    main: tuple[str, str],
+    result: Mapping[str, Any],
+    dedicated: Mapping[str, Any],
+    boot: Mapping[str, int],
+    say: Log,
+) -> dict[str, Any]:
+    """Per held-out mass, a pNN trained without that mass's signal, evaluated at it, and
+    compared with the pNN trained on it and the dedicated network (paired bootstrap error)."""
+    mech, pol = main
+    trained = result["pnn"][f"{mech}/{pol}"]["per_mass"]
+    held_out: dict[str, Any] = {}
+    for m in sp.held:
+        say(f"pNN without the {m:g} GeV signal")
+        va = None if sp.valid is None else _drop_mass(sp.valid, m)
+        model, s = _fit_pnn(_drop_mass(sp.train, m), va, params, mech, pol)
+        res = evaluate_at_masses(_scorer(model, parametric=True), sp.test, [m], **boot)
+        entry = {**res[_key(m)], "seconds": s, "auc_trained": trained[_key(m)]["auc"]}
+        if DEDICATED in result:
+            entry["auc_dedicated"] = result[DEDICATED]["per_mass"][_key(m)]["auc"]
+            entry["delta_vs_dedicated"] = entry["auc"] - entry["auc_dedicated"]
+            if boot["bootstrap"] > 0:
+                test = sp.test.subset((sp.test.y == 0) | _signal_of(sp.test, m))
+                a, b = _bootstrap_aucs(
+                    [model.decision_score(test.X, m), dedicated[_key(m)].decision_score(test.X)],
+                    test.y,
+                    test.weight,
+                    boot["bootstrap"],
+                    boot["seed"],
+                )
+                entry["delta_err"] = _paired_std(a, b)
+        held_out[_key(m)] = entry
+    return {"mechanism": mech, "policy": pol, "held_out": held_out}
+
+
 def study(
     dataset: Dataset,
     *,
@@ -522,7 +702,6 @@ def study(
     fractions: Sequence[float] = (0.6, 0.2, 0.2),
     bootstrap: int = 200,
     num_threads: int | None = None,
-    out: str | Path | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
     """Run the pNN study on ``dataset`` (see the module docstring); return the results dict.
@@ -534,173 +713,45 @@ def study(
     (``auc_err``) and the paired error of each held-out-minus-dedicated AUC difference
     (``delta_err``); 0 skips them.
     """
-    from hepsift.models.pnn import BACKGROUND_MASS_POLICIES, MECHANISMS
-
     say = log or _null_log
-    if dataset.param is None:
-        raise DataError(
-            "the pNN study needs the mass of every signal event (Dataset.param); load the data "
-            "with a mass column (HEPMASS layout 'mass', or param_branch: mass in a config)"
-        )
-    if dataset.n_features == 0:
-        raise DataError(
-            "the pNN study got data without feature columns (a run config lists them under "
-            "'features:', e.g. [f0, f1, ..., f25])"
-        )
-    if dataset.n_classes != 2:
-        raise DataError(
-            f"the pNN study needs 2 classes (background, signal); got {list(dataset.class_names)}"
-        )
-    for name in (mechanism, *mechanisms):
-        if name not in MECHANISMS:
-            raise ConfigError(
-                f"mechanism '{name}' is not one of {list(MECHANISMS)}{suggest(name, MECHANISMS)}"
-            )
-    for name in (policy, *policies):
-        if name not in BACKGROUND_MASS_POLICIES:
-            raise ConfigError(
-                f"background-mass policy '{name}' is not one of {list(BACKGROUND_MASS_POLICIES)}"
-                f"{suggest(name, BACKGROUND_MASS_POLICIES)}"
-            )
-    param: NDArray[np.float64] = np.asarray(
-        np.round(np.asarray(dataset.param, dtype=np.float64), MASS_DECIMALS), dtype=np.float64
-    )
-    mass_list = _match_masses(param, dataset.y, masses)
-    held = _holdout_masses(holdout, mass_list)
-    # keep background and the signal of the studied masses
-    sig_mass = np.isclose(param[:, None], np.asarray(mass_list)[None, :]).any(axis=1)
-    keep = (dataset.y == 0) | ((dataset.y == 1) & sig_mass)
-    from dataclasses import replace
-
-    ds = replace(dataset, param=param).subset(keep)
-    assert ds.param is not None
-    if not np.any(ds.y == 0):
-        raise DataError("the data hold no background events")
-    # split stratified by class and signal mass
-    cell = np.where(ds.y == 1, 1 + np.searchsorted(mass_list, np.round(ds.param, MASS_DECIMALS)), 0)
-    parts = split_indices(len(ds), fractions, seed=seed, y=cell)
-    if len(parts) == 3:
-        train, valid, test = (ds.subset(p) for p in parts)
-    elif len(parts) == 2:
-        train, test = (ds.subset(p) for p in parts)
-        valid = None
-    else:
-        raise ConfigError(f"fractions must give 2 (train, test) or 3 parts; got {list(fractions)}")
+    _check_request(dataset, (mechanism, *mechanisms), (policy, *policies))
+    sp = _split_study(dataset, masses, holdout, fractions, seed)
     params = _net_params(
-        hidden,
-        activation,
-        dropout,
-        lr,
-        weight_decay,
-        batch_size,
-        epochs,
-        patience,
-        num_threads,
-        seed,
-    )
-    result: dict[str, Any] = {
-        "masses_gev": mass_list,
-        "settings": {
-            "seed": int(seed),
-            "mechanism": mechanism,
-            "policy": policy,
-            "mechanisms": list(mechanisms),
-            "policies": list(policies),
-            "holdout": [float(m) for m in held],
-            "network": {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
-            "fractions": [float(f) for f in fractions],
-            "working_point_signal_efficiency": WORKING_POINT,
-        },
-        "data": {
-            "source": str(dataset.meta.get("source", "")),
-            "toy": bool(dataset.meta.get("toy", False)),
-            "features": len(ds.feature_names),
-            "train": len(train),
-            "validation": 0 if valid is None else len(valid),
-            "test": len(test),
-            "signal_per_mass_train": {_key(m): int(_signal_of(train, m).sum()) for m in mass_list},
-            "background_train": int(np.sum(train.y == 0)),
-        },
+        hidden, activation, dropout, lr, weight_decay, batch_size, epochs, patience,
+        num_threads, seed,
+    )  # fmt: skip
+    settings = {
+        "seed": int(seed),
+        "mechanism": mechanism,
+        "policy": policy,
+        "mechanisms": list(mechanisms),
+        "policies": list(policies),
+        "fractions": [float(f) for f in fractions],
     }
-
+    result = _describe(dataset, sp, settings, params)
     _warm_up()
-    # dedicated fixed-mass networks
     boot = {"bootstrap": int(bootstrap), "seed": int(seed)}
     ded_models: dict[str, Any] = {}
     if dedicated:
-        per: dict[str, dict[str, float]] = {}
-        secs: dict[str, float] = {}
-        for m in mass_list:
-            say(f"dedicated network at {m:g} GeV")
-            model, s = _fit_dedicated(train, valid, params, m)
-            ded_models[_key(m)] = model
-            res = evaluate_at_masses(_scorer(model, parametric=False), test, [m], **boot)
-            per.update(res)
-            secs[_key(m)] = s
-        result[DEDICATED] = {"per_mass": per, "seconds": secs, **_summary(per)}
-
-    # the mechanism x policy grid
-    grid: dict[str, Any] = {}
-    main_model = None
+        result[DEDICATED], ded_models = _run_dedicated(sp, params, boot, say)
     combos = [(mech, pol) for mech in mechanisms for pol in policies]
     if (mechanism, policy) not in combos:
         combos.append((mechanism, policy))
-    for mech, pol in combos:
-        say(f"pNN {mech} / {pol}")
-        model, s = _fit_pnn(train, valid, params, mech, pol)
-        per = evaluate_at_masses(_scorer(model, parametric=True), test, mass_list, **boot)
-        grid[f"{mech}/{pol}"] = {
-            "mechanism": mech,
-            "policy": pol,
-            "per_mass": per,
-            "seconds": s,
-            "epochs_run": int(model.history_.epochs),
-            **_summary(per),
-        }
-        if (mech, pol) == (mechanism, policy):
-            main_model = model
-    result["pnn"] = grid
-    assert main_model is not None
-
-    # interpolation: leave one mass out
-    interp: dict[str, Any] = {}
-    for m in held:
-        say(f"pNN without the {m:g} GeV signal")
-        tr = _drop_mass(train, m)
-        va = None if valid is None else _drop_mass(valid, m)
-        model, s = _fit_pnn(tr, va, params, mechanism, policy)
-        res = evaluate_at_masses(_scorer(model, parametric=True), test, [m], **boot)
-        entry = dict(res[_key(m)])
-        entry["seconds"] = s
-        entry["auc_trained"] = grid[f"{mechanism}/{policy}"]["per_mass"][_key(m)]["auc"]
-        if dedicated:
-            entry["auc_dedicated"] = result[DEDICATED]["per_mass"][_key(m)]["auc"]
-            entry["delta_vs_dedicated"] = entry["auc"] - entry["auc_dedicated"]
-            if bootstrap > 0:
-                sel = (test.y == 0) | _signal_of(test, m)
-                held_s = model.decision_score(test.X[sel], m)
-                ded_s = ded_models[_key(m)].decision_score(test.X[sel])
-                a, b = _bootstrap_aucs(
-                    [held_s, ded_s], test.y[sel], test.weight[sel], bootstrap, seed
-                )
-                entry["delta_err"] = float(np.std(a - b, ddof=1))
-        interp[_key(m)] = entry
-    result["interpolation"] = {"mechanism": mechanism, "policy": policy, "held_out": interp}
-
+    result["pnn"] = _run_grid(sp, params, combos, boot, say)
+    result["interpolation"] = _run_interpolation(
+        sp, params, (mechanism, policy), result, ded_models, boot, say
+    )
     if timing:
         say("timing: pNN vs one dedicated-architecture network on the same events")
         result["timing"] = time_fits(
-            train,
+            sp.train,
             mechanism=mechanism,
             policy=policy,
             epochs=timing_epochs,
             repeats=timing_repeats,
             params={k: v for k, v in params.items() if k not in ("epochs", "patience")},
         )
-
     result["targets"] = _targets(result)
-    if out is not None:
-        result["files"] = write_outputs(result, out)
     return result
 
 
@@ -721,215 +772,3 @@ def _targets(result: Mapping[str, Any]) -> dict[str, Any]:
         t["timing_ok"] = bool(result["timing"]["ratio"] <= 1.5)
         t["timing_cpu_ratio"] = result["timing"]["cpu_ratio"]
     return t
-
-
-# -- outputs ---------------------------------------------------------------------------------
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        return _clean(value.item())
-    return value
-
-
-def _curve(
-    per_mass: Mapping[str, Mapping[str, float]], what: str
-) -> tuple[list[float], list[float]]:
-    ms = sorted(float(k) for k in per_mass)
-    return ms, [float(per_mass[_key(m)][what]) for m in ms]
-
-
-def _figures(result: Mapping[str, Any]) -> dict[str, Any]:
-    """matplotlib figures (Agg) of the study, by file name."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from hepsift.plots._common import COLORS, style
-    from hepsift.plots.curves import auc_vs_mass
-
-    mech, pol = result["settings"]["mechanism"], result["settings"]["policy"]
-    main = result["pnn"][f"{mech}/{pol}"]["per_mass"]
-    held = result["interpolation"]["held_out"]
-    toy = " (TOY DATA)" if result["data"]["toy"] else ""
-    figs: dict[str, Any] = {}
-    with style():
-        for what, fname, ylabel in (
-            ("auc", "auc_vs_mass.png", "AUC"),
-            ("rejection50", "rejection_vs_mass.png", "Bkg. rejection at 50% sig. eff."),
-        ):
-            fig, ax = plt.subplots(figsize=(7, 5))
-            curves: dict[str, tuple[list[float], list[float]]] = {
-                f"pNN ({mech}, {pol}), trained on all masses": _curve(main, what)
-            }
-            if held:
-                curves["pNN, mass held out of training"] = _curve(held, what)
-            if DEDICATED in result:
-                curves["dedicated network per mass"] = _curve(result[DEDICATED]["per_mass"], what)
-            auc_vs_mass(curves, ax=ax)
-            ax.set_ylabel(ylabel)
-            if what == "rejection50":
-                ax.set_yscale("log")
-            ax.set_title(f"pNN interpolation{toy}", fontsize="medium")
-            figs[fname] = fig
-        fig, ax = plt.subplots(figsize=(7, 5))
-        mechs = list(dict.fromkeys(v["mechanism"] for v in result["pnn"].values()))
-        pols = list(dict.fromkeys(v["policy"] for v in result["pnn"].values()))
-        for name, v in result["pnn"].items():
-            ms, auc = _curve(v["per_mass"], "auc")
-            ax.plot(
-                ms,
-                auc,
-                marker="o",
-                linestyle=("-", "--", ":")[pols.index(v["policy"]) % 3],
-                color=COLORS[mechs.index(v["mechanism"]) % len(COLORS)],
-                label=name,
-            )
-        if DEDICATED in result:
-            ms, auc = _curve(result[DEDICATED]["per_mass"], "auc")
-            ax.plot(ms, auc, marker="s", color="black", linestyle="-.", label="dedicated")
-        ax.set_xlabel("Mass hypothesis [GeV]")
-        ax.set_ylabel("AUC")
-        ax.legend(loc="best", fontsize="x-small")
-        ax.set_title(f"conditioning mechanism / background-mass policy{toy}", fontsize="medium")
-        figs["mechanisms.png"] = fig
-    return figs
-
-
-def write_outputs(result: dict[str, Any], out: str | Path) -> dict[str, str]:
-    """Write ``pnn-study.json`` and the PNG figures into ``out`` (atomically); return the paths."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    from hepsift.report.rundir import atomic_write_bytes, atomic_write_text
-
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    files: dict[str, str] = {}
-    for name, fig in _figures(result).items():
-        buf = io.BytesIO()
-        fig.savefig(
-            buf, format="png", dpi=110, bbox_inches="tight", metadata={"Software": "hepsift"}
-        )
-        plt.close(fig)
-        files[name] = str(atomic_write_bytes(folder / name, buf.getvalue()))
-    files["pnn-study.json"] = str(folder / "pnn-study.json")
-    payload = dict(result)
-    payload["files"] = files
-    atomic_write_text(folder / "pnn-study.json", json.dumps(_clean(payload), indent=2) + "\n")
-    return files
-
-
-def _fmt(x: Any, digits: int = 4) -> str:
-    if x is None:
-        return "-"
-    x = float(x)
-    if math.isnan(x):
-        return "-"
-    if math.isinf(x):
-        return "inf"
-    return f"{x:.{digits}f}"
-
-
-def _pm(value: Any, err: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{float(value):+.4f}" + (f"±{_fmt(err)}" if err is not None else "")
-
-
-def tables(result: Mapping[str, Any]) -> list[Any]:
-    """rich Tables: per mass (dedicated vs pNN vs held-out), the mechanism x policy grid, and
-    the targets."""
-    from rich.table import Table
-
-    mech, pol = result["settings"]["mechanism"], result["settings"]["policy"]
-    main = result["pnn"][f"{mech}/{pol}"]["per_mass"]
-    held = result["interpolation"]["held_out"]
-    ded = result.get(DEDICATED, {}).get("per_mass", {})
-    toy = " [red](TOY DATA: not physics)[/red]" if result["data"]["toy"] else ""
-    t1 = Table(
-        title=f"AUC and background rejection at 50% signal efficiency per mass; pNN "
-        f"{mech}/{pol}{toy}"
-    )
-    for col in ("mass [GeV]", "AUC ded.", "AUC pNN", "AUC held-out"):
-        t1.add_column(col, justify="right")
-    t1.add_column("Δ held-out − ded.", justify="right", no_wrap=True, min_width=16)
-    for col in ("rej. ded.", "rej. pNN", "rej. held-out"):
-        t1.add_column(col, justify="right")
-    for m in result["masses_gev"]:
-        k = _key(m)
-        h = held.get(k, {})
-        d = ded.get(k, {})
-        t1.add_row(
-            k,
-            _fmt(d.get("auc")),
-            _fmt(main[k]["auc"]),
-            _fmt(h.get("auc")),
-            _pm(h.get("delta_vs_dedicated"), h.get("delta_err")) if h else "",
-            _fmt(d.get("rejection50"), 1),
-            _fmt(main[k]["rejection50"], 1),
-            _fmt(h.get("rejection50"), 1),
-        )
-    t2 = Table(title=f"conditioning mechanism x background-mass policy (test split){toy}")
-    t2.add_column("mechanism")
-    t2.add_column("policy")
-    t2.add_column("mean AUC", justify="right")
-    t2.add_column("mean rej.@50%", justify="right")
-    for m in result["masses_gev"]:
-        t2.add_column(f"AUC {_key(m)}", justify="right")
-    t2.add_column("fit [s]", justify="right")
-    rows = list(result["pnn"].values())
-    if ded:
-        t2.add_row(
-            "dedicated",
-            "-",
-            _fmt(result[DEDICATED]["mean_auc"]),
-            _fmt(result[DEDICATED]["mean_rejection50"], 1),
-            *[_fmt(ded[_key(m)]["auc"]) for m in result["masses_gev"]],
-            _fmt(sum(result[DEDICATED]["seconds"].values()), 1),
-        )
-    for r in rows:
-        t2.add_row(
-            r["mechanism"],
-            r["policy"],
-            _fmt(r["mean_auc"]),
-            _fmt(r["mean_rejection50"], 1),
-            *[_fmt(r["per_mass"][_key(m)]["auc"]) for m in result["masses_gev"]],
-            _fmt(r["seconds"], 1),
-        )
-    t3 = Table(title="targets")
-    t3.add_column("target")
-    t3.add_column("measured", justify="right")
-    t3.add_column("met", justify="center")
-    tg = result.get("targets", {})
-    if "interpolation_min_delta_auc" in tg:
-        t3.add_row(
-            "held-out pNN AUC >= dedicated AUC - 0.01 (worst mass)",
-            _fmt(tg["interpolation_min_delta_auc"]),
-            "yes" if tg["interpolation_ok"] else "NO",
-        )
-    for k, v in tg.items():
-        if k.startswith("affine_minus_concat"):
-            t3.add_row(
-                f"affine - concat mean AUC ({k.split('/')[1]})",
-                _fmt(v),
-                "yes" if v >= 0 else "NO",
-            )
-    if "timing_ratio" in tg:
-        t3.add_row(
-            "pNN fit time / dedicated fit time (same events) <= 1.5",
-            _fmt(tg["timing_ratio"], 2),
-            "yes" if tg["timing_ok"] else "NO",
-        )
-        t3.add_row(
-            "  the same in CPU time (less sensitive to a busy machine)",
-            _fmt(tg["timing_cpu_ratio"], 2),
-            "yes" if tg["timing_cpu_ratio"] <= 1.5 else "NO",
-        )
-    return [t1, t2, t3]

@@ -22,12 +22,13 @@ from typing import Any, Literal
 import numpy as np
 
 from hepsift.dataset import Dataset
-from hepsift.errors import ConfigError
+from hepsift.errors import ConfigError, DataError
 
 __all__ = ["CVResult", "cross_validate", "score_model"]
 
 
 def _auc(y: Any, score: Any, w: Any, pos_label: int = 1) -> float:
+    """:func:`hepsift.metrics.auc`, NaN for a fold without both classes or positive weights."""
     from hepsift import metrics
 
     yy = np.asarray(y)
@@ -35,7 +36,7 @@ def _auc(y: Any, score: Any, w: Any, pos_label: int = 1) -> float:
         return math.nan
     try:
         return float(metrics.auc(yy, score, sample_weight=w, pos_label=pos_label))
-    except Exception:  # a fold whose signal or background weight is not positive
+    except DataError:  # a fold whose signal or background weight is not positive
         return math.nan
 
 

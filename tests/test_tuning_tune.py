@@ -14,7 +14,7 @@ import yaml
 import hepsift.models as models
 from hepsift.cli import main
 from hepsift.errors import ConfigError, DataError
-from hepsift.train.tune import load_tune_config, tune
+from hepsift.tuning.tune import load_tune_config, tune
 
 
 def _table(tmp_path: Path, rng: np.random.Generator, n: int = 1200) -> Path:
@@ -146,3 +146,67 @@ def test_cli_tune_models_onnx(
     assert "did you mean 'mlp'" in capsys.readouterr().err
     assert main(["tune", str(tmp_path / "missing.yaml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_config_checked_by_schema(rng: np.random.Generator, tmp_path: Path) -> None:
+    """Wrong types and values are one-line ConfigErrors naming the key (not raw ValueErrors)."""
+    table = _table(tmp_path, rng, 100)
+    good = yaml.safe_load(_config(tmp_path, table).read_text())
+
+    def fails(pattern: str, **over: object) -> None:
+        with pytest.raises(ConfigError, match=pattern) as info:
+            load_tune_config(_config(tmp_path, table, **over))
+        assert "\n" not in str(info.value)
+
+    fails(r"'trials'.*got 'many'", trials="many")
+    fails(r"'trials'.*greater than or equal to 1", trials=0)
+    fails(r"'timeout_s'.*got 'soon'", timeout_s="soon")
+    fails(r"'space\.max_depth\.low'.*got 'one'", space={"max_depth": {"type": "int", "low": "one"}})
+    fails(
+        r"unknown key 'space\.max_depth\.lw'.*did you mean 'low'",
+        space={"max_depth": {"type": "int", "lw": 1, "high": 3}},
+    )
+    fails(
+        r"space 'max_depth': unknown key 'choices'",
+        space={"max_depth": {"type": "int", "low": 1, "high": 3, "choices": [1]}},
+    )
+    fails(
+        r"space 'max_depth': categorical needs",
+        space={"max_depth": {"type": "categorical", "choices": []}},
+    )
+    fails(r"whole numbers; low is 1.5", space={"max_depth": {"type": "int", "low": 1.5, "high": 3}})
+    data = dict(good["data"])
+    fails(r"unknown key 'data\.featurs'.*did you mean 'features'", data={**data, "featurs": ["a"]})
+    fails(r"'data\.validation_fraction'.*got 'half'", data={**data, "validation_fraction": "half"})
+    fails(r"'data\.validation_fraction'", data={**data, "validation_fraction": 1.5})
+    fails(
+        r"'data\.negative_weights'.*did you mean 'abs'", data={**data, "negative_weights": "abss"}
+    )
+    no_label = {k: v for k, v in data.items() if k != "label"}
+    fails(r"missing required key 'data\.label'", data=no_label)
+    cfg = load_tune_config(_config(tmp_path, table, params=None))
+    assert cfg.params == {} and cfg.data.path == table and cfg.space["max_depth"].type == "int"
+
+
+def test_tune_out_onto_existing_folder(rng: np.random.Generator, tmp_path: Path) -> None:
+    """A second tuning into the same --out replaces its results and model, keeps other files."""
+    table = _table(tmp_path, rng, 600)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    tune(_config(tmp_path, table, trials=3), out=out)
+    first = json.loads((out / "best_params.json").read_text())
+    res = tune(_config(tmp_path, table, trials=2, seed=11), out=out)
+    best = json.loads((out / "best_params.json").read_text())
+    assert first["n_trials"] == 3 and best["n_trials"] == 2 and best["seed"] == 11
+    assert len(json.loads((out / "trials.json").read_text())) == 2
+    assert (out / "notes.txt").read_text() == "mine"
+    model = models.load(out / "model")
+    assert model.get_params()["max_depth"] == res.best_params["max_depth"]
+    # no temporary files left behind, nothing else touched
+    assert sorted(p.name for p in out.iterdir()) == [
+        "best_params.json",
+        "model",
+        "notes.txt",
+        "trials.json",
+    ]

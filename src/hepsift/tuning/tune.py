@@ -1,0 +1,477 @@
+"""Hyperparameter tuning with Optuna over a search space declared in YAML.
+
+Config (YAML or a dict)::
+
+    model: mlp                      # any registered classifier family
+    params: {epochs: 30}            # fixed hyperparameters (optional)
+    space:                          # searched hyperparameters
+      lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
+      hidden: {type: categorical, choices: [[32], [64, 64]]}
+      dropout: {type: float, low: 0.0, high: 0.3}
+      batch_size: {type: int, low: 64, high: 512, log: true}
+    trials: 20
+    timeout_s: null                 # optional wall-time limit in seconds
+    seed: 0                         # TPE sampler seed, validation split seed
+    data:
+      path: table.parquet           # CSV or Parquet (hepsift.io.tables)
+      label: label                  # integer class column
+      weight: weight                # optional per-event weight column
+      features: [f0, f1, f2]
+      validation_fraction: 0.25     # stratified split held out for the objective
+      negative_weights: keep        # keep | abs | drop, applied to training weights
+    refit: true                     # fit the best model again and save it in OUT/model
+
+The objective is the weighted ROC AUC (binary; mean one-vs-rest AUC for more classes) on the
+validation split, maximised by a seeded TPE sampler. Families that take an ``eval_set``
+(class attribute ``supports_eval_set``: ``mlp``, ``bdt``, ...) get the validation split for early
+stopping; families that report epochs (``reports_epochs``: the torch models) report the
+validation AUC after every epoch to a MedianPruner, which stops unpromising trials early.
+The config is checked by the pydantic models :class:`TuneConfig`, :class:`SpaceRange` and
+:class:`DataSpec` (unknown keys are rejected with the nearest valid one, as in a run config).
+Results go to ``OUT/best_params.json`` (best value and hyperparameters, fixed ones included)
+and ``OUT/trials.json`` (every trial: number, state, value, params, duration); both are written
+atomically. CLI: ``hepsift tune CONFIG [--out DIR]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hepsift._files import atomic_write_json
+from hepsift.errors import ConfigError, DataError, suggest
+
+__all__ = [
+    "DataSpec",
+    "SpaceRange",
+    "TuneConfig",
+    "TuneResult",
+    "load_table",
+    "load_tune_config",
+    "tune",
+]
+
+#: the keys a search range of each type takes
+SPACE_KEYS = {
+    "float": ("type", "low", "high", "log", "step"),
+    "int": ("type", "low", "high", "log", "step"),
+    "categorical": ("type", "choices"),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SpaceRange(_Section):
+    """One searched hyperparameter: a float or int range, or a list of categorical choices."""
+
+    type: Literal["float", "int", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+
+class DataSpec(_Section):
+    """The table to tune on (CSV or Parquet) and its validation split."""
+
+    path: Path
+    label: str
+    weight: str | None = None
+    features: list[str] = Field(min_length=1)
+    validation_fraction: float = Field(0.25, gt=0.0, lt=1.0)
+    negative_weights: Literal["keep", "abs", "drop"] = "keep"
+
+
+class TuneConfig(_Section):
+    """A tuning config (see the module docstring); ``data.path`` is absolute once loaded."""
+
+    model: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    space: dict[str, SpaceRange] = Field(min_length=1)
+    trials: int = Field(20, ge=1)
+    timeout_s: float | None = Field(None, gt=0.0)
+    seed: int = 0
+    data: DataSpec
+    refit: bool = True
+
+
+@dataclass
+class TuneResult:
+    """Best trial and the whole study history."""
+
+    model: str
+    best_value: float
+    best_params: dict[str, Any]
+    trials: list[dict[str, Any]]
+    out: Path | None
+
+    @property
+    def n_pruned(self) -> int:
+        return sum(t["state"] == "PRUNED" for t in self.trials)
+
+
+def _unknown(keys: Any, allowed: tuple[str, ...], where: str) -> None:
+    for key in keys:
+        if key not in allowed:
+            raise ConfigError(
+                f"{where}: unknown key '{key}'{suggest(str(key), allowed)} "
+                f"(allowed: {', '.join(allowed)})"
+            )
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"tuning config '{path}' does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"tuning config '{path}' is not valid YAML: {first}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"tuning config '{path}' must be a mapping at the top level")
+    return raw
+
+
+def _check_range(hp: str, spec: SpaceRange) -> None:
+    _unknown(spec.model_fields_set, SPACE_KEYS[spec.type], f"space '{hp}'")
+    if spec.type == "categorical":
+        if not spec.choices:
+            raise ConfigError(f"space '{hp}': categorical needs a non-empty 'choices' list")
+        return
+    if spec.low is None or spec.high is None:
+        raise ConfigError(f"space '{hp}': {spec.type} needs 'low' and 'high'")
+    if spec.type == "int":
+        bad = [
+            (k, v)
+            for k, v in (("low", spec.low), ("high", spec.high), ("step", spec.step))
+            if v is not None and not float(v).is_integer()
+        ]
+        if bad:
+            raise ConfigError(
+                f"space '{hp}': an int range needs whole numbers; {bad[0][0]} is {bad[0][1]}"
+            )
+    if not spec.low < spec.high:
+        raise ConfigError(f"space '{hp}': low {spec.low:g} must be < high {spec.high:g}")
+    if spec.log and spec.low <= 0:
+        raise ConfigError(f"space '{hp}': a log range needs low > 0; got {spec.low:g}")
+    if spec.step is not None and spec.step <= 0:
+        raise ConfigError(f"space '{hp}': step must be > 0; got {spec.step:g}")
+
+
+def _check_model(cfg: TuneConfig) -> None:
+    from hepsift.models.registry import MODELS, hyperparameters
+
+    name = cfg.model
+    valid = [m for m in MODELS if not m.endswith("-regressor")]
+    if name not in valid:
+        raise ConfigError(
+            f"tuning config: unknown classifier '{name}'{suggest(name, valid)} "
+            f"(known: {', '.join(sorted(valid))})"
+        )
+    allowed = tuple(hyperparameters(name))
+    _unknown(cfg.params, allowed, f"tuning config params of '{name}'")
+    _unknown(cfg.space, allowed, f"tuning config space of '{name}'")
+
+
+def load_tune_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> TuneConfig:
+    """Read and check a tuning config (YAML path or mapping); ConfigError names what is wrong.
+
+    The structure is checked by the pydantic models above (unknown keys are rejected with the
+    nearest valid key, as in a run config); then the model name against the registry, the
+    params and space keys against its hyperparameters, and each range for consistency.
+    A relative ``data.path`` is relative to the config file's folder (the working directory
+    for a mapping).
+    """
+    from hepsift.config import config_error
+
+    if isinstance(source, Mapping):
+        raw, base, where = dict(source), Path.cwd(), "tuning config"
+    else:
+        path = Path(source)
+        raw, base, where = _read_yaml(path), path.parent, f"tuning config '{path}'"
+    if raw.get("params") is None:
+        raw.pop("params", None)
+    try:
+        cfg = TuneConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise config_error(exc, where, root=TuneConfig) from None
+    _check_model(cfg)
+    for hp, spec in cfg.space.items():
+        _check_range(hp, spec)
+    data_path = cfg.data.path if cfg.data.path.is_absolute() else base / cfg.data.path
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update={"path": data_path})})
+
+
+def load_table(
+    path: Path, label: str, features: list[str], weight: str | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features (float32), labels (int64) and weights (float64, ones without a column)."""
+    import awkward as ak
+
+    from hepsift.io.tables import iterate_table
+
+    if not path.is_file():
+        raise DataError(f"tuning data file '{path}' does not exist")
+    columns = [*features, label] + ([weight] if weight else [])
+    chunks = list(iterate_table([path], columns=columns))
+    if not chunks:
+        raise DataError(f"tuning data file '{path}' holds no rows")
+    table = ak.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    missing = [c for c in columns if c not in table.fields]
+    if missing:
+        raise DataError(
+            f"'{path}' has no column '{missing[0]}'{suggest(missing[0], table.fields)} "
+            f"(columns: {', '.join(table.fields)})"
+        )
+    X = np.column_stack([ak.to_numpy(table[f]).astype(np.float32) for f in features])
+    y_raw = ak.to_numpy(table[label])
+    y = np.asarray(y_raw).astype(np.int64)
+    w = ak.to_numpy(table[weight]).astype(np.float64) if weight else np.ones(len(y))
+    return X, y, w
+
+
+def _suggest(trial: Any, name: str, spec: SpaceRange) -> Any:
+    if spec.type == "float":
+        assert spec.low is not None and spec.high is not None
+        return trial.suggest_float(
+            name,
+            float(spec.low),
+            float(spec.high),
+            log=spec.log,
+            step=None if spec.step is None else float(spec.step),
+        )
+    if spec.type == "int":
+        assert spec.low is not None and spec.high is not None
+        return trial.suggest_int(
+            name,
+            int(spec.low),
+            int(spec.high),
+            log=spec.log,
+            step=1 if spec.step is None else int(spec.step),
+        )
+    # Optuna stores only primitive categorical values: lists (e.g. layer widths) go as JSON
+    keys = [json.dumps(c) for c in spec.choices or ()]
+    return _decode(trial.suggest_categorical(name, keys))
+
+
+def _decode(key: str) -> Any:
+    value = json.loads(key)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _decode_params(params: dict[str, Any], space: Mapping[str, SpaceRange]) -> dict[str, Any]:
+    return {
+        k: _decode(v) if k in space and space[k].type == "categorical" else v
+        for k, v in params.items()
+    }
+
+
+def _objective_score(model: Any, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    from hepsift.dataset import Dataset
+    from hepsift.tuning.cv import score_model
+
+    k = int(y.max()) + 1
+    data = Dataset(
+        X=X,
+        y=y,
+        weight=w,
+        feature_names=tuple(f"f{i}" for i in range(X.shape[1])),
+        class_names=tuple(str(i) for i in range(k)),
+    )
+    return score_model(model, data)["auc"]
+
+
+@dataclass
+class _Split:
+    """Training events (training weights) and validation events (physics weights)."""
+
+    Xt: np.ndarray
+    yt: np.ndarray
+    wt: np.ndarray
+    Xv: np.ndarray
+    yv: np.ndarray
+    wv: np.ndarray
+
+
+def _split(cfg: TuneConfig, data: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> _Split:
+    from hepsift.dataset import split_indices
+    from hepsift.train.weights import training_weights
+
+    d = cfg.data
+    if data is None:
+        X, y, w = load_table(d.path, d.label, list(d.features), d.weight)
+    else:
+        X, y, w = (np.asarray(a) for a in data)
+    if np.unique(y).size < 2:
+        raise DataError(f"tuning data holds only one class ({np.unique(y).tolist()})")
+    frac = d.validation_fraction
+    train_idx, val_idx = split_indices(len(y), (1.0 - frac, frac), seed=cfg.seed, y=y)
+    wt = training_weights(y, w, negative=d.negative_weights)
+    return _Split(X[train_idx], y[train_idx], wt[train_idx], X[val_idx], y[val_idx], w[val_idx])
+
+
+def _fit(model: Any, split: _Split, on_epoch: Any = None) -> None:
+    """Fit on the training events; the validation events go to families that take an
+    ``eval_set`` (early stopping), and ``on_epoch`` to families that report epochs."""
+    cls = type(model)
+    kw: dict[str, Any] = {}
+    if getattr(cls, "supports_eval_set", False):
+        kw["eval_set"] = (split.Xv, split.yv, np.abs(split.wv))
+    if on_epoch is not None and getattr(cls, "reports_epochs", False):
+        kw["on_epoch"] = on_epoch
+    model.fit(split.Xt, split.yt, sample_weight=split.wt, **kw)
+
+
+def _objective(cfg: TuneConfig, split: _Split) -> Any:
+    import optuna
+
+    from hepsift.models.registry import create
+
+    def objective(trial: Any) -> float:
+        params = {**cfg.params}
+        for hp, spec in cfg.space.items():
+            params[hp] = _suggest(trial, hp, spec)
+        model = create(cfg.model, **params)
+
+        def report(epoch: int, history: Any) -> None:
+            value = history.val_auc[-1]
+            if math.isfinite(value):
+                trial.report(value, epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+        _fit(model, split, on_epoch=report)
+        value = _objective_score(model, split.Xv, split.yv, split.wv)
+        if not math.isfinite(value):
+            raise DataError("validation AUC is undefined (a class has no positive weight)")
+        return value
+
+    return objective
+
+
+def _optimise(cfg: TuneConfig, split: _Split) -> Any:
+    import optuna
+
+    from hepsift.models.registry import model_class
+
+    prunes = bool(getattr(model_class(cfg.model), "reports_epochs", False))
+    old_verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.create_study(
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=cfg.seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
+            if prunes
+            else optuna.pruners.NopPruner(),
+        )
+        study.optimize(
+            _objective(cfg, split),
+            n_trials=cfg.trials,
+            timeout=cfg.timeout_s,
+            show_progress_bar=False,
+            catch=(),
+        )
+    finally:
+        optuna.logging.set_verbosity(old_verbosity)
+    return study
+
+
+def _trial_rows(study: Any, space: Mapping[str, SpaceRange]) -> list[dict[str, Any]]:
+    rows = []
+    for t in study.trials:
+        dur = (
+            (t.datetime_complete - t.datetime_start).total_seconds()
+            if (t.datetime_complete and t.datetime_start)
+            else None
+        )
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "value": t.value,
+                "params": _decode_params(t.params, space),
+                "duration_s": dur,
+                "last_step": t.last_step,
+            }
+        )
+    return rows
+
+
+def _write_results(
+    out_dir: Path,
+    cfg: TuneConfig,
+    split: _Split,
+    best: Any,
+    best_params: dict[str, Any],
+    trials: list[dict[str, Any]],
+) -> None:
+    from hepsift.models.registry import create
+
+    atomic_write_json(
+        out_dir / "best_params.json",
+        {
+            "model": cfg.model,
+            "metric": "validation_auc",
+            "best_value": best.value,
+            "best_trial": best.number,
+            "best_params": best_params,
+            "n_trials": len(trials),
+            "n_pruned": sum(t["state"] == "PRUNED" for t in trials),
+            "seed": cfg.seed,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    )
+    atomic_write_json(out_dir / "trials.json", trials)
+    if cfg.refit:
+        model = create(cfg.model, **best_params)
+        _fit(model, split)
+        model.save(out_dir / "model")
+
+
+def tune(
+    config: str | os.PathLike[str] | Mapping[str, Any] | TuneConfig,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    progress: bool = False,
+) -> TuneResult:
+    """Run the study described by ``config``; write results to ``out`` (when given).
+
+    ``data=(X, y, w)`` overrides the table named in the config (for use from Python).
+    """
+    import optuna
+
+    cfg = config if isinstance(config, TuneConfig) else load_tune_config(config)
+    split = _split(cfg, data)
+    study = _optimise(cfg, split)
+    trials = _trial_rows(study, cfg.space)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise DataError("no tuning trial completed (all pruned or failed)")
+    best = study.best_trial
+    best_params = {**cfg.params, **_decode_params(best.params, cfg.space)}
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        _write_results(out_dir, cfg, split, best, best_params, trials)
+    return TuneResult(
+        model=cfg.model,
+        best_value=float(best.value) if best.value is not None else math.nan,
+        best_params=best_params,
+        trials=trials,
+        out=out_dir,
+    )
