@@ -215,14 +215,13 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bootstrap_errors_are_paired_and_match_the_reference(rng: np.random.Generator) -> None:
-    from hepsift.evaluate.stats import bootstrap_auc
-    from hepsift.studies.pnn import _bootstrap_aucs
+    from hepsift.evaluate.stats import bootstrap_auc, bootstrap_aucs
 
     y = (rng.random(800) < 0.4).astype(np.int64)
     s1 = y + rng.normal(size=800)
     s2 = s1 + 0.3 * rng.normal(size=800)
     w = rng.uniform(0.5, 1.5, 800)
-    a, b, same = _bootstrap_aucs([s1, s2, s1], y, w, 400, seed=4)
+    a, b, same = bootstrap_aucs([s1, s2, s1], y == 1, w, n=400, seed=4)
     np.testing.assert_array_equal(a, same)  # the same events in every replica
     ref = bootstrap_auc(s1, y == 1, w, n=400, seed=9)[2]
     assert np.std(a) == pytest.approx(np.std(ref), rel=0.2)  # independent replicas agree

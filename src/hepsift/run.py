@@ -17,7 +17,6 @@ the run's scaler with the model and puts it in front of its ONNX graph.
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence

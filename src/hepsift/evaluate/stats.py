@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import kolmogorov
 
 from hepsift.errors import DataError
-from hepsift.metrics import AucScorer, auc_batch
+from hepsift.metrics import AucScorer
 
 __all__ = [
     "BOOTSTRAP_MAX_ELEMENTS",
@@ -33,7 +33,6 @@ __all__ = [
     "bootstrap_aucs",
     "effective_size",
     "poisson_bootstrap",
-    "weighted_auc_batch",
     "weighted_ks",
 ]
 
@@ -64,14 +63,6 @@ def _binary_inputs(
     if not sig.any() or sig.all():
         raise DataError("AUC needs both signal and background events; got only one class")
     return s, sig, w
-
-
-def weighted_auc_batch(
-    score: ArrayLike, is_signal: ArrayLike, weights: ArrayLike
-) -> NDArray[np.float64]:
-    """``hepsift.metrics.auc_batch(is_signal, score, weights)`` (argument order of the earlier
-    helper, kept for callers not yet switched; new code calls :mod:`hepsift.metrics`)."""
-    return auc_batch(np.asarray(is_signal).astype(bool), score, weights, pos_label=True)
 
 
 def poisson_bootstrap(

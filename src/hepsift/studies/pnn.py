@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 
 from hepsift.dataset import Dataset, split_indices
 from hepsift.errors import ConfigError, DataError, suggest
+from hepsift.evaluate.stats import bootstrap_aucs
 
 __all__ = [
     "DEDICATED",
@@ -280,26 +281,11 @@ def evaluate_at_masses(
             "n_background": int(np.sum(bkg)),
         }
         if bootstrap > 0:
-            reps = _bootstrap_aucs([s], test.y[sel], test.weight[sel], bootstrap, seed)[0]
+            reps = bootstrap_aucs([s], test.y[sel] == 1, test.weight[sel], n=bootstrap, seed=seed)[
+                0
+            ]
             out[_key(m)]["auc_err"] = float(np.std(reps, ddof=1))
     return out
-
-
-def _bootstrap_aucs(
-    scores: Sequence[NDArray[np.float64]],
-    y: NDArray[np.int64],
-    w: NDArray[np.float64],
-    n: int,
-    seed: int,
-) -> list[NDArray[np.float64]]:
-    """AUC replicas of several scores of the SAME events under shared Poisson(1) event
-    counts (paired bootstrap: differences between the scores keep their correlation).
-
-    :func:`~hepsift.evaluate.stats.bootstrap_auc` draws its event counts from ``seed`` alone,
-    so calls with the same seed on the same events share every replica's counts."""
-    from hepsift.evaluate.stats import bootstrap_auc
-
-    return [bootstrap_auc(sc, y == 1, w, n=n, seed=seed)[2] for sc in scores]
 
 
 def _paired_std(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
@@ -665,12 +651,13 @@ def _run_interpolation(
             entry["delta_vs_dedicated"] = entry["auc"] - entry["auc_dedicated"]
             if boot["bootstrap"] > 0:
                 test = sp.test.subset((sp.test.y == 0) | _signal_of(sp.test, m))
-                a, b = _bootstrap_aucs(
+                # paired bootstrap: both scores see the same Poisson counts per replica
+                a, b = bootstrap_aucs(
                     [model.decision_score(test.X, m), dedicated[_key(m)].decision_score(test.X)],
-                    test.y,
+                    test.y == 1,
                     test.weight,
-                    boot["bootstrap"],
-                    boot["seed"],
+                    n=boot["bootstrap"],
+                    seed=boot["seed"],
                 )
                 entry["delta_err"] = _paired_std(a, b)
         held_out[_key(m)] = entry
