@@ -222,7 +222,9 @@ class OutputConfig(_Section):
     formats: list[PlotFormat] = Field(default_factory=_default_formats)
     onnx: bool = True
     dpi: int = Field(default=100, ge=30, le=600)
-    workers: int = Field(default=2, ge=1, description="processes drawing the figures")
+    # 1 by default: spawned workers pay ~4 s start-up (torch/XGBoost re-imported) and drew a
+    # run's figures no faster than one process on 2 cores (report/figures.py)
+    workers: int = Field(default=1, ge=1, description="processes drawing the figures")
 
 
 class StudyConfig(_Section):
