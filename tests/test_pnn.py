@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,7 +27,7 @@ from hepsift.models.pnn import (
 )
 
 MASSES = np.array([500.0, 750.0, 1000.0, 1250.0, 1500.0])
-FAST = {
+FAST: dict[str, Any] = {
     "hidden": (16, 16),
     "epochs": 6,
     "batch_size": 128,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from hepsift.errors import ConfigError, DataError
 from hepsift.report.studies import pnn_tables, write_pnn_study
 from hepsift.studies.pnn import evaluate_at_masses, load_dataset, study, toy_dataset
 
-TINY = {
+TINY: dict[str, Any] = {
     "hidden": (8,),
     "epochs": 3,
     "patience": 3,

@@ -258,7 +258,7 @@ def _event_bucket(event_number: ArrayLike, modulus: int) -> NDArray[np.int64]:
     convention of Python and NumPy (-1 -> modulus - 1), so every event gets a bucket.
     """
     evno = _event_numbers(event_number)
-    return np.mod(evno, evno.dtype.type(modulus)).astype(np.int64)
+    return np.asarray(np.mod(evno, evno.dtype.type(modulus)), dtype=np.int64)
 
 
 def _bucket_edges(f: NDArray[np.float64], buckets: int) -> NDArray[np.int64]:

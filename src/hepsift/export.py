@@ -95,7 +95,7 @@ def _probability_output(proto: Any) -> str:
     names = [o.name for o in proto.graph.output]
     for name in names:
         if name in _PROBA_NAMES:
-            return name
+            return str(name)
     for out in proto.graph.output:
         if out.type.tensor_type.elem_type == 1 and len(out.type.tensor_type.shape.dim) == 2:
             return str(out.name)

@@ -80,7 +80,7 @@ def costheta_cs(a: Any, b: Any) -> F64:
     pt = np.asarray(s.pt, dtype=np.float64)
     num = 2.0 * (np.asarray(a.pz) * np.asarray(b.E) - np.asarray(a.E) * np.asarray(b.pz))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.abs(num / (m * np.sqrt(m * m + pt * pt)))
+        return np.asarray(np.abs(num / (m * np.sqrt(m * m + pt * pt))), dtype=np.float64)
 
 
 def pt_thrust(a: Any, b: Any) -> F64:

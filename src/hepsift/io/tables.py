@@ -57,7 +57,8 @@ def _first_line(path: Path) -> str:
     import pyarrow as pa
 
     with pa.input_stream(str(path), compression="detect") as f:
-        return f.read(4096).decode("utf-8", "replace").split("\n", 1)[0]
+        head: bytes = f.read(4096)
+    return head.decode("utf-8", "replace").split("\n", 1)[0]
 
 
 def detect_csv_schema(path: Path) -> Schema | None:

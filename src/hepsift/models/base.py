@@ -389,7 +389,7 @@ class Classifier(ClassifierMixin, Model):  # type: ignore[misc]
 
     def predict(self, X: ArrayLike) -> NDArray[Any]:
         proba = self.predict_proba(X)
-        return np.asarray(self.classes_)[np.argmax(proba, axis=1)]
+        return np.asarray(np.asarray(self.classes_)[np.argmax(proba, axis=1)])
 
     def decision_score(self, X: ArrayLike) -> NDArray[np.float64]:
         """The signal score: P(last class) for binary problems (the ROC input)."""

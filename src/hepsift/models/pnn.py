@@ -294,7 +294,7 @@ def balanced_weights(
             "(try negative_weights='abs')"
         )
     target = yy.size / keys.size
-    return w * (target / totals)[inv]
+    return np.asarray(w * (target / totals)[inv], dtype=np.float64)
 
 
 # -- the classifier --------------------------------------------------------------------------
@@ -541,7 +541,7 @@ class PNN(Classifier):
         self, X: ArrayLike, param: ArrayLike | None = None
     ) -> NDArray[Any]:
         proba = self.predict_proba(X, param)
-        return np.asarray(self.classes_)[np.argmax(proba, axis=1)]
+        return np.asarray(np.asarray(self.classes_)[np.argmax(proba, axis=1)])
 
     def decision_score(  # type: ignore[override]
         self, X: ArrayLike, param: ArrayLike | None = None

@@ -251,7 +251,7 @@ def _match_masses(
 
 def _signal_of(ds: Dataset, m: float) -> NDArray[np.bool_]:
     assert ds.param is not None
-    return (ds.y == 1) & np.isclose(ds.param, m)
+    return np.asarray((ds.y == 1) & np.isclose(ds.param, m), dtype=bool)
 
 
 def evaluate_at_masses(
