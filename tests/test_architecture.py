@@ -96,17 +96,19 @@ def import_graph() -> dict[str, dict[str, set[str]]]:
 
 def find_cycles(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
     """One cycle (as a closed path a -> ... -> a) per strongly connected component of size > 1."""
+    return [_cycle_through(comp[0], set(comp), edges) for comp in _components(edges)]
+
+
+def _components(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one node, each sorted (Tarjan)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
     on_stack: set[str] = set()
     components: list[list[str]] = []
-    counter = 0
 
-    def visit(v: str) -> None:  # Tarjan; the graph has a few dozen nodes
-        nonlocal counter
-        index[v] = low[v] = counter
-        counter += 1
+    def visit(v: str) -> None:  # recursive: the graph has a few dozen nodes
+        index[v] = low[v] = len(index)
         stack.append(v)
         on_stack.add(v)
         for w in sorted(edges.get(v, ())):
@@ -129,30 +131,24 @@ def find_cycles(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
     for v in sorted(edges):
         if v not in index:
             visit(v)
-    cycles = []
-    for comp in components:
-        members = set(comp)
-        # shortest path back to the start inside the component (breadth first)
-        start = comp[0]
-        paths = {start: [start]}
-        frontier = [start]
-        found: list[str] | None = None
-        while frontier and found is None:
-            nxt = []
-            for v in frontier:
-                for w in sorted(edges.get(v, ())):
-                    if w == start:
-                        found = [*paths[v], start]
-                        break
-                    if w in members and w not in paths:
-                        paths[w] = [*paths[v], w]
-                        nxt.append(w)
-                if found is not None:
-                    break
-            frontier = nxt
-        assert found is not None
-        cycles.append(found)
-    return cycles
+    return components
+
+
+def _cycle_through(start: str, members: set[str], edges: Mapping[str, Iterable[str]]) -> list[str]:
+    """The shortest closed path start -> ... -> start inside ``members`` (breadth first)."""
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:
+        nxt = []
+        for v in frontier:
+            for w in sorted(edges.get(v, ())):
+                if w == start:
+                    return [*paths[v], start]
+                if w in members and w not in paths:
+                    paths[w] = [*paths[v], w]
+                    nxt.append(w)
+        frontier = nxt
+    raise AssertionError(f"no cycle through {start} in its component")
 
 
 def _describe(cycle: list[str], graph: Mapping[str, Mapping[str, set[str]]]) -> str:

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hepsift.config import RunConfig, load_config
 from hepsift.dataset import Dataset
@@ -207,39 +209,102 @@ def run(
     generation/reading; for tests and notebooks). ``progress``: show the generator's progress
     bar.
     """
-    from hepsift.report.rundir import RunDir
-
     log = log or _null_log
-    started = datetime.now(UTC)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    clock = _Clock(started=datetime.now(UTC), t0=time.perf_counter())
+    cfg = _resolve_config(config, overrides)
+
+    with clock.step("data_s"):
+        if prepared is None:
+            prepared = prepare_data(cfg, log=log, scheduler=scheduler, progress=progress)
+        else:
+            prepared = finalise(prepared, cfg)
+    log(f"dataset: {prepared.dataset!r}")
+
+    train, valid, test, yield_scale, split_note = _split(prepared.dataset, cfg)
+    if split_note:
+        prepared.notes.append(split_note)
+    splits = _Splits(train, valid, test, yield_scale)
+
+    with clock.step("training_s"):
+        # every model takes raw features (the scaling is inside the saved model)
+        trained = [_train_one(spec, train, valid, cfg, log=log) for spec in cfg.models]
+
+    with clock.step("evaluation_s"):
+        evaluated = _evaluate_all(trained, splits, prepared.dataset, cfg, log=log)
+
+    out_root = Path(out) if out is not None else Path(cfg.output.dir)
+    final, doc = _write_run_folder(
+        out_root, cfg, prepared, splits, trained, evaluated, clock=clock, log=log
+    )
+    log(f"run folder: {final}")
+    return RunResult(
+        path=final,
+        config=cfg,
+        metrics=doc,
+        evaluations=evaluated.evaluations,
+        timings=clock.timings,
+    )
+
+
+@dataclass
+class _Clock:
+    """When the run started, and the seconds of each of its steps (``timings``)."""
+
+    started: datetime
+    t0: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, key: str) -> Iterator[None]:
+        t = time.perf_counter()
+        yield
+        self.timings[key] = time.perf_counter() - t
+
+    def total(self) -> None:
+        self.timings["total_s"] = time.perf_counter() - self.t0
+
+
+@dataclass(frozen=True)
+class _Splits:
+    """The run's splits and the overall yield scale of its test split (see :func:`_split`)."""
+
+    train: Dataset
+    valid: Dataset | None
+    test: Dataset
+    yield_scale: float
+
+
+@dataclass(frozen=True)
+class _Evaluated:
+    """Every model's evaluation and the yield scales it used."""
+
+    evaluations: list[Any]
+    test_scale: NDArray[np.float64]  # per test event: its sample's full yield over test yield
+    sample_scale: dict[str, float]  # the same factor per sample (quoted in metrics.json)
+
+
+def _resolve_config(
+    config: str | os.PathLike[str] | Mapping[str, Any] | RunConfig | None,
+    overrides: Sequence[str],
+) -> RunConfig:
+    """The validated config, with the ``key.path=value`` overrides applied."""
     cfg = config if isinstance(config, RunConfig) else load_config(config, overrides=overrides)
     if isinstance(config, RunConfig) and overrides:
         cfg = load_config(cfg.resolved(), overrides=overrides)
+    return cfg
 
-    t = time.perf_counter()
-    if prepared is None:
-        prepared = prepare_data(cfg, log=log, scheduler=scheduler, progress=progress)
-    else:
-        prepared = finalise(prepared, cfg)
-    ds = prepared.dataset
-    timings["data_s"] = time.perf_counter() - t
-    log(f"dataset: {ds!r}")
 
-    train, valid, test, yield_scale, split_note = _split(ds, cfg)
-    if split_note:
-        prepared.notes.append(split_note)
+def _evaluate_all(
+    trained: Sequence[TrainedModel], splits: _Splits, ds: Dataset, cfg: RunConfig, *, log: Log
+) -> _Evaluated:
+    """Evaluate every trained model on the test split (cuts chosen on the validation split).
 
-    t = time.perf_counter()
-    # every model takes raw features (the scaling is inside the saved model)
-    trained = [_train_one(spec, train, valid, cfg, log=log) for spec in cfg.models]
-    timings["training_s"] = time.perf_counter() - t
+    Each sample's test (validation) yield is scaled to its full expected yield; the best cut is
+    chosen on the validation split and its Z quoted on the test split.
+    """
+    from hepsift.evaluate import evaluate_model, expected_yield_scale
 
-    from hepsift.evaluate import evaluate_model, expected_yield_scale, metrics_document
-
-    t = time.perf_counter()
-    # each sample's test (validation) yield scaled to its full expected yield; the best cut is
-    # chosen on the validation split and its Z quoted on the test split
+    train, valid, test = splits.train, splits.valid, splits.test
     test_scale, sample_scale = expected_yield_scale(test, ds)
     valid_scale = 1.0 if valid is None else expected_yield_scale(valid, ds)[0]
     evaluations = []
@@ -267,72 +332,126 @@ def run(
         if tm.gain is not None:
             ev.extra["gain_importance"] = tm.gain
         evaluations.append(ev)
-    timings["evaluation_s"] = time.perf_counter() - t
+    return _Evaluated(evaluations, test_scale, sample_scale)
 
-    study: dict[str, Any] | None = None
 
-    out_root = Path(out) if out is not None else Path(cfg.output.dir)
+def _write_run_folder(
+    out_root: Path,
+    cfg: RunConfig,
+    prepared: PreparedData,
+    splits: _Splits,
+    trained: list[TrainedModel],
+    evaluated: _Evaluated,
+    *,
+    clock: _Clock,
+    log: Log,
+) -> tuple[Path, dict[str, Any]]:
+    """Write the run folder atomically: config, study, models, report, metrics, provenance.
+
+    Returns the finished folder and the metrics document written into it.
+    """
+    import yaml
+
+    from hepsift.report.rundir import RunDir
+
     with RunDir(out_root, cfg.name, stamp=None) as rd:
-        import yaml
-
         rd.write_text("config.yaml", yaml.safe_dump(cfg.resolved(), sort_keys=False))
+        study: dict[str, Any] | None = None
         if cfg.study is not None:
-            t = time.perf_counter()
-            study = _run_study(cfg, prepared, log=log, out=rd.path / "pnn-study")
-            timings["study_s"] = time.perf_counter() - t
+            with clock.step("study_s"):
+                study = _run_study(cfg, prepared, log=log, out=rd.path / "pnn-study")
         for tm in trained:
             _save_model(rd, tm, cfg, log=log)
-        doc = metrics_document(
-            evaluations,
-            test=test,
-            train=train,
-            yield_scale=test_scale,
-            extra={
-                "config": cfg.name,
-                "yield_scale": sample_scale,
-                "yields": {k: v for k, v in ds.yields().items()},
-                "n_validation": None if valid is None else len(valid),
-                "study": study,
-            },
+        doc = _metrics_doc(cfg, prepared.dataset, splits, evaluated, study)
+        figure_seconds = _write_report(
+            rd, cfg, prepared, splits, trained, evaluated, doc, study, clock=clock
         )
-        t = time.perf_counter()
-        from hepsift.report.build import build_report
+        doc["timings"] = {k: round(v, 3) for k, v in clock.timings.items()}
+        doc["figure_seconds"] = {k: round(v, 3) for k, v in figure_seconds.items()}
+        rd.write_json("metrics.json", doc)
+        _write_provenance(rd, cfg, prepared, doc, started=clock.started)
+        final: Path = rd.finish()
+    return final, doc
 
+
+def _metrics_doc(
+    cfg: RunConfig,
+    ds: Dataset,
+    splits: _Splits,
+    evaluated: _Evaluated,
+    study: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The run's metrics.json document (timings are added once the report is built)."""
+    from hepsift.evaluate import metrics_document
+
+    return metrics_document(
+        evaluated.evaluations,
+        test=splits.test,
+        train=splits.train,
+        yield_scale=evaluated.test_scale,
+        extra={
+            "config": cfg.name,
+            "yield_scale": evaluated.sample_scale,
+            "yields": {k: v for k, v in ds.yields().items()},
+            "n_validation": None if splits.valid is None else len(splits.valid),
+            "study": study,
+        },
+    )
+
+
+def _write_report(
+    rd: Any,
+    cfg: RunConfig,
+    prepared: PreparedData,
+    splits: _Splits,
+    trained: list[TrainedModel],
+    evaluated: _Evaluated,
+    doc: dict[str, Any],
+    study: dict[str, Any] | None,
+    *,
+    clock: _Clock,
+) -> dict[str, float]:
+    """Build report.html and its figures; record report, figure and total seconds.
+
+    Returns the seconds spent on each figure.
+    """
+    from hepsift.report.build import build_report
+
+    with clock.step("report_s"):
         figure_seconds = build_report(
             rd,
             cfg=cfg,
             prepared=prepared,
-            train=train,
-            test=test,
-            raw_train=train,
+            train=splits.train,
+            test=splits.test,
+            raw_train=splits.train,
             trained=trained,
-            evaluations=evaluations,
+            evaluations=evaluated.evaluations,
             metrics=doc,
             study=study,
-            yield_scale=yield_scale,
-            timings=timings,
+            yield_scale=splits.yield_scale,
+            timings=clock.timings,
         )
-        timings["report_s"] = time.perf_counter() - t
-        timings["figures_s"] = sum(figure_seconds.values())
-        timings["total_s"] = time.perf_counter() - t0
-        doc["timings"] = {k: round(v, 3) for k, v in timings.items()}
-        doc["figure_seconds"] = {k: round(v, 3) for k, v in figure_seconds.items()}
-        rd.write_json("metrics.json", doc)
-        from hepsift.report.provenance import provenance
+    clock.timings["figures_s"] = sum(figure_seconds.values())
+    clock.total()
+    return figure_seconds
 
-        rd.write_json(
-            "provenance.json",
-            provenance(
-                seeds={"run": cfg.seed, "split": cfg.seed, "bootstrap": cfg.seed},
-                config_name=cfg.name,
-                data_files=prepared.data_files,
-                started=started,
-                extra={"timings": doc["timings"], "data_source": prepared.source},
-            ),
-        )
-        final = rd.finish()
-    log(f"run folder: {final}")
-    return RunResult(path=final, config=cfg, metrics=doc, evaluations=evaluations, timings=timings)
+
+def _write_provenance(
+    rd: Any, cfg: RunConfig, prepared: PreparedData, doc: Mapping[str, Any], *, started: datetime
+) -> None:
+    from hepsift.report.provenance import provenance
+
+    rd.write_json(
+        "provenance.json",
+        provenance(
+            seeds={"run": cfg.seed, "split": cfg.seed, "bootstrap": cfg.seed},
+            config_name=cfg.name,
+            data_files=prepared.data_files,
+            started=started,
+            extra={"timings": doc["timings"], "data_source": prepared.source},
+        ),
+    )
 
 
 def _save_model(rd: Any, tm: TrainedModel, cfg: RunConfig, *, log: Log) -> None:

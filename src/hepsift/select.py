@@ -125,101 +125,133 @@ def compile_expr(text: str, *, where: str = "cut") -> Expr:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ConfigError(f"{where}: cannot parse '{text}': {exc.msg}") from None
-    names: set[str] = set()
+    compiler = _Compiler(where)
+    fn = compiler.build(tree.body)
+    return Expr(text=text.strip(), names=frozenset(compiler.names), _fn=fn)
 
-    def bad(node: ast.AST, what: str) -> ConfigError:
+
+_Fn = Callable[[Resolver], Any]
+
+
+class _Compiler:
+    """Walks an expression's AST: one method per allowed node kind, each returning a closure
+    of the resolver. ``names`` collects the names the expression reads."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.names: set[str] = set()
+        self._handlers: dict[type[ast.AST], Callable[[Any], _Fn]] = {
+            ast.Constant: self._constant,
+            ast.Name: self._name,
+            ast.Subscript: self._subscript,
+            ast.BoolOp: self._boolop,
+            ast.UnaryOp: self._unaryop,
+            ast.BinOp: self._binop,
+            ast.Compare: self._compare,
+            ast.Call: self._call,
+        }
+
+    def bad(self, node: ast.AST, what: str) -> ConfigError:
         return ConfigError(
-            f"{where}: '{ast.unparse(node)}' is not allowed in a cut ({what}); allowed: numbers, "
-            "names, x[i], + - * / ** %, comparisons, and/or/not, "
+            f"{self.where}: '{ast.unparse(node)}' is not allowed in a cut ({what}); allowed: "
+            "numbers, names, x[i], + - * / ** %, comparisons, and/or/not, "
             f"{', '.join([*FUNCTIONS, *REDUCERS])}"
         )
 
-    def build(node: ast.AST) -> Callable[[Resolver], Any]:
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool | int | float):
-                v = node.value
-                return lambda r: v
-            raise bad(node, "only numbers and True/False are constants")
-        if isinstance(node, ast.Name):
-            if node.id in FUNCTIONS or node.id in REDUCERS:
-                raise bad(node, "a function must be called")
-            name = node.id
-            names.add(name)
-            return lambda r: r(name)
-        if isinstance(node, ast.Subscript):
-            if not isinstance(node.value, ast.Name):
-                raise bad(node, "only a branch name can be indexed")
-            idx = node.slice
-            if not (isinstance(idx, ast.Constant) and type(idx.value) is int and idx.value >= 0):
-                raise bad(node, "the index must be a non-negative integer")
-            names.add(node.value.id)
-            key = f"{node.value.id}[{int(idx.value)}]"
-            return lambda r: r(key)
-        if isinstance(node, ast.BoolOp):
-            parts = [build(v) for v in node.values]
-            op = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
+    def build(self, node: ast.AST) -> _Fn:
+        handler = self._handlers.get(type(node))
+        if handler is None:
+            raise self.bad(node, f"{type(node).__name__} syntax")
+        return handler(node)
 
-            def boolop(r: Resolver) -> Any:
-                out = parts[0](r)
-                for p in parts[1:]:
-                    out = op(out, p(r))
-                return out
+    def _constant(self, node: ast.Constant) -> _Fn:
+        if isinstance(node.value, bool | int | float):
+            v = node.value
+            return lambda r: v
+        raise self.bad(node, "only numbers and True/False are constants")
 
-            return boolop
-        if isinstance(node, ast.UnaryOp):
-            operand = build(node.operand)
-            if isinstance(node.op, ast.Not | ast.Invert):
-                return lambda r: np.logical_not(operand(r))
-            if isinstance(node.op, ast.USub):
-                return lambda r: np.negative(operand(r))
-            if isinstance(node.op, ast.UAdd):
-                return operand
-            raise bad(node, "unknown unary operator")
-        if isinstance(node, ast.BinOp):
-            func = _BINOPS.get(type(node.op))
-            if func is None:
-                raise bad(node, "operator not allowed")
-            left, right = build(node.left), build(node.right)
-            return lambda r: func(left(r), right(r))
-        if isinstance(node, ast.Compare):
-            terms = [build(node.left), *(build(c) for c in node.comparators)]
-            ops = []
-            for o in node.ops:
-                f = _CMPOPS.get(type(o))
-                if f is None:
-                    raise bad(node, "only < <= > >= == != comparisons")
-                ops.append(f)
+    def _name(self, node: ast.Name) -> _Fn:
+        if node.id in FUNCTIONS or node.id in REDUCERS:
+            raise self.bad(node, "a function must be called")
+        name = node.id
+        self.names.add(name)
+        return lambda r: r(name)
 
-            def compare(r: Resolver) -> Any:
-                values = [t(r) for t in terms]
-                out = ops[0](values[0], values[1])
-                for k in range(1, len(ops)):
-                    out = np.logical_and(out, ops[k](values[k], values[k + 1]))
-                return out
+    def _subscript(self, node: ast.Subscript) -> _Fn:
+        if not isinstance(node.value, ast.Name):
+            raise self.bad(node, "only a branch name can be indexed")
+        idx = node.slice
+        if not (isinstance(idx, ast.Constant) and type(idx.value) is int and idx.value >= 0):
+            raise self.bad(node, "the index must be a non-negative integer")
+        self.names.add(node.value.id)
+        key = f"{node.value.id}[{int(idx.value)}]"
+        return lambda r: r(key)
 
-            return compare
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.keywords:
-                raise bad(node, "only plain calls of allowed functions")
-            fname = node.func.id
-            args = [build(a) for a in node.args]
-            if fname in FUNCTIONS:
-                f = FUNCTIONS[fname]
-                return lambda r: f(*(a(r) for a in args))
-            if fname in REDUCERS:
-                if len(args) != 1:
-                    raise bad(node, f"{fname}() takes one argument")
-                arg = args[0]
-                return lambda r: _reduce(fname, arg(r))
-            raise ConfigError(
-                f"{where}: unknown function '{fname}'"
-                f"{suggest(fname, [*FUNCTIONS, *REDUCERS])} "
-                f"(allowed: {', '.join([*FUNCTIONS, *REDUCERS])})"
-            )
-        raise bad(node, f"{type(node).__name__} syntax")
+    def _boolop(self, node: ast.BoolOp) -> _Fn:
+        parts = [self.build(v) for v in node.values]
+        op = np.logical_and if isinstance(node.op, ast.And) else np.logical_or
 
-    fn = build(tree.body)
-    return Expr(text=text.strip(), names=frozenset(names), _fn=fn)
+        def boolop(r: Resolver) -> Any:
+            out = parts[0](r)
+            for p in parts[1:]:
+                out = op(out, p(r))
+            return out
+
+        return boolop
+
+    def _unaryop(self, node: ast.UnaryOp) -> _Fn:
+        operand = self.build(node.operand)
+        if isinstance(node.op, ast.Not | ast.Invert):
+            return lambda r: np.logical_not(operand(r))
+        if isinstance(node.op, ast.USub):
+            return lambda r: np.negative(operand(r))
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        raise self.bad(node, "unknown unary operator")
+
+    def _binop(self, node: ast.BinOp) -> _Fn:
+        func = _BINOPS.get(type(node.op))
+        if func is None:
+            raise self.bad(node, "operator not allowed")
+        left, right = self.build(node.left), self.build(node.right)
+        return lambda r: func(left(r), right(r))
+
+    def _compare(self, node: ast.Compare) -> _Fn:
+        terms = [self.build(node.left), *(self.build(c) for c in node.comparators)]
+        ops = []
+        for o in node.ops:
+            f = _CMPOPS.get(type(o))
+            if f is None:
+                raise self.bad(node, "only < <= > >= == != comparisons")
+            ops.append(f)
+
+        def compare(r: Resolver) -> Any:
+            values = [t(r) for t in terms]
+            out = ops[0](values[0], values[1])
+            for k in range(1, len(ops)):
+                out = np.logical_and(out, ops[k](values[k], values[k + 1]))
+            return out
+
+        return compare
+
+    def _call(self, node: ast.Call) -> _Fn:
+        if not isinstance(node.func, ast.Name) or node.keywords:
+            raise self.bad(node, "only plain calls of allowed functions")
+        fname = node.func.id
+        args = [self.build(a) for a in node.args]
+        if fname in FUNCTIONS:
+            f = FUNCTIONS[fname]
+            return lambda r: f(*(a(r) for a in args))
+        if fname in REDUCERS:
+            if len(args) != 1:
+                raise self.bad(node, f"{fname}() takes one argument")
+            arg = args[0]
+            return lambda r: _reduce(fname, arg(r))
+        raise ConfigError(
+            f"{self.where}: unknown function '{fname}'"
+            f"{suggest(fname, [*FUNCTIONS, *REDUCERS])} "
+            f"(allowed: {', '.join([*FUNCTIONS, *REDUCERS])})"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,59 +393,13 @@ class Selection:
         """From a preset name (:data:`PRESETS`), a YAML file path, a dict or a list of cuts."""
         if isinstance(config, Selection):
             return config
-        if isinstance(config, str | os.PathLike) and not str(config).endswith((".yaml", ".yml")):
-            key = str(config)
-            if key in PRESETS:
-                return cls.from_config({"name": key, **PRESETS[key]})
-            raise ConfigError(
-                f"unknown selection preset '{key}'{suggest(key, PRESETS)} "
-                f"(presets: {', '.join(PRESETS)}; or give a .yaml file)"
-            )
-        if isinstance(config, str | os.PathLike):
-            import yaml
-
-            path = Path(config)
-            if not path.is_file():
-                raise ConfigError(f"selection file '{path}' does not exist")
-            try:
-                loaded = yaml.safe_load(path.read_text())
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"selection file '{path}' is not valid YAML: {exc}") from None
-            return cls.from_config(loaded)
-        if isinstance(config, list):
-            config = {"cuts": config}
-        if not isinstance(config, Mapping):
-            raise ConfigError(
-                f"selection must be a preset name, YAML path, dict or list; got {type(config).__name__}"
-            )
-        for key in config:
-            if key not in _SEL_KEYS:
-                raise ConfigError(
-                    f"selection has unknown key '{key}'{suggest(str(key), _SEL_KEYS)} "
-                    f"(allowed: {', '.join(_SEL_KEYS)})"
-                )
-        raw = config.get("cuts")
+        mapping = _selection_mapping(config)
+        _check_keys(mapping, _SEL_KEYS, "selection")
+        raw = mapping.get("cuts")
         if not isinstance(raw, list) or not raw:
             raise ConfigError("selection 'cuts' must be a non-empty list of {name, cut[, object]}")
-        cuts = []
-        for i, item in enumerate(raw):
-            if isinstance(item, str):
-                item = {"name": item, "cut": item}
-            if not isinstance(item, Mapping):
-                raise ConfigError(f"selection cut #{i + 1} must be a mapping; got {item!r}")
-            for key in item:
-                if key not in _CUT_KEYS:
-                    raise ConfigError(
-                        f"selection cut #{i + 1} has unknown key '{key}'{suggest(str(key), _CUT_KEYS)}"
-                        f" (allowed: {', '.join(_CUT_KEYS)})"
-                    )
-            if "cut" not in item:
-                raise ConfigError(f"selection cut #{i + 1} has no 'cut' expression")
-            name = str(item.get("name", item["cut"]))
-            expr = compile_expr(str(item["cut"]), where=f"selection cut '{name}'")
-            obj = item.get("object")
-            cuts.append(Cut(name=name, expr=expr, object=None if obj is None else str(obj)))
-        return cls(cuts, name=str(config.get("name", "selection")))
+        cuts = [_parse_cut(i, item) for i, item in enumerate(raw)]
+        return cls(cuts, name=str(mapping.get("name", "selection")))
 
     # -- what to read --------------------------------------------------------------------
     def branches(self, available: Iterable[str]) -> set[str]:
@@ -501,6 +487,62 @@ class Selection:
         index = np.flatnonzero(alive).astype(np.int64)
         selected = state.events if index.size == n else state.events[alive]
         return selected, flow, index
+
+
+def _selection_mapping(config: Any) -> Mapping[str, Any]:
+    """A selection config (preset name, YAML path, list of cuts or mapping) as a mapping."""
+    if isinstance(config, str | os.PathLike) and not str(config).endswith((".yaml", ".yml")):
+        key = str(config)
+        if key in PRESETS:
+            return {"name": key, **PRESETS[key]}
+        raise ConfigError(
+            f"unknown selection preset '{key}'{suggest(key, PRESETS)} "
+            f"(presets: {', '.join(PRESETS)}; or give a .yaml file)"
+        )
+    if isinstance(config, str | os.PathLike):
+        import yaml
+
+        path = Path(config)
+        if not path.is_file():
+            raise ConfigError(f"selection file '{path}' does not exist")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"selection file '{path}' is not valid YAML: {exc}") from None
+        if isinstance(loaded, str | os.PathLike):  # a file naming a preset or another file
+            return _selection_mapping(loaded)
+        config = loaded
+    if isinstance(config, list):
+        config = {"cuts": config}
+    if not isinstance(config, Mapping):
+        raise ConfigError(
+            f"selection must be a preset name, YAML path, dict or list; got {type(config).__name__}"
+        )
+    return config
+
+
+def _check_keys(mapping: Mapping[Any, Any], allowed: tuple[str, ...], what: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(
+                f"{what} has unknown key '{key}'{suggest(str(key), allowed)} "
+                f"(allowed: {', '.join(allowed)})"
+            )
+
+
+def _parse_cut(i: int, item: Any) -> Cut:
+    """Cut number ``i`` (0-based) of a selection config: a mapping or a bare expression."""
+    if isinstance(item, str):
+        item = {"name": item, "cut": item}
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"selection cut #{i + 1} must be a mapping; got {item!r}")
+    _check_keys(item, _CUT_KEYS, f"selection cut #{i + 1}")
+    if "cut" not in item:
+        raise ConfigError(f"selection cut #{i + 1} has no 'cut' expression")
+    name = str(item.get("name", item["cut"]))
+    expr = compile_expr(str(item["cut"]), where=f"selection cut '{name}'")
+    obj = item.get("object")
+    return Cut(name=name, expr=expr, object=None if obj is None else str(obj))
 
 
 class _State:

@@ -122,86 +122,134 @@ def _agg_fn(branch: str, how: str, empty: float) -> FeatureFn:
     return fn
 
 
+@dataclass(frozen=True)
+class _Branches:
+    """The available branch names seen as scalars, collections and collection members."""
+
+    avail: list[str]
+    have: set[str]
+    colls: dict[str, str]
+    members: dict[str, str]  # member branch -> its collection
+
+    @classmethod
+    def of(cls, available: Iterable[str]) -> _Branches:
+        avail = list(available)
+        colls = collections(avail)
+        members = {f: c for c in colls for f in avail if f.startswith(c + "_") and f != colls[c]}
+        return cls(avail, set(avail), dict(colls), members)
+
+
 def resolve_feature(name: str, available: Iterable[str], *, where: str = "features") -> Feature:
     """The :class:`Feature` called ``name`` given the available branch names."""
-    avail = list(available)
-    have = set(avail)
-    colls = collections(avail)
-    members = {f: c for c in colls for f in avail if f.startswith(c + "_") and f != colls[c]}
-
-    if name in have and name not in members:
+    br = _Branches.of(available)
+    if name in br.have and name not in br.members:
         return Feature(name, (name,), lambda ev, cache: as_float64(ev[name]))
-    if name in members:
+    if name in br.members:
+        coll = br.members[name]
         raise ConfigError(
             f"{where}: '{name}' holds one value per object; choose slots such as "
-            f"'{name}_0', '{name}_1' or an aggregate '{members[name]}_max_{name[len(members[name]) + 1 :]}'"
+            f"'{name}_0', '{name}_1' or an aggregate '{coll}_max_{name[len(coll) + 1 :]}'"
         )
-    for c in sorted(colls, key=len, reverse=True):
-        if not name.startswith(c + "_"):
-            continue
-        rest = name[len(c) + 1 :]
-        if rest == "n":
-            first = next(f for f in avail if f in members and members[f] == c)
-            return Feature(name, (first,), _agg_fn(first, "count", 0.0))
-        m = re.fullmatch(r"(.+)_(\d+)", rest)
-        if m:
-            fld, i = m.group(1), int(m.group(2))
-            if fld == "valid":
-                first = (
-                    f"{c}_pt" if f"{c}_pt" in have else next(f for f in members if members[f] == c)
-                )
-                return Feature(name, (first,), _slot_fn(first, i, mask=True))
-            branch = f"{c}_{fld}"
-            if branch in have:
-                return Feature(name, (branch,), _slot_fn(branch, i, mask=False))
-        m = re.fullmatch(r"(sum|max|min|mean)_(.+)", rest)
-        if m and f"{c}_{m.group(2)}" in have:
-            how, branch = m.group(1), f"{c}_{m.group(2)}"
-            return Feature(name, (branch,), _agg_fn(branch, how, np.nan))
-    if name == "ht":
-        jet = _pair_collection("j", colls, have)
-        if jet is not None and f"{jet}_pt" in have:
-            return Feature(name, (f"{jet}_pt",), _agg_fn(f"{jet}_pt", "sum", 0.0))
-    m = re.fullmatch(r"ptom_([a-z])\1_([01])", name)
-    if m:
-        pc = _pair_collection(m.group(1), colls, have)
-        if pc is not None:
-            req = _p4_requires(pc, have)
-            i = int(m.group(2))
-
-            def ptom(
-                ev: Any, cache: dict[Any, Any], c: str = pc, req: tuple[str, ...] = req, i: int = i
-            ) -> F64:
-                a, b = _p4(ev, c, 2, 0, req, cache), _p4(ev, c, 2, 1, req, cache)
-                mass = pair_quantity("m", a, b)
-                pt = cached_slots(ev, req[0], 2, cache)[0][:, i]
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    return pt / mass
-
-            return Feature(name, req, ptom)
-    m = re.fullmatch(r"([a-z]+)_([a-z])([a-z])", name)
-    if m and m.group(1) in PAIR_QUANTITIES:
-        q, la, lb = m.groups()
-        ca, cb = _pair_collection(la, colls, have), _pair_collection(lb, colls, have)
-        if ca is not None and cb is not None:
-            ra, rb = _p4_requires(ca, have), _p4_requires(cb, have)
-            same = ca == cb
-
-            def pair(ev: Any, cache: dict[Any, Any]) -> F64:
-                if same:
-                    a, b = _p4(ev, ca, 2, 0, ra, cache), _p4(ev, ca, 2, 1, ra, cache)
-                else:
-                    a, b = _p4(ev, ca, 1, 0, ra, cache), _p4(ev, cb, 1, 0, rb, cache)
-                return pair_quantity(q, a, b)
-
-            return Feature(name, tuple(dict.fromkeys(ra + rb)), pair)
-    known = known_features(avail)
-    hints = nearest(name, known, n=3, cutoff=0.4)
+    for pattern in (_collection_feature, _ht_feature, _ptom_feature, _pair_feature):
+        feat = pattern(name, br)
+        if feat is not None:
+            return feat
+    hints = nearest(name, known_features(br.avail), n=3, cutoff=0.4)
     hint = f"; did you mean {' or '.join(repr(h) for h in hints)}?" if hints else ""
     raise ConfigError(
         f"{where}: unknown feature '{name}'{hint} (see hepsift.features.names for the name "
         "patterns: branch, coll_field_i, coll_n, coll_sum_field, ht, m_gg, deta_jj, ptom_gg_0...)"
     )
+
+
+def _collection_feature(name: str, br: _Branches) -> Feature | None:
+    """``{coll}_n``, ``{coll}_valid_{i}``, ``{coll}_{field}_{i}``, ``{coll}_{agg}_{field}``;
+    the longest matching collection name first."""
+    for c in sorted(br.colls, key=len, reverse=True):
+        if not name.startswith(c + "_"):
+            continue
+        rest = name[len(c) + 1 :]
+        if rest == "n":
+            first = next(f for f in br.avail if br.members.get(f) == c)
+            return Feature(name, (first,), _agg_fn(first, "count", 0.0))
+        feat = _slot_feature(name, c, rest, br)
+        if feat is not None:
+            return feat
+        m = re.fullmatch(r"(sum|max|min|mean)_(.+)", rest)
+        if m and f"{c}_{m.group(2)}" in br.have:
+            how, branch = m.group(1), f"{c}_{m.group(2)}"
+            return Feature(name, (branch,), _agg_fn(branch, how, np.nan))
+    return None
+
+
+def _slot_feature(name: str, c: str, rest: str, br: _Branches) -> Feature | None:
+    """``{c}_valid_{i}`` (slot mask) or ``{c}_{field}_{i}`` (field of the i-th object)."""
+    m = re.fullmatch(r"(.+)_(\d+)", rest)
+    if not m:
+        return None
+    fld, i = m.group(1), int(m.group(2))
+    if fld == "valid":
+        first = (
+            f"{c}_pt" if f"{c}_pt" in br.have else next(f for f in br.members if br.members[f] == c)
+        )
+        return Feature(name, (first,), _slot_fn(first, i, mask=True))
+    branch = f"{c}_{fld}"
+    if branch in br.have:
+        return Feature(name, (branch,), _slot_fn(branch, i, mask=False))
+    return None
+
+
+def _ht_feature(name: str, br: _Branches) -> Feature | None:
+    """``ht``: scalar sum of jet pT."""
+    if name != "ht":
+        return None
+    jet = _pair_collection("j", br.colls, br.have)
+    if jet is not None and f"{jet}_pt" in br.have:
+        return Feature(name, (f"{jet}_pt",), _agg_fn(f"{jet}_pt", "sum", 0.0))
+    return None
+
+
+def _ptom_feature(name: str, br: _Branches) -> Feature | None:
+    """``ptom_{aa}_{i}``: pT of object i over the mass of the leading pair."""
+    m = re.fullmatch(r"ptom_([a-z])\1_([01])", name)
+    if not m:
+        return None
+    pc = _pair_collection(m.group(1), br.colls, br.have)
+    if pc is None:
+        return None
+    req = _p4_requires(pc, br.have)
+    i = int(m.group(2))
+
+    def ptom(ev: Any, cache: dict[Any, Any]) -> F64:
+        a, b = _p4(ev, pc, 2, 0, req, cache), _p4(ev, pc, 2, 1, req, cache)
+        mass = pair_quantity("m", a, b)
+        pt = cached_slots(ev, req[0], 2, cache)[0][:, i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return pt / mass
+
+    return Feature(name, req, ptom)
+
+
+def _pair_feature(name: str, br: _Branches) -> Feature | None:
+    """``{q}_{ab}``: a pair quantity of two leading objects (one collection or two)."""
+    m = re.fullmatch(r"([a-z]+)_([a-z])([a-z])", name)
+    if not (m and m.group(1) in PAIR_QUANTITIES):
+        return None
+    q, la, lb = m.groups()
+    ca, cb = _pair_collection(la, br.colls, br.have), _pair_collection(lb, br.colls, br.have)
+    if ca is None or cb is None:
+        return None
+    ra, rb = _p4_requires(ca, br.have), _p4_requires(cb, br.have)
+    same = ca == cb
+
+    def pair(ev: Any, cache: dict[Any, Any]) -> F64:
+        if same:
+            a, b = _p4(ev, ca, 2, 0, ra, cache), _p4(ev, ca, 2, 1, ra, cache)
+        else:
+            a, b = _p4(ev, ca, 1, 0, ra, cache), _p4(ev, cb, 1, 0, rb, cache)
+        return pair_quantity(q, a, b)
+
+    return Feature(name, tuple(dict.fromkeys(ra + rb)), pair)
 
 
 def known_features(available: Iterable[str], *, slots: int = 4) -> list[str]:

@@ -22,6 +22,7 @@ from hepsift.dataset import Dataset
 from hepsift.errors import ConfigError, DataError, HepsiftError, suggest
 from hepsift.generate import generate, samples_for
 from hepsift.prepare.pipeline import build_dataset
+from hepsift.prepare.samples import BuildInfo
 from hepsift.select import PRESETS
 
 __all__ = ["PreparedData", "cache_folder", "finalise", "prepare_data"]
@@ -181,65 +182,15 @@ def _generated_samples(cfg: RunConfig) -> list[str] | None:
 def _pipeline_dataset(
     cfg: RunConfig, *, log: Log, scheduler: str | None, progress: bool = False
 ) -> PreparedData:
-    data_files: list[Path] = []
     if cfg.data.scenario is not None:
-        masses = None
-        if cfg.data.scenario == "resonance-ttbar" and cfg.study is not None:
-            masses = list(cfg.study.masses_gev) or None
-        restricted = _generated_samples(cfg)
-        wanted = restricted
-        if wanted is None:
-            wanted = [s.name for s in samples_for(cfg.data.scenario, masses)]
-        groups: dict[int, list[str]] = {}
-        for name in wanted:
-            groups.setdefault(cfg.data.events_per_sample.get(name, cfg.data.events), []).append(
-                name
-            )
-        specs = []
-        folders = []
-        for events, names in sorted(groups.items()):
-            out = cache_folder(cfg, events)
-            done = (out / "manifest.json").is_file()
-            log(
-                f"{'reusing' if done else 'generating'} {cfg.data.scenario} samples "
-                f"{', '.join(names)} ({events} events each) in {out}"
-            )
-            extra: dict[str, Any] = {}
-            if len(groups) > 1 or restricted is not None:
-                extra["samples"] = names
-            if masses is not None:
-                extra["masses"] = masses
-            generate(
-                cfg.data.scenario,
-                events=events,
-                out=out,
-                seed=cfg.seed,
-                workers=cfg.data.workers,
-                scheduler=scheduler,
-                progress=progress,
-                **extra,
-            )
-            data_files.append(out / "manifest.json")
-            specs.extend(_manifest_samples(out))
-            folders.append(str(out))
-        source = f"generated scenario '{cfg.data.scenario}' (cache {', '.join(folders)})"
+        specs, data_files, source = _generated_specs(
+            cfg, cfg.data.scenario, log=log, scheduler=scheduler, progress=progress
+        )
     else:
         specs = _config_samples(cfg)
-        for spec in specs:
-            data_files.extend(Path(p) for p in spec["files"] if Path(p).is_file())
+        data_files = [Path(p) for spec in specs for p in spec["files"] if Path(p).is_file()]
         source = "sample files"
-    class_names = None
-    if cfg.task.classes:
-        kept = []
-        for spec in specs:
-            cname = _class_of(spec["name"], cfg)
-            if cname is not None:
-                kept.append({**spec, "label": cname})
-        if not kept:
-            names = [s["name"] for s in specs]
-            raise ConfigError(f"'task.classes' matches none of the samples ({', '.join(names)})")
-        specs = kept
-        class_names = list(cfg.task.classes)
+    specs, class_names = _label_specs(specs, cfg)
     log(f"reading {len(specs)} samples, selection {cfg.selection.preset or 'none'}")
     dataset, info = build_dataset(
         specs,
@@ -249,7 +200,84 @@ def _pipeline_dataset(
         class_names=class_names,
         scheduler=scheduler,
     )
-    samples_rows: list[dict[str, Any]] = []
+    cutflows = {name: cf.as_rows() for name, cf in info.cutflows.items()}
+    return PreparedData(
+        dataset=dataset,
+        samples=_sample_rows(specs, info),
+        cutflows=cutflows,
+        data_files=data_files,
+        source=source,
+    )
+
+
+def _generated_specs(
+    cfg: RunConfig, scenario: str, *, log: Log, scheduler: str | None, progress: bool
+) -> tuple[list[dict[str, Any]], list[Path], str]:
+    """Generate (or reuse) the scenario's samples, one cache folder per event count:
+    (sample specs, manifest files, a description of the source)."""
+    masses = None
+    if scenario == "resonance-ttbar" and cfg.study is not None:
+        masses = list(cfg.study.masses_gev) or None
+    restricted = _generated_samples(cfg)
+    wanted = restricted
+    if wanted is None:
+        wanted = [s.name for s in samples_for(scenario, masses)]
+    groups: dict[int, list[str]] = {}
+    for name in wanted:
+        groups.setdefault(cfg.data.events_per_sample.get(name, cfg.data.events), []).append(name)
+    specs: list[dict[str, Any]] = []
+    data_files: list[Path] = []
+    folders = []
+    for events, names in sorted(groups.items()):
+        out = cache_folder(cfg, events)
+        done = (out / "manifest.json").is_file()
+        log(
+            f"{'reusing' if done else 'generating'} {scenario} samples "
+            f"{', '.join(names)} ({events} events each) in {out}"
+        )
+        extra: dict[str, Any] = {}
+        if len(groups) > 1 or restricted is not None:
+            extra["samples"] = names
+        if masses is not None:
+            extra["masses"] = masses
+        generate(
+            scenario,
+            events=events,
+            out=out,
+            seed=cfg.seed,
+            workers=cfg.data.workers,
+            scheduler=scheduler,
+            progress=progress,
+            **extra,
+        )
+        data_files.append(out / "manifest.json")
+        specs.extend(_manifest_samples(out))
+        folders.append(str(out))
+    source = f"generated scenario '{scenario}' (cache {', '.join(folders)})"
+    return specs, data_files, source
+
+
+def _label_specs(
+    specs: list[dict[str, Any]], cfg: RunConfig
+) -> tuple[list[dict[str, Any]], list[str] | None]:
+    """With ``task.classes``: only the samples of a class, each labelled with it, and the
+    class names; otherwise the specs unchanged and None."""
+    if not cfg.task.classes:
+        return specs, None
+    kept = []
+    for spec in specs:
+        cname = _class_of(spec["name"], cfg)
+        if cname is not None:
+            kept.append({**spec, "label": cname})
+    if not kept:
+        names = [s["name"] for s in specs]
+        raise ConfigError(f"'task.classes' matches none of the samples ({', '.join(names)})")
+    return kept, list(cfg.task.classes)
+
+
+def _sample_rows(specs: list[dict[str, Any]], info: BuildInfo) -> list[dict[str, Any]]:
+    """One row per sample for the report: class, normalisation and selected yield."""
+    rows: list[dict[str, Any]] = []
     yields_by_sample = {r["sample"]: r for r in info.yields}
     for spec in specs:
         row: dict[str, Any] = {"sample": spec["name"], "class": spec.get("label", "")}
@@ -261,15 +289,8 @@ def _pipeline_dataset(
         if y is not None:
             row["selected events"] = y.get("events")
             row["yield"] = y.get("yield")
-        samples_rows.append(row)
-    cutflows = {name: cf.as_rows() for name, cf in info.cutflows.items()}
-    return PreparedData(
-        dataset=dataset,
-        samples=samples_rows,
-        cutflows=cutflows,
-        data_files=data_files,
-        source=source,
-    )
+        rows.append(row)
+    return rows
 
 
 def _apply_classes(ds: Dataset, cfg: RunConfig) -> Dataset:

@@ -224,75 +224,20 @@ def plan_sample(
     """(plan, schema, files, file kind) of one sample: what to read and how to weight it."""
     files = expand_paths(spec.file_list())
     kind_of_file = file_kind(files)
-    schema = get_schema(spec.schema)
-    t = None
-    if kind_of_file == "root":
-        t = open_tree(files[0], spec.tree, schema)
-        available = list(t.keys(recursive=False))
-        if schema is None:
-            schema = detect_root_schema(t.name, available)
-    else:
-        available, schema = table_columns(files[0], schema)
+    tree, available, schema = _open_sample(spec, files[0], kind_of_file)
+    need = _content_branches(spec, available, selection, features, options)
     have = set(available)
-    need: set[str] = set()
-    if selection is not None:
-        need |= selection.branches(available)
-    for name in features:
-        need |= set(
-            resolve_feature(name, available, where=f"sample '{spec.name}' features").requires
-        )
-    if options.get("objects"):
-        for coll in options["objects"]:
-            need |= {f"{coll}_{f}" for f in options["object_fields"] if f"{coll}_{f}" in have}
-    for b in (spec.label_branch, spec.param_branch):
-        if b is not None:
-            if b not in have:
-                raise DataError(f"sample '{spec.name}': no column '{b}'{suggest(b, available)}")
-            need.add(b)
     event_branch = next((b for b in EVENT_NUMBER_BRANCHES if b in have), None)
     if event_branch:
         need.add(event_branch)
-    # kind and weights
-    weight_branch = spec.weight_branch or next(
-        (b for b in ("mcWeight", "genWeight") if b in have), None
-    )
-    if spec.weight_branch and spec.weight_branch not in have:
-        raise DataError(
-            f"sample '{spec.name}': no weight branch '{spec.weight_branch}'"
-            f"{suggest(spec.weight_branch, available)}"
-        )
-    kind = spec.kind
-    if kind == "auto":
-        if weight_branch is None:
-            kind = "data"
-        elif t is not None:
-            probe = np.asarray(t[weight_branch].array(library="np", entry_stop=1000))
-            kind = "data" if probe.size and np.all(probe == 0) else "mc"
-        else:
-            kind = "mc"
-    entry: dict[str, Any] = _manifest_entry(spec.manifest, spec.name) if spec.manifest else {}
-    xs = (
-        spec.xsection_pb
-        if spec.xsection_pb is not None
-        else _first(entry, ("xsection_pb", "XSection", "cross_section_pb", "sigma_pb"))
-    )
-    sw = (
-        spec.sum_weights
-        if spec.sum_weights is not None
-        else _first(entry, ("sum_weights", "SumWeights", "sumw"))
-    )
+    weight_branch = _weight_branch(spec, available)
+    kind = _sample_kind(spec, weight_branch, tree)
+    xs, sw = _normalisation(spec)
     sfs: tuple[str, ...] = ()
     if kind == "mc":
         if weight_branch is not None:
             need.add(weight_branch)
-        sfs = tuple(s for s in (spec.scale_factors or DEFAULT_SCALE_FACTORS) if s in have)
-        if spec.scale_factors:
-            missing = [s for s in spec.scale_factors if s not in have]
-            if missing:
-                raise DataError(
-                    f"sample '{spec.name}': no scale-factor branch '{missing[0]}'"
-                    f"{suggest(missing[0], available)}"
-                )
+        sfs = _scale_factors(spec, available)
         need |= set(sfs)
         if xs is None:
             if "XSection" in have:
@@ -316,6 +261,100 @@ def plan_sample(
         event_branch=event_branch,
     )
     return plan, schema, files, kind_of_file
+
+
+def _open_sample(spec: SampleSpec, first: Path, kind_of_file: str) -> tuple[Any, list[str], Any]:
+    """(ROOT tree or None, available branch names, schema) from the sample's first file."""
+    schema = get_schema(spec.schema)
+    if kind_of_file != "root":
+        available, schema = table_columns(first, schema)
+        return None, available, schema
+    tree = open_tree(first, spec.tree, schema)
+    available = list(tree.keys(recursive=False))
+    if schema is None:
+        schema = detect_root_schema(tree.name, available)
+    return tree, available, schema
+
+
+def _content_branches(
+    spec: SampleSpec,
+    available: list[str],
+    selection: Any,
+    features: Sequence[str],
+    options: Mapping[str, Any],
+) -> set[str]:
+    """Branches the selection, the features, the object slots and the label/param read."""
+    have = set(available)
+    need: set[str] = set()
+    if selection is not None:
+        need |= selection.branches(available)
+    for name in features:
+        need |= set(
+            resolve_feature(name, available, where=f"sample '{spec.name}' features").requires
+        )
+    if options.get("objects"):
+        for coll in options["objects"]:
+            need |= {f"{coll}_{f}" for f in options["object_fields"] if f"{coll}_{f}" in have}
+    for b in (spec.label_branch, spec.param_branch):
+        if b is not None:
+            if b not in have:
+                raise DataError(f"sample '{spec.name}': no column '{b}'{suggest(b, available)}")
+            need.add(b)
+    return need
+
+
+def _weight_branch(spec: SampleSpec, available: list[str]) -> str | None:
+    """The event-weight branch: the spec's (which must exist), else mcWeight or genWeight."""
+    have = set(available)
+    if spec.weight_branch and spec.weight_branch not in have:
+        raise DataError(
+            f"sample '{spec.name}': no weight branch '{spec.weight_branch}'"
+            f"{suggest(spec.weight_branch, available)}"
+        )
+    return spec.weight_branch or next((b for b in ("mcWeight", "genWeight") if b in have), None)
+
+
+def _sample_kind(spec: SampleSpec, weight_branch: str | None, tree: Any) -> str:
+    """``mc`` or ``data``; ``auto``: data without a weight branch or with all-zero weights
+    in the first 1000 entries of a ROOT tree."""
+    if spec.kind != "auto":
+        return spec.kind
+    if weight_branch is None:
+        return "data"
+    if tree is not None:
+        probe = np.asarray(tree[weight_branch].array(library="np", entry_stop=1000))
+        return "data" if probe.size and np.all(probe == 0) else "mc"
+    return "mc"
+
+
+def _normalisation(spec: SampleSpec) -> tuple[float | None, float | None]:
+    """(cross section in pb, sum of weights) from the spec, else from its manifest entry."""
+    entry: dict[str, Any] = _manifest_entry(spec.manifest, spec.name) if spec.manifest else {}
+    xs = (
+        spec.xsection_pb
+        if spec.xsection_pb is not None
+        else _first(entry, ("xsection_pb", "XSection", "cross_section_pb", "sigma_pb"))
+    )
+    sw = (
+        spec.sum_weights
+        if spec.sum_weights is not None
+        else _first(entry, ("sum_weights", "SumWeights", "sumw"))
+    )
+    return xs, sw
+
+
+def _scale_factors(spec: SampleSpec, available: list[str]) -> tuple[str, ...]:
+    """The scale-factor branches to multiply in: the spec's (each must exist) or the default
+    ones present."""
+    have = set(available)
+    if spec.scale_factors:
+        missing = [s for s in spec.scale_factors if s not in have]
+        if missing:
+            raise DataError(
+                f"sample '{spec.name}': no scale-factor branch '{missing[0]}'"
+                f"{suggest(missing[0], available)}"
+            )
+    return tuple(s for s in (spec.scale_factors or DEFAULT_SCALE_FACTORS) if s in have)
 
 
 def sample_classes(specs: Sequence[SampleSpec], class_names: Sequence[str] | None) -> list[str]:
