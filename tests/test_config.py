@@ -4,6 +4,7 @@ and the nearest valid name; overrides; name resolution; the CLI exits 2 and writ
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -22,8 +23,10 @@ from hepsift.errors import ConfigError
 SHIPPED = ("higgs-diphoton", "higgs-modes", "photon-id", "resonance-pnn", "nand")
 
 
-def _nand() -> dict:
-    return yaml.safe_load(resolve_config("nand").read_text())
+def _nand() -> dict[str, Any]:
+    raw = yaml.safe_load(resolve_config("nand").read_text())
+    assert isinstance(raw, dict)
+    return raw
 
 
 def test_shipped_configs_are_listed_and_valid():

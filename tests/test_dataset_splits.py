@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from hepsift.dataset import Dataset
 from hepsift.errors import ConfigError, DataError
@@ -12,7 +15,7 @@ from hepsift.errors import ConfigError, DataError
 def _ds(rng: np.random.Generator, n: int = 2000) -> Dataset:
     y = (rng.random(n) < 0.2).astype(int)
     return Dataset(
-        X=rng.normal(size=(n, 3)),
+        X=rng.normal(size=(n, 3)).astype(np.float32),
         y=y,
         weight=rng.normal(1.0, 0.5, n),
         feature_names=("a", "b", "c"),
@@ -20,13 +23,19 @@ def _ds(rng: np.random.Generator, n: int = 2000) -> Dataset:
     )
 
 
+def _evno(ds: Dataset) -> NDArray[np.integer[Any]]:
+    """The event numbers of ``ds`` (every dataset in this file has them)."""
+    assert ds.event_number is not None
+    return ds.event_number
+
+
 @pytest.mark.parametrize("by", ["random", "event_number"])
 def test_split_parts_are_disjoint_and_complete(rng: np.random.Generator, by: str) -> None:
     ds = _ds(rng)
     train, val, test = ds.split((0.6, 0.2, 0.2), by=by, seed=3)  # type: ignore[arg-type]
-    ids = [set(p.event_number.tolist()) for p in (train, val, test)]
+    ids = [set(_evno(p).tolist()) for p in (train, val, test)]
     assert not ids[0] & ids[1] and not ids[0] & ids[2] and not ids[1] & ids[2]
-    assert ids[0] | ids[1] | ids[2] == set(ds.event_number.tolist())
+    assert ids[0] | ids[1] | ids[2] == set(_evno(ds).tolist())
     assert len(train) + len(val) + len(test) == len(ds)
     assert abs(len(train) / len(ds) - 0.6) < 0.05
     if by == "random":  # stratified: class fractions preserved
@@ -34,18 +43,18 @@ def test_split_parts_are_disjoint_and_complete(rng: np.random.Generator, by: str
     else:  # by eventNumber % 100: stable whatever the order of the events
         order = rng.permutation(len(ds))
         again = ds.subset(order).split((0.6, 0.2, 0.2), by="event_number")
-        assert set(again[0].event_number.tolist()) == ids[0]
+        assert set(_evno(again[0]).tolist()) == ids[0]
 
 
 def test_kfold_by_event_number(rng: np.random.Generator) -> None:
     ds = _ds(rng)
     seen: list[int] = []
     for i, (train, test) in enumerate(ds.kfold(5)):
-        assert np.all(test.event_number % 5 == i)
-        assert not set(train.event_number.tolist()) & set(test.event_number.tolist())
+        assert np.all(_evno(test) % 5 == i)
+        assert not set(_evno(train).tolist()) & set(_evno(test).tolist())
         assert len(train) + len(test) == len(ds)
-        seen.extend(test.event_number.tolist())
-    assert sorted(seen) == sorted(ds.event_number.tolist())
+        seen.extend(_evno(test).tolist())
+    assert sorted(seen) == sorted(_evno(ds).tolist())
     with pytest.raises(ConfigError):
         next(ds.kfold(1))
 
@@ -62,7 +71,7 @@ def test_split_needs_event_numbers(rng: np.random.Generator) -> None:
 def _by_event_number(event_number: np.ndarray) -> Dataset:
     n = event_number.size
     return Dataset(
-        X=np.zeros((n, 1)),
+        X=np.zeros((n, 1), dtype=np.float32),
         y=np.arange(n) % 2,
         weight=np.ones(n),
         feature_names=("a",),
@@ -90,7 +99,7 @@ def test_event_number_split_shares_are_exact(
     # part i holds the buckets [edge_i, edge_i+1) of eventNumber % 100
     edges = np.concatenate([[0], np.cumsum(shares)])
     for i, p in enumerate(parts):
-        bucket = p.event_number % 100
+        bucket = _evno(p) % 100
         assert bucket.min() == edges[i] and bucket.max() == edges[i + 1] - 1
 
 
@@ -106,8 +115,8 @@ def test_event_number_split_of_unsigned_numbers_beyond_int64() -> None:
         b = v % 100
         expected[0 if b < 10 else 1 if b < 30 else 2].append(v)
     for p, e in zip(parts, expected, strict=True):
-        assert sorted(p.event_number.tolist()) == sorted(e)
-    folds = [set(test.event_number.tolist()) for _, test in ds.kfold(3)]
+        assert sorted(_evno(p).tolist()) == sorted(e)
+    folds = [set(_evno(test).tolist()) for _, test in ds.kfold(3)]
     for i, fold in enumerate(folds):
         assert fold == {v for v in big.tolist() if v % 3 == i}
 
@@ -118,13 +127,13 @@ def test_event_number_split_of_negative_and_large_signed_numbers() -> None:
     ).astype(np.int64)
     parts = _by_event_number(evno).split((0.1, 0.2, 0.7), by="event_number")
     for p, (lo, hi) in zip(parts, [(0, 10), (10, 30), (30, 100)], strict=True):
-        values = p.event_number.tolist()
+        values = _evno(p).tolist()
         assert all(lo <= v % 100 < hi for v in values)  # Python floor modulo: -1 -> 99
     assert [len(p) for p in parts] == [10_010, 20_020, 70_070]
     assert sum(len(p) for p in parts) == evno.size
     # every k-fold test fold holds exactly the events with eventNumber % k == i
     for i, (_, test) in enumerate(_by_event_number(evno).kfold(4)):
-        assert sorted(test.event_number.tolist()) == sorted(v for v in evno.tolist() if v % 4 == i)
+        assert sorted(_evno(test).tolist()) == sorted(v for v in evno.tolist() if v % 4 == i)
 
 
 def test_event_number_checks() -> None:

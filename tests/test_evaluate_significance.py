@@ -36,7 +36,7 @@ def _proba(X: np.ndarray) -> np.ndarray:
 
 def test_expected_yield_scale_per_sample_by_hand() -> None:
     full = Dataset(
-        X=np.zeros((7, 1)),
+        X=np.zeros((7, 1), dtype=np.float32),
         y=np.array([1, 1, 1, 0, 0, 0, 0]),
         weight=np.array([1.0, 2.0, 3.0, 4.0, 5.0, -1.0, 2.0]),
         feature_names=("x",),

@@ -92,7 +92,8 @@ def _ref_weight(path: Path, lumi_fb: float, kfactor: float = 1.0) -> np.ndarray:
         * t["scaleFactor_PhotonTRIGGER"]
         * t["scaleFactor_PILEUP"]
     )
-    return w * t["XSection"] * lumi_fb * 1000.0 / t["SumWeights"] * kfactor
+    ref = w * t["XSection"] * lumi_fb * 1000.0 / t["SumWeights"] * kfactor
+    return np.asarray(ref, dtype=np.float64)
 
 
 def test_build_dataset_weights_labels_and_cutflows(files: dict[str, Path]) -> None:

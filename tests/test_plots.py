@@ -38,7 +38,9 @@ def test_roc_rejection_draws_inverse_background_efficiency(rng):
         y, 1.0 / rocs["good"].background_efficiency[keep & (rocs["good"].signal_efficiency > 0)]
     )
     assert ax.get_yscale() == "log"
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = ax.get_legend()
+    assert legend is not None
+    labels = [t.get_text() for t in legend.get_texts()]
     assert "[0.9000, 0.9500]" in labels[0] and f"{rocs['good'].auc:.4f}" in labels[0]
 
 
@@ -65,7 +67,9 @@ def test_score_distributions_flag_low_ks(rng):
         ax=ax,
     )
     assert len(artists) == 4
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    legend = ax.get_legend()
+    assert legend is not None
+    labels = [t.get_text() for t in legend.get_texts()]
     assert any("sig test" in t and "OVERTRAINING" in t for t in labels)
     assert not any("bkg test" in t and "OVERTRAINING" in t for t in labels)
     # filled test histogram is normalised to unit area

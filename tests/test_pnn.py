@@ -73,7 +73,7 @@ def reference_forward(net: PNNNet, x: np.ndarray, m: np.ndarray) -> np.ndarray:
             z = z * c[:, part] + c[:, total + start : total + start + width]
         h = np.maximum(z, 0.0)
         start += width
-    return (h @ sd["out.weight"].T + sd["out.bias"])[:, 0]
+    return np.asarray((h @ sd["out.weight"].T + sd["out.bias"])[:, 0], dtype=np.float64)
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)

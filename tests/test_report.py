@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -244,6 +246,11 @@ def _draw_line(ax, k):
     return ax.plot([0, 1, 2], [k, 0, k])
 
 
+def _lambda_line(k: int) -> Callable[[Any], object]:
+    """A lambda drawing a line to ``k``: it cannot be pickled for a worker process."""
+    return lambda ax: ax.plot([0, k])
+
+
 def _draw_and_note_process(ax, k, notes):
     import multiprocessing as mp
     import os
@@ -289,7 +296,7 @@ def test_workers_are_spawned_not_forked(tmp_path):
 
 def test_unpicklable_figures_are_drawn_here(tmp_path):
     figs = FigureSet(tmp_path / "p", formats=("png",), dpi=30, defer=True)
-    recs = [figs.draw(f"f{k}", lambda ax, k=k: ax.plot([0, k]), title="t") for k in range(2)]
+    recs = [figs.draw(f"f{k}", _lambda_line(k), title="t") for k in range(2)]
     assert figs.render(workers=2) == 1  # lambdas cannot go to a worker process
     assert all(r.png.startswith(b"\x89PNG") and r.files for r in recs)
     assert figs.records["f1"] is recs[1]

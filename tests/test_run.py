@@ -19,7 +19,7 @@ from hepsift.run import run
 
 
 @pytest.fixture(scope="module")
-def toy_files(tmp_path_factory) -> Path:
+def toy_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from hepsift.toydata import write_toy_gamgam
 
     d = tmp_path_factory.mktemp("toy")
@@ -217,7 +217,7 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory) -> Path:
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One generator cache for all smoke tests (higgs-diphoton and higgs-modes share samples)."""
     return tmp_path_factory.mktemp("cache")
 

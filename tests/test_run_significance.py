@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from hepsift import metrics, models
 from hepsift.dataset import Dataset
@@ -55,7 +56,7 @@ def test_run_metrics_quote_validation_cut_and_test_z(tmp_path, rng) -> None:
     # recompute cut and Z from the reloaded model
     model = models.load(result.path / "models" / "logistic")
 
-    def weights(mask: np.ndarray) -> np.ndarray:
+    def weights(mask: NDArray[np.bool_]) -> NDArray[np.float64]:
         f = np.zeros(n)
         for k in range(3):
             sel = (sample == k) & mask

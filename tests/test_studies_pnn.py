@@ -83,7 +83,7 @@ def test_load_dataset_reads_generator_parquet(tmp_path: Path, rng: np.random.Gen
     import pyarrow.parquet as pq
 
     n = 50
-    cols = {"label": rng.integers(0, 2, n)}
+    cols: dict[str, np.ndarray] = {"label": rng.integers(0, 2, n)}
     cols.update({f"f{i}": rng.normal(size=n) for i in range(27)})
     cols.update(
         mass=rng.uniform(400, 2000, n),
@@ -229,7 +229,7 @@ def test_bootstrap_errors_are_paired_and_match_the_reference(rng: np.random.Gene
     # the paired difference is much better known than either AUC
     assert np.std(a - b) < 0.7 * np.std(a)
     ds = toy_dataset((500.0,), events_per_mass=100, background_events=100, seed=0)
-    res = evaluate_at_masses(lambda X, m: X[:, 0], ds, [500.0], bootstrap=100)
+    res = evaluate_at_masses(lambda X, m: X[:, 0].astype(np.float64), ds, [500.0], bootstrap=100)
     assert 0.0 < res["500"]["auc_err"] < 0.05
 
 

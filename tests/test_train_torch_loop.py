@@ -133,7 +133,8 @@ def test_tuple_inputs_and_callback_stop(rng: np.random.Generator) -> None:
             self.lin = torch.nn.Linear(5, 1)
 
         def forward(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-            return self.lin(torch.cat([x, m[:, None]], dim=1))
+            out: torch.Tensor = self.lin(torch.cat([x, m[:, None]], dim=1))
+            return out
 
     X, y = _data(rng, 500)
     mass = rng.uniform(500, 1500, 500) / 1000.0

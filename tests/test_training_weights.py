@@ -17,7 +17,7 @@ W = np.array([2.0, -1.0, 3.0, 0.5, -0.25])
 
 
 def _ds() -> Dataset:
-    return Dataset(X=np.zeros((5, 1)), y=Y, weight=W, feature_names=("a",))
+    return Dataset(X=np.zeros((5, 1), dtype=np.float32), y=Y, weight=W, feature_names=("a",))
 
 
 def test_one_implementation() -> None:
@@ -70,7 +70,7 @@ def test_class_weight_dict_by_label_or_index() -> None:
 
 def test_class_with_no_positive_total_is_refused() -> None:
     w = np.array([2.0, -1.0, 3.0, 0.25, -0.5])  # signal sums to -0.25 when kept
-    ds = Dataset(X=np.zeros((5, 1)), y=Y, weight=w, feature_names=("a",))
+    ds = Dataset(X=np.zeros((5, 1), dtype=np.float32), y=Y, weight=w, feature_names=("a",))
     with pytest.raises(DataError, match=r"class 'signal' has total training weight -0\.25"):
         ds.training_weight(negative="keep", balance_classes=True)
     with pytest.raises(DataError, match="negative_weights='abs'"):

@@ -37,6 +37,7 @@ def test_cross_validate_matches_manual_folds(rng: np.random.Generator) -> None:
     res = cross_validate(models.create("tree", max_depth=4), data, k=4, keep_models=True)
     assert res.by == "event_number" and len(res.folds) == 4 and len(res.models) == 4
     ref = []
+    assert data.event_number is not None
     for i in range(4):
         test = data.event_number % 4 == i
         clf = DecisionTreeClassifier(max_depth=4, min_samples_leaf=20, random_state=0)
