@@ -25,7 +25,7 @@ fewer than 10 raw background MC events by default and takes the AMS regularisati
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -168,17 +168,7 @@ class BinaryScores:
 
     def as_dict(self) -> dict[str, float]:
         """All fields as a plain ``dict`` (JSON-able)."""
-        return {
-            "tp": self.tp,
-            "fp": self.fp,
-            "tn": self.tn,
-            "fn": self.fn,
-            "accuracy": self.accuracy,
-            "precision": self.precision,
-            "recall": self.recall,
-            "f1": self.f1,
-            "specificity": self.specificity,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def binary_scores(

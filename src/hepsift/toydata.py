@@ -73,6 +73,39 @@ def write_toy_gamgam(
     return atomic_write_with(path, write, suffix=".root")
 
 
+def _objects(
+    rng: Any,
+    n: int,
+    *,
+    mean_count: float,
+    pt: tuple[float, float],
+    eta_width: float,
+    e_mev: float,
+    hardest_first: bool = False,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Poisson(``mean_count``) objects an event, pT ~ Exp(scale) + min GeV (``pt``), leading
+    first: the counts, the pT (GeV) and the columns pt, eta, phi, E (MeV; E = pT cosh(eta) e_mev).
+
+    ``hardest_first`` hands the drawn pT out to the events in falling order (the toy's jets).
+    """
+    import numpy as np
+
+    counts = rng.poisson(mean_count, n)
+    total = int(counts.sum())
+    obj_pt = rng.exponential(pt[0], total) + pt[1]
+    if hardest_first:
+        obj_pt = np.sort(obj_pt)[::-1]
+    obj_pt = obj_pt[np.lexsort((-obj_pt, np.repeat(np.arange(n), counts)))]
+    eta = rng.normal(0, eta_width, total)
+    columns = {
+        "pt": obj_pt * 1e3,
+        "eta": eta,
+        "phi": rng.uniform(-np.pi, np.pi, total),
+        "E": obj_pt * np.cosh(eta) * e_mev,
+    }
+    return counts, obj_pt, columns
+
+
 def _toy_chunk(
     rng: Any, n: int, offset: int, signal_fraction: float, channel: int, xsection_pb: float
 ) -> dict[str, Any]:
@@ -140,36 +173,16 @@ def _toy_chunk(
         "etcone20": rng.exponential(0.02, tot) * pt * 1e3,
     }
     # --- jets and leptons ---
-    n_jet = rng.poisson(2.0, n)
-    tj = int(n_jet.sum())
-    jpt = np.sort(rng.exponential(30.0, tj) + 25.0)[::-1]
-    jev = np.repeat(np.arange(n), n_jet)
-    jorder = np.lexsort((-jpt, jev))
-    jpt = jpt[jorder]
-    jeta = rng.normal(0, 2.0, tj)
-    jet = {
-        "pt": jpt * 1e3,
-        "eta": jeta,
-        "phi": rng.uniform(-np.pi, np.pi, tj),
-        "E": jpt * np.cosh(jeta) * 1.05e3,
-        "MV2c10": rng.uniform(-1, 1, tj),
-    }
-    n_lep = rng.poisson(0.2, n)
-    tl = int(n_lep.sum())
-    lpt = rng.exponential(20.0, tl) + 7.0
-    lev = np.repeat(np.arange(n), n_lep)
-    lpt = lpt[np.lexsort((-lpt, lev))]
-    leta = rng.normal(0, 1.2, tl)
-    lep = {
-        "pt": lpt * 1e3,
-        "eta": leta,
-        "phi": rng.uniform(-np.pi, np.pi, tl),
-        "E": lpt * np.cosh(leta) * 1e3,
-        "charge": rng.choice(np.array([-1, 1], dtype=np.int32), tl),
-        "type": rng.choice(np.array([11, 13], dtype=np.uint32), tl),
-        "ptcone30": rng.exponential(0.03, tl) * lpt * 1e3,
-        "etcone20": rng.exponential(0.03, tl) * lpt * 1e3,
-    }
+    n_jet, jpt, jet = _objects(
+        rng, n, mean_count=2.0, pt=(30.0, 25.0), eta_width=2.0, e_mev=1.05e3, hardest_first=True
+    )
+    jet["MV2c10"] = rng.uniform(-1, 1, len(jpt))
+    n_lep, lpt, lep = _objects(rng, n, mean_count=0.2, pt=(20.0, 7.0), eta_width=1.2, e_mev=1e3)
+    tl = len(lpt)
+    lep["charge"] = rng.choice(np.array([-1, 1], dtype=np.int32), tl)
+    lep["type"] = rng.choice(np.array([11, 13], dtype=np.uint32), tl)
+    lep["ptcone30"] = rng.exponential(0.03, tl) * lpt * 1e3
+    lep["etcone20"] = rng.exponential(0.03, tl) * lpt * 1e3
     f32 = np.float32
     w = rng.normal(1.0, 0.3, n)
     w[rng.random(n) < 0.05] *= -1

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from hepsift.commands._rich import listing, make_console
 from hepsift.errors import ConfigError, ModelError, suggest
 
 __all__ = ["EXAMPLES", "register", "run_example"]
@@ -25,21 +26,9 @@ EXAMPLES: dict[str, str] = {
 }
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False)
-
-
 def _list_examples(console: Any) -> None:
-    from rich.table import Table
-
-    table = Table(title="hepsift examples (run: hepsift example NAME)")
-    table.add_column("name", style="bold")
-    table.add_column("what it shows")
-    for name, text in EXAMPLES.items():
-        table.add_row(name, text)
-    console.print(table)
+    title = "hepsift examples (run: hepsift example NAME)"
+    console.print(listing(title, ("name", "what it shows"), EXAMPLES.items()))
 
 
 def _confusion_table(cm: Any, names: tuple[str, str], title: str) -> Any:
@@ -158,7 +147,7 @@ def run_example(name: str) -> None:
         raise ConfigError(
             f"unknown example '{name}'{suggest(name, EXAMPLES)} (available: {', '.join(EXAMPLES)})"
         )
-    _RUNNERS[name](_console())
+    _RUNNERS[name](make_console())
 
 
 def register(app: typer.Typer) -> None:
@@ -171,6 +160,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a small worked example (no argument or --list: list them)."""
         if list_ or name is None:
-            _list_examples(_console())
+            _list_examples(make_console())
             return
         run_example(name)

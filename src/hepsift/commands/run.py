@@ -12,30 +12,22 @@ import typer
 __all__ = ["register"]
 
 
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False)
-
-
 def _list(console: Any) -> None:
     import yaml
-    from rich.table import Table
 
+    from hepsift.commands._rich import listing
     from hepsift.config import DEFAULT_CONFIG, list_configs
 
-    table = Table(title="Shipped configs (run: hepsift run NAME)")
-    table.add_column("name", style="bold")
-    table.add_column("description")
-    table.add_column("file")
+    rows = []
     for name, path in list_configs().items():
         try:
             desc = str((yaml.safe_load(path.read_text()) or {}).get("description", ""))
         except yaml.YAMLError:
             desc = "(not valid YAML)"
         label = f"{name} (default)" if name == DEFAULT_CONFIG else name
-        table.add_row(label, desc, str(path))
-    console.print(table)
+        rows.append((label, desc, str(path)))
+    title = "Shipped configs (run: hepsift run NAME)"
+    console.print(listing(title, ("name", "description", "file"), rows))
 
 
 def _ranking_table(result: Any) -> Any:
@@ -91,7 +83,9 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the final table."),
     ) -> None:
         """Run a config end to end: data, features, models, evaluation, plots and report."""
-        console = _console()
+        from hepsift.commands._rich import make_console
+
+        console = make_console()
         if list_:
             _list(console)
             return

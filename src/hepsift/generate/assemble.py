@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,35 +139,56 @@ def _write_higgs(
     return files, summaries
 
 
+def _write_table(
+    samples: Sequence[Sample],
+    loaded: _Loaded,
+    out: Path,
+    seed: int,
+    name: str,
+    columns: Callable[[Sample, Any, np.ndarray], dict[str, np.ndarray]],
+) -> tuple[dict[str, np.ndarray], list[str], list[dict[str, Any]]]:
+    """One Parquet table ``name`` of all samples: ``columns(sample, table, weight)`` gives a
+    sample's columns, followed by its event number and name (the weight is in pb per row).
+
+    Returns the merged columns, the files written (images first) and the sample summaries."""
+    files: list[str] = []
+    summaries: list[dict[str, Any]] = []
+    cols: dict[str, list[np.ndarray]] = {}
+    for s in samples:
+        table, metas, _, _ = loaded[s.name]
+        summary = _sample_summary(s, metas, seed, name)
+        summaries.append(summary)
+        w = np.asarray(table["mcWeight"]) * summary["xsection_pb"] / summary["sum_weights"]
+        part = columns(s, table, w)
+        part["event_number"] = np.asarray(table["eventNumber"])
+        part["sample"] = np.full(len(w), s.name)
+        for k, v in part.items():
+            cols.setdefault(k, []).append(v)
+        _images_out(s, loaded, out, files)
+    merged = {k: np.concatenate(v) for k, v in cols.items()}
+    write_parquet(out / name, merged)
+    files.append(name)
+    return merged, files, summaries
+
+
 def _write_photon_id(
     samples: Sequence[Sample], loaded: _Loaded, out: Path, seed: int
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """One Parquet table of photon candidates with a per-row physics weight (pb)."""
     import awkward as ak
 
-    files: list[str] = []
-    summaries: list[dict[str, Any]] = []
-    cols: dict[str, list[np.ndarray]] = {}
-    name = "photon-id.parquet"
-    for s in samples:
-        table, metas, _, _ = loaded[s.name]
-        summary = _sample_summary(s, metas, seed, name)
-        summary["candidates"] = len(table)
-        summaries.append(summary)
-        w = np.asarray(table["mcWeight"]) * summary["xsection_pb"] / summary["sum_weights"]
-        part: dict[str, np.ndarray] = {
+    def columns(s: Sample, table: Any, w: np.ndarray) -> dict[str, np.ndarray]:
+        part = {
             f: np.asarray(table[f])
             for f in ak.fields(table)
             if f not in ("eventNumber", "mcWeight")
         }
         part["weight"] = w
-        part["event_number"] = np.asarray(table["eventNumber"])
-        part["sample"] = np.full(len(w), s.name)
-        for k, v in part.items():
-            cols.setdefault(k, []).append(v)
-        _images_out(s, loaded, out, files)
-    write_parquet(out / name, {k: np.concatenate(v) for k, v in cols.items()})
-    files.append(name)
+        return part
+
+    _, files, summaries = _write_table(samples, loaded, out, seed, "photon-id.parquet", columns)
+    for s, summary in zip(samples, summaries, strict=True):
+        summary["candidates"] = len(loaded[s.name][0])
     return files, summaries
 
 
@@ -177,36 +198,25 @@ def _write_resonance(
     """The HEPMASS-style table (Parquet and CSV) of the Z' mass scan and its background."""
     from hepsift.generate.scenarios import HEPMASS_FEATURES, hepmass_columns
 
-    files: list[str] = []
-    summaries: list[dict[str, Any]] = []
-    name = "resonance-ttbar.parquet"
-    csv_name = "resonance-ttbar.csv"
-    cols: dict[str, list[np.ndarray]] = {}
-    for s in samples:
-        table, metas, _, _ = loaded[s.name]
-        summary = _sample_summary(s, metas, seed, name)
-        summaries.append(summary)
+    def columns(s: Sample, table: Any, w: np.ndarray) -> dict[str, np.ndarray]:
         n = len(table)
-        w = np.asarray(table["mcWeight"]) * summary["xsection_pb"] / summary["sum_weights"]
         mtt = np.asarray(table["mtt_true"], dtype=np.float64)
-        mass = np.full(n, s.extra["mass_gev"]) if s.is_signal else mtt
         part: dict[str, np.ndarray] = {"label": np.full(n, int(s.is_signal), dtype=np.int64)}
         for i, f in enumerate(HEPMASS_FEATURES):
             part[f"f{i}"] = np.asarray(table[f], dtype=np.float64)
-        part["mass"] = mass
+        part["mass"] = np.full(n, s.extra["mass_gev"]) if s.is_signal else mtt
         part["weight"] = w
         part["mtt_true"] = mtt
-        part["event_number"] = np.asarray(table["eventNumber"])
-        part["sample"] = np.full(n, s.name)
-        for k, v in part.items():
-            cols.setdefault(k, []).append(v)
-        _images_out(s, loaded, out, files)
-    merged = {k: np.concatenate(v) for k, v in cols.items()}
-    write_parquet(out / name, merged)
+        return part
+
+    merged, files, summaries = _write_table(
+        samples, loaded, out, seed, "resonance-ttbar.parquet", columns
+    )
+    csv_name = "resonance-ttbar.csv"
     header = hepmass_columns()
     data = np.column_stack([merged[c].astype(np.float64) for c in header])
     write_csv(out / csv_name, header, data, ["%d"] + ["%.6g"] * (len(header) - 1))
-    files += [name, csv_name]
+    files.append(csv_name)
     return files, summaries
 
 

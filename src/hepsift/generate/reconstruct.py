@@ -21,6 +21,7 @@ from hepsift.generate.detector import (
     Objects,
     SparseGrid,
     ecal_cell_eta,
+    ecal_cell_phi,
     hcal_cell_eta,
     hcal_cell_phi,
 )
@@ -79,30 +80,51 @@ def _window(
     return vals, wie
 
 
+#: per calorimeter: (|eta| reach, cell eta size, cells in phi, cell phi size, cell centres
+#: eta(index), phi(index))
+_CALO_GEOMETRY = {
+    "ecal": (
+        C.ECAL_ETA_MAX,
+        C.ECAL_CELL_ETA,
+        C.ECAL_N_PHI,
+        ECAL_DPHI,
+        ecal_cell_eta,
+        ecal_cell_phi,
+    ),
+    "hcal": (
+        C.HCAL_ETA_MAX,
+        C.HCAL_CELL_ETA,
+        C.HCAL_N_PHI,
+        HCAL_DPHI,
+        hcal_cell_eta,
+        hcal_cell_phi,
+    ),
+}
+
+
+def _cone_et(
+    grid: SparseGrid, calo: str, ev: np.ndarray, eta: np.ndarray, phi: np.ndarray, dr: float
+) -> np.ndarray:
+    """Transverse energy (GeV) of the cells of ``grid`` (calorimeter ``calo``) within ``dr``."""
+    eta_max, cell_eta, n_phi, cell_phi, centre_eta, centre_phi = _CALO_GEOMETRY[calo]
+    he = int(np.ceil(dr / cell_eta)) + 1
+    hp = int(np.ceil(dr / cell_phi)) + 1
+    ie = np.floor((eta + eta_max) / cell_eta).astype(np.int64)
+    ip = np.floor((phi + np.pi) / cell_phi).astype(np.int64) % n_phi
+    vals, wie = _window(grid, ev, ie, ip, he, hp)
+    d_eta = centre_eta(wie) - eta[:, None, None]
+    d_phi = delta_phi(centre_phi(np.arange(-hp, hp + 1) + ip[:, None]) - phi[:, None], 0.0)
+    d_phi = d_phi[:, None, :]
+    return np.asarray(np.sum(np.where(d_eta**2 + d_phi**2 < dr**2, vals, 0.0), axis=(1, 2)))
+
+
 def calo_cone_et(
     det: Detector, ev: np.ndarray, eta: np.ndarray, phi: np.ndarray, dr: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """ECAL and HCAL transverse energy (GeV) of cells whose centre is within ``dr``."""
-    he = int(np.ceil(dr / C.ECAL_CELL_ETA)) + 1
-    hp = int(np.ceil(dr / ECAL_DPHI)) + 1
-    ie = np.floor((eta + C.ECAL_ETA_MAX) / C.ECAL_CELL_ETA).astype(np.int64)
-    ip = np.floor((phi + np.pi) / ECAL_DPHI).astype(np.int64) % C.ECAL_N_PHI
-    vals, wie = _window(det.ecal, ev, ie, ip, he, hp)
-    d_eta = ecal_cell_eta(wie) - eta[:, None, None]
-    d_phi = (np.arange(-hp, hp + 1) + ip[:, None] + 0.5) * ECAL_DPHI - np.pi - phi[:, None]
-    d_phi = delta_phi(d_phi, 0.0)[:, None, :]
-    ecal = np.sum(np.where(d_eta**2 + d_phi**2 < dr**2, vals, 0.0), axis=(1, 2))
-
-    he = int(np.ceil(dr / C.HCAL_CELL_ETA)) + 1
-    hp = int(np.ceil(dr / HCAL_DPHI)) + 1
-    ie = np.floor((eta + C.HCAL_ETA_MAX) / C.HCAL_CELL_ETA).astype(np.int64)
-    ip = np.floor((phi + np.pi) / HCAL_DPHI).astype(np.int64) % C.HCAL_N_PHI
-    vals, wie = _window(det.hcal, ev, ie, ip, he, hp)
-    d_eta = hcal_cell_eta(wie) - eta[:, None, None]
-    d_phi = delta_phi(hcal_cell_phi(np.arange(-hp, hp + 1) + ip[:, None]) - phi[:, None], 0.0)
-    d_phi = d_phi[:, None, :]
-    hcal = np.sum(np.where(d_eta**2 + d_phi**2 < dr**2, vals, 0.0), axis=(1, 2))
-    return ecal, hcal
+    return _cone_et(det.ecal, "ecal", ev, eta, phi, dr), _cone_et(
+        det.hcal, "hcal", ev, eta, phi, dr
+    )
 
 
 def track_cone(

@@ -121,6 +121,19 @@ def parse_masses(masses: str | Sequence[float] | None) -> list[float]:
 
 
 _HIGGS_DECAY = ("25:m0 = 125", "25:onMode = off", "25:onIfMatch = 22 22")
+#: the H -> gamma gamma signal samples: name, channel number, production processes, description
+_HIGGS_MODES = (
+    ("ggF", 343981, ("HiggsSM:gg2H = on",), "gg -> H"),
+    (
+        "VBF",
+        345041,
+        ("HiggsSM:ff2Hff(t:WW) = on", "HiggsSM:ff2Hff(t:ZZ) = on"),
+        "vector-boson fusion",
+    ),
+    ("WH", 345318, ("HiggsSM:ffbar2HW = on",), "W H"),
+    ("ZH", 345319, ("HiggsSM:ffbar2HZ = on",), "Z H"),
+    ("ttH", 341081, ("HiggsSM:gg2Httbar = on", "HiggsSM:qqbar2Httbar = on"), "t tbar H"),
+)
 
 
 def samples_for(scenario: str, masses: Sequence[float] | None = None) -> list[Sample]:
@@ -146,23 +159,9 @@ def samples_for(scenario: str, masses: Sequence[float] | None = None) -> list[Sa
         ]
     if scenario == "higgs-diphoton":
         return [
-            Sample("ggF", 343981, ("HiggsSM:gg2H = on", *_HIGGS_DECAY), True, "gg -> H"),
-            Sample(
-                "VBF",
-                345041,
-                ("HiggsSM:ff2Hff(t:WW) = on", "HiggsSM:ff2Hff(t:ZZ) = on", *_HIGGS_DECAY),
-                True,
-                "vector-boson fusion",
-            ),
-            Sample("WH", 345318, ("HiggsSM:ffbar2HW = on", *_HIGGS_DECAY), True, "W H"),
-            Sample("ZH", 345319, ("HiggsSM:ffbar2HZ = on", *_HIGGS_DECAY), True, "Z H"),
-            Sample(
-                "ttH",
-                341081,
-                ("HiggsSM:gg2Httbar = on", "HiggsSM:qqbar2Httbar = on", *_HIGGS_DECAY),
-                True,
-                "t tbar H",
-            ),
+            Sample(name, dsid, (*processes, *_HIGGS_DECAY), True, text)
+            for name, dsid, processes, text in _HIGGS_MODES
+        ] + [
             Sample(
                 "diphoton",
                 900101,

@@ -5,6 +5,7 @@ mass, jet multiplicities. Masses and momenta in GeV."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,37 +66,50 @@ def _style() -> None:
     mplhep.style.use("ATLAS")
 
 
-def _higgs_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]:
-    """m_gammagamma and jet multiplicity per production mode."""
+def _mass_and_jet_figures(
+    rows: Iterable[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    mass_bins: np.ndarray,
+    mass_label: str,
+    mass_png: str,
+    jet_bins: np.ndarray,
+) -> list[tuple[Any, str]]:
+    """A mass and a jet-multiplicity figure, one normalised histogram a ``(label, masses,
+    jet counts)`` row, and their file names."""
     import matplotlib.pyplot as plt
-    import uproot
 
     fig_m, ax_m = plt.subplots()
     fig_j, ax_j = plt.subplots()
-    for s in manifest["samples"]:
-        with uproot.open(out / s["file"]) as f:
-            t = f["mini"].arrays()
-        m, sel = diphoton_mass(t)
-        if sel.sum() == 0:
-            continue
-        ax_m.hist(
-            m[sel],
-            bins=list(np.linspace(105, 160, 56)),
-            histtype="step",
-            density=True,
-            label=s["name"],
-        )
-        nj = np.asarray(t["jet_n"]) if "jet_n" in t.fields else np.zeros(len(t))
-        ax_j.hist(
-            nj, bins=list(np.arange(-0.5, 10.5)), histtype="step", density=True, label=s["name"]
-        )
-    ax_m.set_xlabel(r"$m_{\gamma\gamma}$ [GeV]")
-    ax_m.set_ylabel("normalised")
-    ax_m.legend(fontsize="small")
-    ax_j.set_xlabel("jet multiplicity")
-    ax_j.set_ylabel("normalised")
-    ax_j.legend(fontsize="small")
-    return [(fig_m, "mgg_per_mode.png"), (fig_j, "jet_multiplicity.png")]
+    for label, mass, n_jets in rows:
+        ax_m.hist(mass, bins=list(mass_bins), histtype="step", density=True, label=label)
+        ax_j.hist(n_jets, bins=list(jet_bins), histtype="step", density=True, label=label)
+    for ax, xlabel in ((ax_m, mass_label), (ax_j, "jet multiplicity")):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("normalised")
+        ax.legend(fontsize="small")
+    return [(fig_m, mass_png), (fig_j, "jet_multiplicity.png")]
+
+
+def _higgs_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]:
+    """m_gammagamma and jet multiplicity per production mode."""
+    import uproot
+
+    def rows() -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        for s in manifest["samples"]:
+            with uproot.open(out / s["file"]) as f:
+                t = f["mini"].arrays()
+            m, sel = diphoton_mass(t)
+            if sel.sum() > 0:
+                nj = np.asarray(t["jet_n"]) if "jet_n" in t.fields else np.zeros(len(t))
+                yield s["name"], m[sel], nj
+
+    return _mass_and_jet_figures(
+        rows(),
+        mass_bins=np.linspace(105, 160, 56),
+        mass_label=r"$m_{\gamma\gamma}$ [GeV]",
+        mass_png="mgg_per_mode.png",
+        jet_bins=np.arange(-0.5, 10.5),
+    )
 
 
 def _photon_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]:
@@ -121,38 +135,24 @@ def _photon_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]
 
 def _resonance_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]:
     """m_WWbb and jet multiplicity per Z' mass and for the ttbar background."""
-    import matplotlib.pyplot as plt
     import pyarrow.parquet as pq
 
     tab = pq.read_table(out / "resonance-ttbar.parquet").to_pydict()
     samp = np.asarray(tab["sample"])
     mwwbb = np.asarray(tab["f26"], dtype=float)
-    fig, ax = plt.subplots()
-    fig_j, ax_j = plt.subplots()
-    for s in manifest["samples"]:
-        k = samp == s["name"]
-        if k.sum() == 0:
-            continue
-        ax.hist(
-            mwwbb[k],
-            bins=list(np.linspace(200, 2500, 47)),
-            histtype="step",
-            density=True,
-            label=s["name"],
-        )
-        ax_j.hist(
-            np.asarray(tab["f5"])[k],
-            bins=list(np.arange(3.5, 12.5)),
-            histtype="step",
-            density=True,
-            label=s["name"],
-        )
-    ax.set_xlabel(r"$m_{WWbb}$ [GeV]")
-    ax.set_ylabel("normalised")
-    ax.legend(fontsize="small")
-    ax_j.set_xlabel("jet multiplicity")
-    ax_j.legend(fontsize="small")
-    return [(fig, "mwwbb_per_mass.png"), (fig_j, "jet_multiplicity.png")]
+    n_jets = np.asarray(tab["f5"])
+    rows = [
+        (s["name"], mwwbb[k], n_jets[k])
+        for s in manifest["samples"]
+        if (k := samp == s["name"]).sum() > 0
+    ]
+    return _mass_and_jet_figures(
+        rows,
+        mass_bins=np.linspace(200, 2500, 47),
+        mass_label=r"$m_{WWbb}$ [GeV]",
+        mass_png="mwwbb_per_mass.png",
+        jet_bins=np.arange(3.5, 12.5),
+    )
 
 
 def validation_plots(out: str | Path) -> list[Path]:

@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from hepsift.errors import DataError
 
-__all__ = ["SCHEMAS", "Schema", "expand_paths", "file_kind", "inspect", "iterate", "read"]
+__all__ = [
+    "SCHEMAS",
+    "ReadOptions",
+    "Schema",
+    "expand_paths",
+    "file_kind",
+    "inspect",
+    "iterate",
+    "read",
+]
 
 from hepsift.io.root import PathLike, expand_paths
 from hepsift.io.schema import SCHEMAS, Schema
@@ -67,28 +76,21 @@ def iterate(
         )
 
 
-def read(
-    paths_or_glob: PathLike | Sequence[PathLike],
-    *,
-    tree: str | None = None,
-    branches: Sequence[str] | None = None,
-    step_size: int | str = "100 MB",
-    schema: Schema | str | None = None,
-    entry_stop: int | None = None,
-) -> Any:
-    """All events as one awkward record array (see :func:`iterate`)."""
+class ReadOptions(TypedDict, total=False):
+    """The keyword options of :func:`iterate`, which :func:`read` passes on as they are."""
+
+    tree: str | None
+    branches: Sequence[str] | None
+    step_size: int | str
+    schema: Schema | str | None
+    entry_stop: int | None
+
+
+def read(paths_or_glob: PathLike | Sequence[PathLike], **options: Unpack[ReadOptions]) -> Any:
+    """All events as one awkward record array (options and defaults: see :func:`iterate`)."""
     import awkward as ak
 
-    chunks = list(
-        iterate(
-            paths_or_glob,
-            tree=tree,
-            branches=branches,
-            step_size=step_size,
-            schema=schema,
-            entry_stop=entry_stop,
-        )
-    )
+    chunks = list(iterate(paths_or_glob, **options))
     if not chunks:
         return ak.Array([])
     return chunks[0] if len(chunks) == 1 else ak.concatenate(chunks)

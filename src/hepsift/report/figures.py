@@ -22,14 +22,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from hepsift._files import atomic_write_bytes
 
-__all__ = ["MARGINS", "FigureRecord", "FigureSet"]
+__all__ = ["MARGINS", "DrawOptions", "FigureRecord", "FigureSet"]
 
 #: default subplot margins (figure fractions)
 MARGINS = {"left": 0.15, "right": 0.96, "bottom": 0.16, "top": 0.91, "wspace": 0.35, "hspace": 0.4}
+
+
+class DrawOptions(TypedDict, total=False):
+    """The options :meth:`FigureSet.draw` passes on to :meth:`FigureSet.draw_figure`."""
+
+    caption: str
+    figsize: tuple[float, float]
+    label: bool
+    margins: dict[str, float] | None
 
 
 @dataclass(frozen=True)
@@ -129,26 +138,11 @@ class FigureSet:
         return record
 
     def draw(
-        self,
-        key: str,
-        fn: Callable[[Any], Any],
-        *,
-        title: str,
-        caption: str = "",
-        figsize: tuple[float, float] = (7.0, 5.0),
-        label: bool = True,
-        margins: dict[str, float] | None = None,
+        self, key: str, fn: Callable[[Any], Any], *, title: str, **options: Unpack[DrawOptions]
     ) -> FigureRecord:
-        """``fn(ax)`` draws on the single axes of a fresh Figure; then it is saved."""
-        return self.draw_figure(
-            key,
-            partial(_on_single_axes, fn),
-            title=title,
-            caption=caption,
-            figsize=figsize,
-            label=label,
-            margins=margins,
-        )
+        """``fn(ax)`` draws on the single axes of a fresh Figure; then it is saved (options and
+        defaults: see :meth:`draw_figure`)."""
+        return self.draw_figure(key, partial(_on_single_axes, fn), title=title, **options)
 
     def render(self, workers: int = 1) -> int:
         """Render the queued figures, in up to ``workers`` spawned processes when more than one;

@@ -245,23 +245,19 @@ def load_table(
 
 
 def _suggest(trial: Any, name: str, spec: SpaceRange) -> Any:
-    if spec.type == "float":
+    if spec.type in ("float", "int"):
         assert spec.low is not None and spec.high is not None
-        return trial.suggest_float(
+        # (Optuna method, number type, step when none is given) of a numeric range
+        suggest, kind, default_step = {
+            "float": (trial.suggest_float, float, None),
+            "int": (trial.suggest_int, int, 1),
+        }[spec.type]
+        return suggest(
             name,
-            float(spec.low),
-            float(spec.high),
+            kind(spec.low),
+            kind(spec.high),
             log=spec.log,
-            step=None if spec.step is None else float(spec.step),
-        )
-    if spec.type == "int":
-        assert spec.low is not None and spec.high is not None
-        return trial.suggest_int(
-            name,
-            int(spec.low),
-            int(spec.high),
-            log=spec.log,
-            step=1 if spec.step is None else int(spec.step),
+            step=default_step if spec.step is None else kind(spec.step),
         )
     # Optuna stores only primitive categorical values: lists (e.g. layer widths) go as JSON
     keys = [json.dumps(c) for c in spec.choices or ()]
