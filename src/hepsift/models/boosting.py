@@ -94,6 +94,30 @@ def train_booster(
     return booster, result, best
 
 
+def xgb_onnx_proto(booster: Any, n_features: int) -> Any:
+    """The onnxmltools graph of an XGBoost booster with input ``X`` float32 (n, ``n_features``)."""
+    import onnxmltools
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    return onnxmltools.convert_xgboost(
+        booster,
+        initial_types=[("X", FloatTensorType([None, int(n_features)]))],
+        target_opset=15,
+    )
+
+
+def save_booster_state(model: Any, directory: Path) -> dict[str, Any]:
+    """Write ``model.booster_`` as ``booster.json`` into ``directory``; return its state."""
+    model.booster_.save_model(str(directory / _BOOSTER_FILE))
+    return {"file": _BOOSTER_FILE, "best_iteration": int(model.best_iteration_)}
+
+
+def load_booster_state(model: Any, directory: Path, state: dict[str, Any]) -> None:
+    """Inverse of :func:`save_booster_state`: set ``booster_`` and ``best_iteration_``."""
+    model.booster_ = load_booster(payload_path(directory, state.get("file", _BOOSTER_FILE)))
+    model.best_iteration_ = int(state.get("best_iteration", -1))
+
+
 def gain_importance(booster: Any, n_features: int) -> NDArray[np.float64]:
     """Total gain per feature (features never split on get 0), normalised to sum 1."""
     scores = booster.get_score(importance_type="total_gain")
@@ -207,25 +231,16 @@ class BDT(Classifier):
         return gain_importance(self.booster_, int(self.n_features_in_))
 
     def _get_state(self, directory: Path) -> dict[str, Any]:
-        self.booster_.save_model(str(directory / _BOOSTER_FILE))
-        return {"file": _BOOSTER_FILE, "best_iteration": int(self.best_iteration_)}
+        return save_booster_state(self, directory)
 
     def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
-        self.booster_ = load_booster(payload_path(directory, state.get("file", _BOOSTER_FILE)))
+        load_booster_state(self, directory, state)
         if self.n_jobs is not None:
             self.booster_.set_param({"nthread": int(self.n_jobs)})
-        self.best_iteration_ = int(state.get("best_iteration", -1))
         self.evals_result_ = {}
 
     def _onnx_proto(self) -> Any:
-        import onnxmltools
-        from onnxmltools.convert.common.data_types import FloatTensorType
-
-        return onnxmltools.convert_xgboost(
-            self.booster_,
-            initial_types=[("X", FloatTensorType([None, int(self.n_features_in_)]))],
-            target_opset=15,
-        )
+        return xgb_onnx_proto(self.booster_, int(self.n_features_in_))
 
 
 def load_booster(path: Path) -> Any:
