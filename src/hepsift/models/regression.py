@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from hepsift.errors import ModelError
 from hepsift.models.base import Regressor
+from hepsift.models.boosting import BoosterModel, check_xgb_weights, train_booster, xgb_params
 
 __all__ = ["BDTRegressor", "MLPRegressor", "Regressor"]
 
@@ -190,7 +191,7 @@ class MLPRegressor(Regressor):
         load_torch_state(self, directory, state, what="regressor", read_extra=read_extra)
 
 
-class BDTRegressor(Regressor):
+class BDTRegressor(BoosterModel, Regressor):
     """XGBoost regression (see the module docstring)."""
 
     family: ClassVar[str] = "bdt-regressor"
@@ -233,8 +234,6 @@ class BDTRegressor(Regressor):
     def _fit(
         self, X: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.float64], **kw: Any
     ) -> None:
-        from hepsift.models.boosting import check_xgb_weights, train_booster, xgb_params
-
         if self.n_outputs_ != 1:
             raise ModelError(f"bdt-regressor fits one target; y has {self.n_outputs_} columns")
         check_xgb_weights(w, "bdt-regressor training weights")
@@ -249,25 +248,7 @@ class BDTRegressor(Regressor):
     def _predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.asarray(self.booster_.inplace_predict(X), dtype=np.float64)
 
-    @property
-    def feature_importances_(self) -> NDArray[np.float64]:
-        from hepsift.models.boosting import gain_importance
-
-        return gain_importance(self.booster_, int(self.n_features_in_))
-
-    def _get_state(self, directory: Path) -> dict[str, Any]:
-        from hepsift.models.boosting import save_booster_state
-
-        return save_booster_state(self, directory)
-
-    def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
-        from hepsift.models.boosting import load_booster_state
-
-        load_booster_state(self, directory, state)
-
     def _onnx_proto(self) -> Any:
         from hepsift.export import regression_output
-        from hepsift.models.boosting import xgb_onnx_proto
 
-        proto = xgb_onnx_proto(self.booster_, int(self.n_features_in_))
-        return regression_output(proto, flatten=True)
+        return regression_output(self._booster_onnx_proto(), flatten=True)
