@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +22,20 @@ from hepsift.errors import ConfigError, ModelError
 WEIGHTS_FILE = "weights.safetensors"
 
 _T = TypeVar("_T")
+
+
+class TorchModel:
+    """The capabilities and learned state the torch families share (a mixin placed before
+    :class:`~hepsift.models.base.Classifier` / ``Regressor`` in the bases): they take an
+    ``eval_set``, fit their own input scaler, and have ``seed`` and ``progress``
+    hyperparameters. Learned: ``scaler_``, ``net_``, ``net_args_``, ``history_``."""
+
+    supports_eval_set: ClassVar[bool] = True
+    scales_inputs: ClassVar[bool] = True
+    seed_param: ClassVar[str | None] = "seed"
+    progress_param: ClassVar[str | None] = "progress"
+    net_: Any
+    scaler_: Any
 
 
 # -- weights files ---------------------------------------------------------------------------

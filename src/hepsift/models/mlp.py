@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.models._torch import (
+    TorchModel,
     apply_scaler_buffers,
     build_mlp_net,
     eval_set_or_split,
@@ -75,17 +76,11 @@ class ScaledNet:
         return _Export().eval()
 
 
-class MLP(Classifier):
+class MLP(TorchModel, Classifier):
     """PyTorch multi-layer perceptron (see the module docstring)."""
 
     family: ClassVar[str] = "mlp"
-    supports_eval_set: ClassVar[bool] = True
-    scales_inputs: ClassVar[bool] = True
     reports_epochs: ClassVar[bool] = True
-    seed_param: ClassVar[str | None] = "seed"
-    progress_param: ClassVar[str | None] = "progress"
-    net_: Any
-    scaler_: Any
 
     def __init__(
         self,

@@ -55,6 +55,7 @@ from torch import nn
 
 from hepsift.errors import ConfigError, DataError, ModelError, suggest
 from hepsift.models._torch import (
+    TorchModel,
     apply_scaler_buffers,
     fit_scaler,
     forward_chunks,
@@ -318,19 +319,13 @@ def _param_array(param: Any, n: int, what: str) -> NDArray[np.float64]:
     return arr
 
 
-class PNN(Classifier):
+class PNN(TorchModel, Classifier):
     """Parametric neural network (see the module docstring)."""
 
     family: ClassVar[str] = "pnn"
     #: fit/predict need ``param=`` (so ``parametric`` is True); eval_set takes ``eval_param=``
     inputs: ClassVar[frozenset[str]] = frozenset({"table", "param"})
-    supports_eval_set: ClassVar[bool] = True
-    scales_inputs: ClassVar[bool] = True
     reports_epochs: ClassVar[bool] = True
-    seed_param: ClassVar[str | None] = "seed"
-    progress_param: ClassVar[str | None] = "progress"
-    net_: Any
-    scaler_: Any
 
     def __init__(
         self,

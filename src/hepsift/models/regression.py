@@ -24,20 +24,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.errors import ModelError
+from hepsift.models._torch import TorchModel
 from hepsift.models.base import Regressor
 from hepsift.models.boosting import BoosterModel, check_xgb_weights, train_booster, xgb_params
 
 __all__ = ["BDTRegressor", "MLPRegressor", "Regressor"]
 
 
-class MLPRegressor(Regressor):
+class MLPRegressor(TorchModel, Regressor):
     """PyTorch MLP regression with weighted MSE (see the module docstring)."""
 
     family: ClassVar[str] = "mlp-regressor"
-    supports_eval_set: ClassVar[bool] = True
-    scales_inputs: ClassVar[bool] = True
-    seed_param: ClassVar[str | None] = "seed"
-    progress_param: ClassVar[str | None] = "progress"
 
     def __init__(
         self,
