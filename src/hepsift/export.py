@@ -40,6 +40,7 @@ __all__ = [
     "onnx_proto_of",
     "onnx_session",
     "prepend_scaler",
+    "probability_graph",
     "regression_output",
     "save_onnx",
 ]
@@ -163,7 +164,7 @@ def average_graphs(parts: Sequence[tuple[Any, NDArray[np.int64]]], n_classes: in
     Every proto takes ``X`` (float32, (n, d)); ``columns`` are the ensemble's class indices
     of that proto's probability columns. Output ``probabilities`` (n, ``n_classes``).
     """
-    from onnx import TensorProto, compose, helper, numpy_helper
+    from onnx import compose, helper, numpy_helper
 
     nodes: list[Any] = []
     inits: list[Any] = []
@@ -193,15 +194,33 @@ def average_graphs(parts: Sequence[tuple[Any, NDArray[np.int64]]], n_classes: in
         helper.make_node("Sum", terms, ["proba_sum"]),
         helper.make_node("Mul", ["proba_sum", "inv_count"], ["probabilities"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "hepsift_ensemble",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, d])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, n_classes])],
-        initializer=inits,
-        value_info=value_info,
+    graph = probability_graph(
+        nodes, inits, name="hepsift_ensemble", d=d, n_classes=n_classes, value_info=value_info
     )
     return _finish(graph, [p for p, _ in parts])
+
+
+def probability_graph(
+    nodes: Sequence[Any],
+    initializers: Sequence[Any],
+    *,
+    name: str,
+    d: int,
+    n_classes: int,
+    value_info: Sequence[Any] = (),
+) -> Any:
+    """An ``onnx.GraphProto`` of ``nodes`` with the classifier interface: input ``X`` float32
+    (n, ``d``), output ``probabilities`` float32 (n, ``n_classes``)."""
+    from onnx import TensorProto, helper
+
+    return helper.make_graph(
+        list(nodes),
+        name,
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, d])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, n_classes])],
+        initializer=list(initializers),
+        value_info=list(value_info),
+    )
 
 
 def regression_output(proto: Any, *, flatten: bool) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +22,20 @@ from hepsift.errors import ConfigError, ModelError
 WEIGHTS_FILE = "weights.safetensors"
 
 _T = TypeVar("_T")
+
+
+class TorchModel:
+    """The capabilities and learned state the torch families share (a mixin placed before
+    :class:`~hepsift.models.base.Classifier` / ``Regressor`` in the bases): they take an
+    ``eval_set``, fit their own input scaler, and have ``seed`` and ``progress``
+    hyperparameters. Learned: ``scaler_``, ``net_``, ``net_args_``, ``history_``."""
+
+    supports_eval_set: ClassVar[bool] = True
+    scales_inputs: ClassVar[bool] = True
+    seed_param: ClassVar[str | None] = "seed"
+    progress_param: ClassVar[str | None] = "progress"
+    net_: Any
+    scaler_: Any
 
 
 # -- weights files ---------------------------------------------------------------------------
@@ -164,6 +178,69 @@ def split_off_validation(
     """(train parts, validation parts) of ``arrays`` by :func:`split_validation` on ``strata``."""
     tr, va = split_validation(len(strata), strata, float(fraction), int(seed))
     return tuple(a[tr] for a in arrays), tuple(a[va] for a in arrays)
+
+
+def eval_set_or_split(
+    model: Any, eval_set: Any, strata: NDArray[Any], arrays: Sequence[NDArray[Any]]
+) -> tuple[tuple[NDArray[Any], ...], tuple[NDArray[Any], ...] | None]:
+    """(training ``arrays``, validation set): ``model._parse_eval_set(eval_set)`` when one is
+    given, else the model's internal ``validation_fraction`` split of ``arrays`` stratified by
+    ``strata`` (no validation set when that fraction is 0)."""
+    if eval_set is not None:
+        return tuple(arrays), model._parse_eval_set(eval_set)
+    if model.validation_fraction:
+        return split_off_validation(strata, model.validation_fraction, model.seed, arrays)
+    return tuple(arrays), None
+
+
+def net_args(model: Any, n_in: int, n_out: int, **extra: Any) -> dict[str, Any]:
+    """The primitive network arguments saved in ``model.json``: input and output widths, the
+    family's ``hidden``, ``activation`` and ``dropout``, plus the family's ``extra`` ones."""
+    return {
+        "n_in": int(n_in),
+        "hidden": [int(h) for h in model.hidden],
+        "n_out": int(n_out),
+        "activation": str(model.activation),
+        "dropout": float(model.dropout),
+        **extra,
+    }
+
+
+def scaled32(scaler: Any, X: NDArray[np.float64]) -> NDArray[np.float32]:
+    """``scaler.transform(X)`` as the float32 network input."""
+    return np.asarray(scaler.transform(X), dtype=np.float32)
+
+
+def train_net(
+    model: Any,
+    scaler: Any,
+    args: dict[str, Any],
+    train: tuple[tuple[Any, ...], NDArray[Any], NDArray[np.float64]],
+    validation: tuple[tuple[Any, ...], NDArray[Any], NDArray[np.float64]] | None,
+    *,
+    loss: str,
+    on_epoch: Callable[..., Any] | None = None,
+) -> None:
+    """Build ``model._build_net(args)``, train it on ``train = (inputs, target, weight)`` with
+    :func:`hepsift.train.torch_loop.train_module` and the model's :func:`train_options`, and set
+    ``scaler_``, ``net_``, ``net_args_`` and ``history_``."""
+    from hepsift.train.torch_loop import train_module
+
+    model.scaler_ = scaler
+    net = model._build_net(args)
+    inputs, target, weight = train
+    model.history_ = train_module(
+        net,
+        inputs,
+        target,
+        weight,
+        loss=loss,  # type: ignore[arg-type]
+        validation=validation,
+        on_epoch=on_epoch,
+        **train_options(model),
+    )
+    model.net_ = net
+    model.net_args_ = args
 
 
 def train_options(model: Any) -> dict[str, Any]:

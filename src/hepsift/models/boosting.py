@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from hepsift.errors import ModelError
 from hepsift.models.base import Classifier, payload_path
 
-__all__ = ["BDT", "xgb_params"]
+__all__ = ["BDT", "BoosterModel", "xgb_params"]
 
 _BOOSTER_FILE = "booster.json"
 
@@ -106,7 +106,46 @@ def gain_importance(booster: Any, n_features: int) -> NDArray[np.float64]:
     return out / total if total > 0 else out
 
 
-class BDT(Classifier):
+class BoosterModel:
+    """What the XGBoost classifier and regressor share: the booster's importances, its file
+    (``booster.json``, the booster's own JSON) and its ONNX conversion. A mixin placed before
+    :class:`~hepsift.models.base.Classifier` / ``Regressor`` in the bases."""
+
+    booster_: Any
+    best_iteration_: int
+    evals_result_: dict[str, Any]
+    n_features_in_: int
+    n_jobs: int | None
+
+    @property
+    def feature_importances_(self) -> NDArray[np.float64]:
+        """Total gain per feature, normalised to sum 1."""
+        return gain_importance(self.booster_, int(self.n_features_in_))
+
+    def _get_state(self, directory: Path) -> dict[str, Any]:
+        self.booster_.save_model(str(directory / _BOOSTER_FILE))
+        return {"file": _BOOSTER_FILE, "best_iteration": int(self.best_iteration_)}
+
+    def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
+        self.booster_ = load_booster(payload_path(directory, state.get("file", _BOOSTER_FILE)))
+        if self.n_jobs is not None:
+            self.booster_.set_param({"nthread": int(self.n_jobs)})
+        self.best_iteration_ = int(state.get("best_iteration", -1))
+        self.evals_result_ = {}
+
+    def _booster_onnx_proto(self) -> Any:
+        """The onnxmltools graph of the booster, input ``X`` float32 (n, d)."""
+        import onnxmltools
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        return onnxmltools.convert_xgboost(
+            self.booster_,
+            initial_types=[("X", FloatTensorType([None, int(self.n_features_in_)]))],
+            target_opset=15,
+        )
+
+
+class BDT(BoosterModel, Classifier):
     """XGBoost boosted decision trees (see the module docstring)."""
 
     family: ClassVar[str] = "bdt"
@@ -201,31 +240,8 @@ class BDT(Classifier):
             return np.column_stack([1.0 - p, p])
         return p
 
-    @property
-    def feature_importances_(self) -> NDArray[np.float64]:
-        """Total gain per feature, normalised to sum 1."""
-        return gain_importance(self.booster_, int(self.n_features_in_))
-
-    def _get_state(self, directory: Path) -> dict[str, Any]:
-        self.booster_.save_model(str(directory / _BOOSTER_FILE))
-        return {"file": _BOOSTER_FILE, "best_iteration": int(self.best_iteration_)}
-
-    def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
-        self.booster_ = load_booster(payload_path(directory, state.get("file", _BOOSTER_FILE)))
-        if self.n_jobs is not None:
-            self.booster_.set_param({"nthread": int(self.n_jobs)})
-        self.best_iteration_ = int(state.get("best_iteration", -1))
-        self.evals_result_ = {}
-
     def _onnx_proto(self) -> Any:
-        import onnxmltools
-        from onnxmltools.convert.common.data_types import FloatTensorType
-
-        return onnxmltools.convert_xgboost(
-            self.booster_,
-            initial_types=[("X", FloatTensorType([None, int(self.n_features_in_)]))],
-            target_opset=15,
-        )
+        return self._booster_onnx_proto()
 
 
 def load_booster(path: Path) -> Any:

@@ -24,19 +24,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.models._torch import (
+    TorchModel,
     apply_scaler_buffers,
     build_mlp_net,
+    eval_set_or_split,
     fit_scaler,
     forward_chunks,
     load_state_dict,
     load_torch_state,
+    net_args,
     onnx_proto,
     register_scaler_buffers,
     save_state_dict,
     save_torch_state,
-    split_off_validation,
+    scaled32,
     split_validation,
-    train_options,
+    train_net,
 )
 from hepsift.models.base import Classifier
 
@@ -73,17 +76,11 @@ class ScaledNet:
         return _Export().eval()
 
 
-class MLP(Classifier):
+class MLP(TorchModel, Classifier):
     """PyTorch multi-layer perceptron (see the module docstring)."""
 
     family: ClassVar[str] = "mlp"
-    supports_eval_set: ClassVar[bool] = True
-    scales_inputs: ClassVar[bool] = True
     reports_epochs: ClassVar[bool] = True
-    seed_param: ClassVar[str | None] = "seed"
-    progress_param: ClassVar[str | None] = "progress"
-    net_: Any
-    scaler_: Any
 
     def __init__(
         self,
@@ -129,14 +126,9 @@ class MLP(Classifier):
     # -- network ---------------------------------------------------------------------------
     def _net_args(self) -> dict[str, Any]:
         k = len(self.classes_)
-        return {
-            "n_in": int(self.n_features_in_),
-            "hidden": [int(h) for h in self.hidden],
-            "n_out": 1 if k == 2 else k,
-            "activation": str(self.activation),
-            "dropout": float(self.dropout),
-            "batch_norm": bool(self.batch_norm),
-        }
+        return net_args(
+            self, self.n_features_in_, 1 if k == 2 else k, batch_norm=bool(self.batch_norm)
+        )
 
     def _build_net(self, args: dict[str, Any]) -> Any:
         return build_mlp_net(args, int(self.seed))
@@ -149,40 +141,18 @@ class MLP(Classifier):
         w: NDArray[np.float64],
         **fit_params: Any,
     ) -> None:
-        from hepsift.train.torch_loop import train_module
-
         wt = self._training_weights(y, w)
-        valid: tuple[Any, ...] | None = None
-        if fit_params.get("eval_set") is not None:
-            valid = self._parse_eval_set(fit_params["eval_set"])
-        elif self.validation_fraction:
-            (X, y, wt), valid = split_off_validation(
-                y, self.validation_fraction, self.seed, (X, y, wt)
-            )
+        (X, y, wt), valid = eval_set_or_split(self, fit_params.get("eval_set"), y, (X, y, wt))
         scaler = fit_scaler(self.scaling, self.clip_quantile, X, wt)
-        self.scaler_ = scaler
-        args = self._net_args()
-        net = self._build_net(args)
-        k = len(self.classes_)
-        validation = None
-        if valid is not None:
-            validation = (
-                (scaler.transform(valid[0]).astype(np.float32),),
-                valid[1],
-                valid[2],
-            )
-        self.history_ = train_module(
-            net,
-            (scaler.transform(X).astype(np.float32),),
-            y,
-            wt,
-            loss="bce" if k == 2 else "ce",
-            validation=validation,
+        train_net(
+            self,
+            scaler,
+            self._net_args(),
+            ((scaled32(scaler, X),), y, wt),
+            None if valid is None else ((scaled32(scaler, valid[0]),), valid[1], valid[2]),
+            loss="bce" if len(self.classes_) == 2 else "ce",
             on_epoch=fit_params.get("on_epoch"),
-            **train_options(self),
         )
-        self.net_ = net
-        self.net_args_ = args
 
     def _predict_proba(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         import torch

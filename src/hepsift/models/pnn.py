@@ -55,16 +55,19 @@ from torch import nn
 
 from hepsift.errors import ConfigError, DataError, ModelError, suggest
 from hepsift.models._torch import (
+    TorchModel,
     apply_scaler_buffers,
     fit_scaler,
     forward_chunks,
     load_torch_state,
+    net_args,
     onnx_proto,
     register_scaler_buffers,
     save_torch_state,
+    scaled32,
     seeded,
     split_off_validation,
-    train_options,
+    train_net,
 )
 from hepsift.models.base import Classifier
 from hepsift.models.nets import make_activation
@@ -316,19 +319,13 @@ def _param_array(param: Any, n: int, what: str) -> NDArray[np.float64]:
     return arr
 
 
-class PNN(Classifier):
+class PNN(TorchModel, Classifier):
     """Parametric neural network (see the module docstring)."""
 
     family: ClassVar[str] = "pnn"
     #: fit/predict need ``param=`` (so ``parametric`` is True); eval_set takes ``eval_param=``
     inputs: ClassVar[frozenset[str]] = frozenset({"table", "param"})
-    supports_eval_set: ClassVar[bool] = True
-    scales_inputs: ClassVar[bool] = True
     reports_epochs: ClassVar[bool] = True
-    seed_param: ClassVar[str | None] = "seed"
-    progress_param: ClassVar[str | None] = "progress"
-    net_: Any
-    scaler_: Any
 
     def __init__(
         self,
@@ -380,14 +377,7 @@ class PNN(Classifier):
 
     # -- network ---------------------------------------------------------------------------
     def _net_args(self) -> dict[str, Any]:
-        return {
-            "n_in": int(self.n_features_in_),
-            "hidden": [int(h) for h in self.hidden],
-            "n_out": 1,
-            "mechanism": str(self.mechanism),
-            "activation": str(self.activation),
-            "dropout": float(self.dropout),
-        }
+        return net_args(self, self.n_features_in_, 1, mechanism=str(self.mechanism))
 
     def _build_net(self, args: dict[str, Any]) -> PNNNet:
         return seeded(
@@ -458,8 +448,6 @@ class PNN(Classifier):
         w: NDArray[np.float64],
         **fit_params: Any,
     ) -> None:
-        from hepsift.train.torch_loop import train_module
-
         _check_choice("mechanism", self.mechanism, MECHANISMS)
         _check_choice("background_mass", self.background_mass, BACKGROUND_MASS_POLICIES)
         if len(self.classes_) != 2:
@@ -494,28 +482,21 @@ class PNN(Classifier):
         self.param_scale_ = spread if spread > 0 else 1.0
 
         scaler = fit_scaler(self.scaling, self.clip_quantile, X, wt)
-        self.scaler_ = scaler
-        args = self._net_args()
-        net = self._build_net(args)
-        validation = None
-        if valid is not None:
-            validation = (
-                (scaler.transform(valid[0]).astype(np.float32), self._scale_param(valid[3])),
+        train_net(
+            self,
+            scaler,
+            self._net_args(),
+            ((scaled32(scaler, X), self._scale_param(mass)), y, wt),
+            None
+            if valid is None
+            else (
+                (scaled32(scaler, valid[0]), self._scale_param(valid[3])),
                 valid[1],
                 valid[2],
-            )
-        self.history_ = train_module(
-            net,
-            (scaler.transform(X).astype(np.float32), self._scale_param(mass)),
-            y,
-            wt,
+            ),
             loss="bce",
-            validation=validation,
             on_epoch=fit_params.get("on_epoch"),
-            **train_options(self),
         )
-        self.net_ = net
-        self.net_args_ = args
 
     def predict_proba(  # type: ignore[override]
         self, X: ArrayLike, param: ArrayLike | None = None

@@ -24,19 +24,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.errors import ModelError
-from hepsift.models.base import Regressor, payload_path
+from hepsift.models._torch import TorchModel
+from hepsift.models.base import Regressor
+from hepsift.models.boosting import BoosterModel, check_xgb_weights, train_booster, xgb_params
 
 __all__ = ["BDTRegressor", "MLPRegressor", "Regressor"]
 
 
-class MLPRegressor(Regressor):
+class MLPRegressor(TorchModel, Regressor):
     """PyTorch MLP regression with weighted MSE (see the module docstring)."""
 
     family: ClassVar[str] = "mlp-regressor"
-    supports_eval_set: ClassVar[bool] = True
-    scales_inputs: ClassVar[bool] = True
-    seed_param: ClassVar[str | None] = "seed"
-    progress_param: ClassVar[str | None] = "progress"
 
     def __init__(
         self,
@@ -85,16 +83,17 @@ class MLPRegressor(Regressor):
     def _fit(
         self, X: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.float64], **kw: Any
     ) -> None:
-        from hepsift.models._torch import scaler_from, split_off_validation, train_options
-        from hepsift.train.torch_loop import train_module
+        from hepsift.models._torch import (
+            eval_set_or_split,
+            net_args,
+            scaled32,
+            scaler_from,
+            train_net,
+        )
 
-        valid: tuple[Any, ...] | None = None
-        if kw.get("eval_set") is not None:
-            valid = self._parse_eval_set(kw["eval_set"])
-        if valid is None and self.validation_fraction:
-            (X, y, w), valid = split_off_validation(
-                np.zeros(len(y), dtype=np.int64), self.validation_fraction, self.seed, (X, y, w)
-            )
+        (X, y, w), valid = eval_set_or_split(
+            self, kw.get("eval_set"), np.zeros(len(y), dtype=np.int64), (X, y, w)
+        )
         aw = np.abs(w)
         mean: NDArray[np.float64]
         std: NDArray[np.float64]
@@ -108,38 +107,20 @@ class MLPRegressor(Regressor):
         self.y_mean_ = np.atleast_1d(np.asarray(mean, dtype=np.float64))
         self.y_std_ = np.atleast_1d(np.asarray(std, dtype=np.float64))
         scaler = scaler_from(self.scaling, self.clip_quantile).fit(X, sample_weight=aw)
-        self.scaler_ = scaler
-        args = {
-            "n_in": int(X.shape[1]),
-            "hidden": [int(h) for h in self.hidden],
-            "n_out": int(self.n_outputs_),
-            "activation": str(self.activation),
-            "dropout": float(self.dropout),
-            "batch_norm": bool(self.batch_norm),
-        }
-        net = self._build_net(args)
 
         def scaled_y(t: NDArray[np.float64]) -> NDArray[np.float32]:
             return ((t - mean) / std).astype(np.float32)
 
-        validation = None
-        if valid is not None:
-            validation = (
-                (scaler.transform(valid[0]).astype(np.float32),),
-                scaled_y(valid[1]),
-                valid[2],
-            )
-        self.history_ = train_module(
-            net,
-            (scaler.transform(X).astype(np.float32),),
-            scaled_y(y),
-            w,
+        train_net(
+            self,
+            scaler,
+            net_args(self, X.shape[1], self.n_outputs_, batch_norm=bool(self.batch_norm)),
+            ((scaled32(scaler, X),), scaled_y(y), w),
+            None
+            if valid is None
+            else ((scaled32(scaler, valid[0]),), scaled_y(valid[1]), valid[2]),
             loss="mse",
-            validation=validation,
-            **train_options(self),
         )
-        self.net_ = net
-        self.net_args_ = args
 
     def _predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         import torch
@@ -207,7 +188,7 @@ class MLPRegressor(Regressor):
         load_torch_state(self, directory, state, what="regressor", read_extra=read_extra)
 
 
-class BDTRegressor(Regressor):
+class BDTRegressor(BoosterModel, Regressor):
     """XGBoost regression (see the module docstring)."""
 
     family: ClassVar[str] = "bdt-regressor"
@@ -250,8 +231,6 @@ class BDTRegressor(Regressor):
     def _fit(
         self, X: NDArray[np.float64], y: NDArray[np.float64], w: NDArray[np.float64], **kw: Any
     ) -> None:
-        from hepsift.models.boosting import check_xgb_weights, train_booster, xgb_params
-
         if self.n_outputs_ != 1:
             raise ModelError(f"bdt-regressor fits one target; y has {self.n_outputs_} columns")
         check_xgb_weights(w, "bdt-regressor training weights")
@@ -266,31 +245,7 @@ class BDTRegressor(Regressor):
     def _predict(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.asarray(self.booster_.inplace_predict(X), dtype=np.float64)
 
-    @property
-    def feature_importances_(self) -> NDArray[np.float64]:
-        from hepsift.models.boosting import gain_importance
-
-        return gain_importance(self.booster_, int(self.n_features_in_))
-
-    def _get_state(self, directory: Path) -> dict[str, Any]:
-        self.booster_.save_model(str(directory / "booster.json"))
-        return {"file": "booster.json", "best_iteration": int(self.best_iteration_)}
-
-    def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
-        from hepsift.models.boosting import load_booster
-
-        self.booster_ = load_booster(payload_path(directory, state.get("file", "booster.json")))
-        self.best_iteration_ = int(state.get("best_iteration", -1))
-
     def _onnx_proto(self) -> Any:
-        import onnxmltools
-        from onnxmltools.convert.common.data_types import FloatTensorType
-
         from hepsift.export import regression_output
 
-        proto = onnxmltools.convert_xgboost(
-            self.booster_,
-            initial_types=[("X", FloatTensorType([None, int(self.n_features_in_)]))],
-            target_opset=15,
-        )
-        return regression_output(proto, flatten=True)
+        return regression_output(self._booster_onnx_proto(), flatten=True)

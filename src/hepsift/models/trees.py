@@ -73,8 +73,17 @@ class _SklearnTrees(Classifier):
     seed_param: ClassVar[str | None] = "seed"
     estimator_: Any
 
-    def _make(self) -> Any:
+    #: the hyperparameters passed as they are to the scikit-learn estimator (with ``seed`` as
+    #: its ``random_state``)
+    _passed: ClassVar[tuple[str, ...]] = ()
+
+    def _estimator_class(self) -> Any:
         raise NotImplementedError
+
+    def _make(self) -> Any:
+        """The unfitted scikit-learn estimator with this model's hyperparameters."""
+        params = {name: getattr(self, name) for name in self._passed}
+        return self._estimator_class()(**params, random_state=self.seed)
 
     def _fit(
         self,
@@ -137,6 +146,7 @@ class DecisionTree(_SklearnTrees):
     """One decision tree (scikit-learn ``DecisionTreeClassifier``), weighted."""
 
     family: ClassVar[str] = "tree"
+    _passed: ClassVar[tuple[str, ...]] = ("max_depth", "min_samples_leaf", "criterion")
 
     def __init__(
         self,
@@ -155,15 +165,10 @@ class DecisionTree(_SklearnTrees):
         self.negative_weights = negative_weights
         self.seed = seed
 
-    def _make(self) -> Any:
+    def _estimator_class(self) -> Any:
         from sklearn.tree import DecisionTreeClassifier
 
-        return DecisionTreeClassifier(
-            max_depth=self.max_depth,
-            min_samples_leaf=self.min_samples_leaf,
-            criterion=self.criterion,
-            random_state=self.seed,
-        )
+        return DecisionTreeClassifier
 
     def _trees(self) -> list[Any]:
         return [self.estimator_]
@@ -176,6 +181,15 @@ class RandomForest(_SklearnTrees):
     """Random forest (scikit-learn ``RandomForestClassifier``), weighted; probabilities averaged."""
 
     family: ClassVar[str] = "forest"
+    _passed: ClassVar[tuple[str, ...]] = (
+        "n_estimators",
+        "max_depth",
+        "min_samples_leaf",
+        "max_features",
+        "criterion",
+        "bootstrap",
+        "n_jobs",
+    )
 
     def __init__(
         self,
@@ -202,19 +216,10 @@ class RandomForest(_SklearnTrees):
         self.n_jobs = n_jobs
         self.seed = seed
 
-    def _make(self) -> Any:
+    def _estimator_class(self) -> Any:
         from sklearn.ensemble import RandomForestClassifier
 
-        return RandomForestClassifier(
-            n_estimators=self.n_estimators,
-            max_depth=self.max_depth,
-            min_samples_leaf=self.min_samples_leaf,
-            max_features=self.max_features,
-            criterion=self.criterion,
-            bootstrap=self.bootstrap,
-            n_jobs=self.n_jobs,
-            random_state=self.seed,
-        )
+        return RandomForestClassifier
 
     def _trees(self) -> list[Any]:
         return list(self.estimator_.estimators_)
