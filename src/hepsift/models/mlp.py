@@ -83,6 +83,7 @@ class MLP(Classifier):
     """PyTorch multi-layer perceptron (see the module docstring)."""
 
     family: ClassVar[str] = "mlp"
+    requires_extra: ClassVar[str] = "torch"  # hepsift.extras: checked by models.model_class
     onnx_supported: ClassVar[bool] = True
     net_: Any
     scaler_: Any

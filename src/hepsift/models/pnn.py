@@ -322,6 +322,7 @@ class PNN(Classifier):
     """Parametric neural network (see the module docstring)."""
 
     family: ClassVar[str] = "pnn"
+    requires_extra: ClassVar[str] = "torch"  # hepsift.extras: checked by models.model_class
     onnx_supported: ClassVar[bool] = True
     #: fit/predict need ``param=``; tells callers (``hepsift run``) to pass it
     parametric: ClassVar[bool] = True

@@ -36,8 +36,21 @@ def model_class(name: str) -> type[Any]:
         raise ConfigError(
             f"unknown model '{name}'{suggest(name, MODELS)} (known: {', '.join(sorted(MODELS))})"
         )
+    from hepsift import extras
+
     module, _, cls = MODELS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    what = f"model family '{name}'"
+    try:
+        found: type[Any] = getattr(importlib.import_module(module), cls)
+    except ModuleNotFoundError as exc:  # a module-level import of an absent extra (torch)
+        error = extras.error_for(exc, what)
+        if error is None:
+            raise
+        raise error from None
+    extra = getattr(found, "requires_extra", None)  # families that import their extra lazily
+    if extra is not None:
+        extras.require_extra(extra, what)
+    return found
 
 
 def hyperparameters(name: str) -> dict[str, Any]:

@@ -149,6 +149,7 @@ class MLPRegressor(Regressor):
     """PyTorch MLP regression with weighted MSE (see the module docstring)."""
 
     family: ClassVar[str] = "mlp-regressor"
+    requires_extra: ClassVar[str] = "torch"  # hepsift.extras: checked by models.model_class
 
     def __init__(
         self,
