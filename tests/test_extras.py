@@ -63,6 +63,17 @@ def test_cli_without_torch_exits_2_with_one_line(
     assert err == "error: model family 'mlp' needs PyTorch: pip install 'hepsift[torch]'"
 
 
+def test_model_list_without_torch_shows_the_install_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _hide(monkeypatch, "torch")
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["models"]) == 0
+    rows = {line.split()[1]: line for line in capsys.readouterr().out.splitlines() if "│" in line}
+    assert "pip install 'hepsift[torch]'" in rows["mlp"]
+    assert "pip install" not in rows["bdt"]
+
+
 def test_generation_without_pythia_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     from hepsift.generate.processes import run_pythia
 

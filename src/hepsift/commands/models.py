@@ -25,8 +25,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the model families, or the hyperparameters of NAME with their defaults."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
+        from hepsift.extras import MissingExtraError
         from hepsift.models.registry import MODELS, hyperparameters, model_class
 
         console = Console(highlight=False)
@@ -36,7 +38,12 @@ def register(app: typer.Typer) -> None:
             table.add_column("class")
             table.add_column("ONNX")
             for key in MODELS:
-                cls = model_class(key)
+                try:
+                    cls = model_class(key)
+                except MissingExtraError as exc:  # listed, with the install line
+                    install = escape(str(exc).partition(": ")[2])
+                    table.add_row(key, f"{MODELS[key]} ({install})", "")
+                    continue
                 table.add_row(
                     key, MODELS[key], "yes" if getattr(cls, "onnx_supported", False) else ""
                 )
