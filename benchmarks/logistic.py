@@ -20,7 +20,8 @@ The panel: three kinds of data, each at several sizes, as float32 and as float64
   as a run's scaler would.
 
 Prints per entry: fit times, their ratio ours / scikit-learn (target <= 1), iterations, the
-largest coefficient difference and the test AUC difference.
+largest coefficient difference and the test AUC difference; then the peak memory allocated
+during our fit relative to the input array (tracemalloc; target <= 2).
 
     .venv/bin/python benchmarks/logistic.py            # n = 1e5, 1e6, 4e6 (several minutes)
     .venv/bin/python benchmarks/logistic.py --quick    # n = 1e5 and 2e5
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import tracemalloc
 import warnings
 from collections.abc import Callable
 
@@ -135,6 +137,7 @@ def main() -> None:
         f"{'1 thread':>8} {'it':>4} | {'ratio':>5} | {'max|dcoef|':>10} {'|dAUC|':>8}"
     )
     ratios = []
+    memory = []
     for kind in args.kinds:
         for n in sizes:
             rng = np.random.default_rng(args.seed)
@@ -172,7 +175,17 @@ def main() -> None:
                     f"{t_ours / best:5.2f} | {dcoef:10.1e} {dauc:8.1e}",
                     flush=True,
                 )
+                if n == max(sizes) and kind == args.kinds[0]:
+                    tracemalloc.start()
+                    ours().fit(X, y)
+                    peak = tracemalloc.get_traced_memory()[1]
+                    tracemalloc.stop()
+                    memory.append(f"{dtype} {peak / X.nbytes:.2f} ({peak / 2**20:.0f} MiB)")
                 del X
+    print(
+        f"peak memory allocated by our fit / input array, {args.kinds[0]} n={max(sizes):,}: "
+        f"{', '.join(memory)}   (target <= 2.0)"
+    )
     print(
         f"worst ratio ours / faster scikit-learn: {max(ratios):.2f}   (target <= 1.0); "
         f"'it': our full-data Newton iterations, lbfgs iterations"

@@ -54,6 +54,8 @@ NEWTON_MAX_PARAMS = 1500
 WARM_START_MIN_ROWS = 80_000
 #: Rows in the warm-start subsample (at most a quarter of the data).
 WARM_START_ROWS = 50_000
+#: Rows of the (finer) subsample whose Hessian stands in for the full-data one.
+HESSIAN_ROWS = 200_000
 #: While the subsample's Hessian is used on the full data, each step must cut the largest
 #: gradient component at least this many times (else exact Hessians take over).
 APPROX_MIN_GAIN = 4.0
@@ -138,6 +140,7 @@ class _Problem:
             self.Y = np.zeros((self.n, self.m))
             self.Y[np.arange(self.n), y] = 1.0
         self.y = y
+        self._exp_cache: tuple[FloatArray | None, FloatArray] = (None, np.empty(0))
         self.p = self.m * (self.d + 1) if fit_intercept else self.m * self.d
 
     # parameters are a flat vector: for each class row k, [W_k (d), b_k (1 if intercept)]
@@ -177,8 +180,16 @@ class _Problem:
 
     def loss(self, eta: FloatArray, theta: FloatArray) -> float:
         if self.binary:
+            # softplus(e) - y e with softplus(e) = max(e, 0) + log(1 + exp(-|e|)); exp(-|e|) is
+            # kept for proba() of the same eta (the accepted step's), which then costs no exp.
             e = eta[:, 0]
-            per = np.logaddexp(0.0, e)
+            z = np.abs(e)
+            np.negative(z, out=z)
+            np.exp(z, out=z)
+            self._exp_cache = (eta, z)
+            per = z + 1.0
+            np.log(per, out=per)  # log(1 + z): absolute error <= 1 ulp of 1, as the sum's own
+            per += np.maximum(e, 0.0)
             per -= self.Y[:, 0] * e
         else:
             mx = eta.max(axis=1)
@@ -189,7 +200,15 @@ class _Problem:
         return float(self.ws @ per) + 0.5 * self.pen * float(np.sum(W * W))
 
     def proba(self, eta: FloatArray) -> FloatArray:
-        return _expit(eta) if self.binary else _softmax(eta)
+        if not self.binary:
+            return _softmax(eta)
+        cached, z = self._exp_cache
+        if cached is not eta:
+            return _expit(eta)
+        # expit(e) = 1 / (1 + exp(-e)) for e >= 0 and exp(e) / (1 + exp(e)) for e < 0
+        p = np.where(eta[:, 0] >= 0.0, 1.0, z)
+        p /= 1.0 + z
+        return p.reshape(-1, 1)
 
     def gradient(self, P: FloatArray, theta: FloatArray) -> FloatArray:
         R = P - self.Y
@@ -436,29 +455,16 @@ class LogisticRegression(Classifier):
                 prob, theta, float(self.learning_rate), max_iter, float(self.tol), history, True
             )
         else:
-            step = max(4, prob.n // WARM_START_ROWS)
-            sub: _Problem | None = None
-            w_sub = w[::step]
-            sub_total = float(np.abs(w_sub).sum())
-            if (
-                prob.n > WARM_START_MIN_ROWS
-                and sub_total > 0
-                and np.unique(y[::step]).size == n_classes
-            ):
-                # same penalty per unit weight as the full problem
-                c_sub = float(self.C) * sub_total / float(np.abs(w).sum())
-                sub = _Problem(
-                    np.ascontiguousarray(X[::step]),  # reused every step: one compact copy
-                    y[::step],
-                    w_sub,
-                    n_classes,
-                    c_sub,
-                    bool(self.fit_intercept),
-                    int(self.chunk_size),
-                )
+            args = (n_classes, float(self.C), bool(self.fit_intercept), int(self.chunk_size))
+            sub = metric = None
+            step, fine = max(4, prob.n // WARM_START_ROWS), max(4, prob.n // HESSIAN_ROWS)
+            if prob.n > WARM_START_MIN_ROWS:
+                sub = _strided(X, y, w, step, *args)
+            if sub is not None:
                 theta, _, _ = _newton(sub, theta, max_iter, max(float(self.tol), 1e-5), [])
+                metric = (_strided(X, y, w, fine, *args) if fine < step else None) or sub
             theta, n_iter, converged = _newton(
-                prob, theta, max_iter, float(self.tol), history, approx=sub
+                prob, theta, max_iter, float(self.tol), history, approx=metric
             )
         if not converged:
             from sklearn.exceptions import ConvergenceWarning
@@ -591,6 +597,8 @@ def _newton(
     f = prob.loss(eta, theta)
     history.append(f)
     system: _NewtonSystem | None = None
+    H_approx: FloatArray | None = None
+    theta_prev = g_prev = theta
     reuse = False
     gmax_prev = np.inf
     for it in range(max_iter + 1):
@@ -605,8 +613,13 @@ def _newton(
             if gmax * APPROX_MIN_GAIN > gmax_prev:  # the subsample metric is not good enough
                 approx = None
             else:
-                system = _NewtonSystem(approx.hessian(approx.proba(approx.eta(theta))))
+                if H_approx is None:
+                    H_approx = approx.hessian(approx.proba(approx.eta(theta)))
+                else:  # BFGS: the full-data curvature along the last step corrects it
+                    H_approx = _bfgs_update(H_approx, theta - theta_prev, g - g_prev)
+                system = _NewtonSystem(H_approx)
                 reuse = True
+        theta_prev, g_prev = theta, g
         if approx is None:
             reuse = reuse and gmax <= 0.1 * gmax_prev
             if system is None or not reuse:
@@ -629,6 +642,45 @@ def _newton(
         reuse = t == 1.0
         gmax_prev = gmax
     return theta, max_iter, False
+
+
+def _strided(
+    X: NDArray[np.floating[Any]],
+    y: NDArray[np.int64],
+    w: FloatArray,
+    step: int,
+    n_classes: int,
+    C: float,
+    fit_intercept: bool,
+    chunk_size: int,
+) -> _Problem | None:
+    """The problem on every ``step``-th row, with the same penalty per unit weight (None when
+    the subsample lacks a class or weight). Its rows are copied once, compactly, in X's dtype."""
+    w_sub = w[::step]
+    sub_total = float(np.abs(w_sub).sum())
+    if sub_total <= 0 or np.unique(y[::step]).size != n_classes:
+        return None
+    c_sub = C * sub_total / float(np.abs(w).sum())
+    return _Problem(
+        np.ascontiguousarray(X[::step]),
+        y[::step],
+        w_sub,
+        n_classes,
+        c_sub,
+        fit_intercept,
+        chunk_size,
+    )
+
+
+def _bfgs_update(H: FloatArray, s: FloatArray, y: FloatArray) -> FloatArray:
+    """The BFGS update of the Hessian approximation ``H`` with step ``s`` and gradient change
+    ``y`` (unchanged when the curvature ``y.s`` is not positive)."""
+    ys = float(y @ s)
+    Hs = H @ s
+    sHs = float(s @ Hs)
+    if not (ys > 1e-12 * float(np.linalg.norm(y) * np.linalg.norm(s)) and sHs > 0):
+        return H
+    return H - np.outer(Hs, Hs) / sHs + np.outer(y, y) / ys
 
 
 @_single_threaded_blas
