@@ -655,21 +655,16 @@ def _strided(
     chunk_size: int,
 ) -> _Problem | None:
     """The problem on every ``step``-th row, with the same penalty per unit weight (None when
-    the subsample lacks a class or weight). Its rows are copied once, compactly, in X's dtype."""
+    the subsample lacks a class or weight)."""
     w_sub = w[::step]
     sub_total = float(np.abs(w_sub).sum())
-    if sub_total <= 0 or np.unique(y[::step]).size != n_classes:
+    if sub_total <= 0 or not np.all(np.bincount(y[::step], minlength=n_classes)):
         return None
     c_sub = C * sub_total / float(np.abs(w).sum())
-    return _Problem(
-        np.ascontiguousarray(X[::step]),
-        y[::step],
-        w_sub,
-        n_classes,
-        c_sub,
-        fit_intercept,
-        chunk_size,
-    )
+    # small subsamples are copied compactly (used for many passes); larger ones stay strided
+    # views (BLAS takes rows with a leading dimension of step * d; float32 converts by chunk)
+    rows = X[::step] if len(w_sub) > WARM_START_ROWS else np.ascontiguousarray(X[::step])
+    return _Problem(rows, y[::step], w_sub, n_classes, c_sub, fit_intercept, chunk_size)
 
 
 def _bfgs_update(H: FloatArray, s: FloatArray, y: FloatArray) -> FloatArray:
