@@ -231,21 +231,21 @@ class _Problem:
         plus the penalty.
 
         Rows are split between worker threads (one per CPU), each accumulating its share chunk
-        by chunk into one small reused buffer with single-threaded BLAS: many small BLAS calls
-        with multi-threaded BLAS spin-wait badly on a busy machine."""
+        by chunk into one small reused buffer with single-threaded BLAS (the solvers set it:
+        ``_single_threaded_blas``): many small BLAS calls with multi-threaded BLAS spin-wait
+        badly on a busy machine."""
         d, m = self.d, self.m
         cols = d + 1 if self.fit_intercept else d
         workers = max(1, min(os.cpu_count() or 1, self.n // (4 * self.chunk) or 1, 8))
         bounds = np.linspace(0, self.n, workers + 1).astype(int)
         parts = list(itertools.pairwise(bounds.tolist()))
-        with _one_blas_thread():
-            if workers == 1:
-                blocks = [self._hessian_rows(P, 0, self.n)]
-            else:
-                from concurrent.futures import ThreadPoolExecutor
+        if workers == 1:
+            blocks = [self._hessian_rows(P, 0, self.n)]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
 
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    blocks = list(pool.map(lambda ab: self._hessian_rows(P, *ab), parts))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                blocks = list(pool.map(lambda ab: self._hessian_rows(P, *ab), parts))
         H = np.sum(blocks, axis=0)
         for k in range(m):
             for j in range(k + 1, m):
@@ -314,8 +314,7 @@ class _NewtonSystem:
     """The eigen-decomposition of a Hessian, clipped so that every step goes downhill."""
 
     def __init__(self, H: FloatArray) -> None:
-        with _one_blas_thread():  # a small matrix: threads only spin
-            vals, self.vecs = np.linalg.eigh(H)
+        vals, self.vecs = np.linalg.eigh(H)  # the solvers run with one BLAS thread
         scale = float(np.max(np.abs(vals))) if vals.size else 1.0
         # |lambda| and a floor: exact Newton for a convex loss (non-negative weights); for the
         # non-convex loss of negative weights, negative curvature is turned into positive.
@@ -663,7 +662,11 @@ def _strided(
     c_sub = C * sub_total / float(np.abs(w).sum())
     # small subsamples are copied compactly (used for many passes); larger ones stay strided
     # views (BLAS takes rows with a leading dimension of step * d; float32 converts by chunk)
-    rows = X[::step] if len(w_sub) > WARM_START_ROWS else np.ascontiguousarray(X[::step])
+    rows = (
+        X[::step]
+        if len(w_sub) > WARM_START_ROWS
+        else np.ascontiguousarray(X[::step], dtype=np.float64)  # no per-pass float32 conversion
+    )
     return _Problem(rows, y[::step], w_sub, n_classes, c_sub, fit_intercept, chunk_size)
 
 
