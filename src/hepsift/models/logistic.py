@@ -662,11 +662,7 @@ def _strided(
     c_sub = C * sub_total / float(np.abs(w).sum())
     # small subsamples are copied compactly (used for many passes); larger ones stay strided
     # views (BLAS takes rows with a leading dimension of step * d; float32 converts by chunk)
-    rows = (
-        X[::step]
-        if len(w_sub) > WARM_START_ROWS
-        else np.ascontiguousarray(X[::step], dtype=np.float64)  # no per-pass float32 conversion
-    )
+    rows = X[::step] if len(w_sub) > WARM_START_ROWS else np.ascontiguousarray(X[::step])
     return _Problem(rows, y[::step], w_sub, n_classes, c_sub, fit_intercept, chunk_size)
 
 
