@@ -17,7 +17,11 @@ eigenvalues are clipped to be positive, which keeps steps downhill when negative
 weights make the loss non-convex. When the multinomial Hessian would be large
 (K (d + 1) > ``NEWTON_MAX_PARAMS``) it falls back to gradient descent with line search.
 Large data sets (n > ``WARM_START_MIN_ROWS``) are first solved on an evenly strided subsample,
-then polished by Newton steps on all events: the full-data optimum is the one returned.
+then polished by steps on all events: the full-data gradient with the Hessian of a (finer)
+strided subsample, corrected by BFGS updates from the full-data gradient changes, so that no
+full-data Hessian is computed unless those steps stop gaining ``APPROX_MIN_GAIN`` per step.
+The full-data optimum (gradient at most ``tol``) is the one returned. The solvers run with
+single-threaded BLAS (their products are memory bound; the Hessian uses threads of its own).
 
 ``gd``: full-batch gradient descent with a fixed ``learning_rate`` for up to ``max_iter`` steps.
 
