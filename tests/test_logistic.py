@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -174,12 +175,56 @@ def test_subsample_warm_start_gives_the_full_data_optimum(
     rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     X, y, w = _binary_data(rng, n=4000, d=4)
+    full_hessians = _count_full_hessians(monkeypatch, len(X))
     plain = LogisticRegression(C=0.3).fit(X, y, sample_weight=w)
+    n_plain = full_hessians()
     monkeypatch.setattr(logistic_module, "WARM_START_MIN_ROWS", 1000)
     monkeypatch.setattr(logistic_module, "WARM_START_ROWS", 400)
     warm = LogisticRegression(C=0.3).fit(X, y, sample_weight=w)
-    assert warm.n_iter_ < plain.n_iter_
+    assert full_hessians() < n_plain  # the point of the warm start: fewer n d^2 passes
     np.testing.assert_allclose(warm.coef_, plain.coef_, rtol=1e-6, atol=1e-9)
+
+
+def _count_full_hessians(monkeypatch: pytest.MonkeyPatch, n: int) -> Callable[[], int]:
+    """A function returning the Hessians computed on all ``n`` rows since its last call."""
+    counts = [0]
+    original = logistic_module._Problem.hessian
+
+    def spy(self: _Problem, P: np.ndarray) -> np.ndarray:
+        counts[0] += self.n == n
+        return original(self, P)
+
+    monkeypatch.setattr(logistic_module._Problem, "hessian", spy)
+
+    def taken() -> int:
+        value, counts[0] = counts[0], 0
+        return value
+
+    return taken
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", ["isotropic", "correlated"])
+def test_large_fit_uses_subsample_hessians_and_matches_sklearn(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, kind: str, dtype: type
+) -> None:
+    """Large data: the subsample's Hessian drives the full-data steps (no full-data Hessian on
+    an easy problem) and the optimum is still scikit-learn's."""
+    n, d = 40_000, 8
+    X = rng.standard_normal((n, d))
+    if kind == "correlated":
+        X = X @ (np.eye(d) + rng.normal(0, 0.6, (d, d)))
+    y = (X @ rng.normal(0, 0.5, d) + rng.logistic(size=n) > 0).astype(int)
+    X = X.astype(dtype)
+    monkeypatch.setattr(logistic_module, "WARM_START_MIN_ROWS", 10_000)
+    monkeypatch.setattr(logistic_module, "WARM_START_ROWS", 5_000)
+    full_hessians = _count_full_hessians(monkeypatch, n)
+    ours = LogisticRegression(C=0.5).fit(X, y)
+    assert ours.converged_
+    assert full_hessians() == 0
+    ref = SkLogistic(C=0.5, tol=1e-10, max_iter=10_000).fit(X.astype(np.float64), y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=1e-4, atol=1e-6)
 
 
 def test_nand_gate_is_learned() -> None:

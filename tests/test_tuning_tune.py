@@ -14,6 +14,7 @@ import yaml
 import hepsift.models as models
 from hepsift.cli import main
 from hepsift.errors import ConfigError, DataError
+from hepsift.extras import available
 from hepsift.tuning.tune import load_tune_config, tune
 
 
@@ -140,8 +141,9 @@ def test_cli_tune_models_onnx(
     assert "parity" in capsys.readouterr().out and (tmp_path / "m.onnx").is_file()
     assert main(["models"]) == 0
     assert "easy-ensemble" in capsys.readouterr().out
-    assert main(["models", "mlp"]) == 0
-    assert "weight_decay" in capsys.readouterr().out
+    if available("torch"):  # a core-only install lists mlp but cannot describe it
+        assert main(["models", "mlp"]) == 0
+        assert "weight_decay" in capsys.readouterr().out
     assert main(["models", "mpl"]) == 2
     assert "did you mean 'mlp'" in capsys.readouterr().err
     assert main(["tune", str(tmp_path / "missing.yaml")]) == 2

@@ -17,107 +17,115 @@ import typer
 __all__ = ["register"]
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``models``, ``tune`` and ``onnx`` commands to ``app``."""
+def models_cmd(
+    name: str | None = typer.Argument(None, help="a family: show its hyperparameters"),
+) -> None:
+    """List the model families, or the hyperparameters of NAME with their defaults."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
 
-    @app.command("models")
-    def models_cmd(
-        name: str | None = typer.Argument(None, help="a family: show its hyperparameters"),
-    ) -> None:
-        """List the model families, or the hyperparameters of NAME with their defaults."""
-        from rich.console import Console
-        from rich.table import Table
+    from hepsift.extras import MissingExtraError
+    from hepsift.models.registry import MODELS, hyperparameters, model_class
 
-        from hepsift.models.registry import MODELS, hyperparameters, model_class
-
-        console = Console(highlight=False)
-        if name is None:
-            table = Table(title="model families (every one exports to ONNX)")
-            table.add_column("name")
-            table.add_column("class")
-            table.add_column("inputs")
-            table.add_column("eval_set")
-            table.add_column("scales inputs")
-            for key in MODELS:
-                cls = model_class(key)
-                table.add_row(
-                    key,
-                    MODELS[key],
-                    ", ".join(sorted(cls.inputs)),
-                    "yes" if cls.supports_eval_set else "",
-                    "yes" if cls.scales_inputs else "",
-                )
-            console.print(table)
-            return
-        table = Table(title=f"hyperparameters of '{name}'")
+    console = Console(highlight=False)
+    if name is None:
+        table = Table(title="model families (every one exports to ONNX)")
         table.add_column("name")
-        table.add_column("default")
-        for key, default in hyperparameters(name).items():
-            table.add_row(key, repr(default))
-        console.print(table)
-
-    @app.command("tune")
-    def tune_cmd(
-        config: str = typer.Argument(..., help="YAML tuning config (model, space, trials, data)"),
-        out: str = typer.Option("tune-out", "--out", help="directory for the results"),
-    ) -> None:
-        """Tune hyperparameters with Optuna (seeded TPE; median pruning for torch models)."""
-        from rich.console import Console
-        from rich.table import Table
-
-        from hepsift.tuning.tune import tune
-
-        console = Console(highlight=False)
-        result = tune(config, out=out)
-        table = Table(
-            title=f"{result.model}: {len(result.trials)} trials, {result.n_pruned} pruned"
-        )
-        table.add_column("trial", justify="right")
-        table.add_column("state")
-        table.add_column("validation AUC", justify="right")
-        table.add_column("params")
-        for t in sorted(result.trials, key=lambda t: -(t["value"] or 0.0))[:10]:
+        table.add_column("class")
+        table.add_column("inputs")
+        table.add_column("eval_set")
+        table.add_column("scales inputs")
+        for key in MODELS:
+            try:
+                cls = model_class(key)
+            except MissingExtraError as exc:  # listed, with the install line
+                install = escape(str(exc).partition(": ")[2])
+                table.add_row(key, f"{MODELS[key]} ({install})", "")
+                continue
             table.add_row(
-                str(t["number"]),
-                t["state"],
-                "-" if t["value"] is None else f"{t['value']:.4f}",
-                ", ".join(f"{k}={v}" for k, v in t["params"].items()),
+                key,
+                MODELS[key],
+                ", ".join(sorted(cls.inputs)),
+                "yes" if cls.supports_eval_set else "",
+                "yes" if cls.scales_inputs else "",
             )
         console.print(table)
-        console.print(f"best validation AUC {result.best_value:.4f} with {result.best_params}")
-        console.print(f"results in {result.out}/ (best_params.json, trials.json)")
+        return
+    table = Table(title=f"hyperparameters of '{name}'")
+    table.add_column("name")
+    table.add_column("default")
+    for key, default in hyperparameters(name).items():
+        table.add_row(key, repr(default))
+    console.print(table)
 
-    @app.command("onnx")
-    def onnx_cmd(
-        model_dir: str = typer.Argument(..., help="a model directory written by save()"),
-        output: str = typer.Argument(..., help="the ONNX file to write"),
-        events: int = typer.Option(1000, "--events", help="events for the parity check"),
-        atol: float = typer.Option(1e-5, "--atol", help="largest allowed |score difference|"),
-        param: float | None = typer.Option(
-            None, "--param", help="parameter value (e.g. mass in GeV) for a parametric model"
-        ),
-    ) -> None:
-        """Export a saved model to ONNX and check ONNX Runtime against the model."""
-        import numpy as np
-        from rich.console import Console
 
-        from hepsift.export import check_parity, export_onnx
-        from hepsift.models import load
+def tune_cmd(
+    config: str = typer.Argument(..., help="YAML tuning config (model, space, trials, data)"),
+    out: str = typer.Option("tune-out", "--out", help="directory for the results"),
+) -> None:
+    """Tune hyperparameters with Optuna (seeded TPE; median pruning for torch models)."""
+    from rich.console import Console
+    from rich.table import Table
 
-        model = load(model_dir)
-        path = export_onnx(model, output)
-        X = np.random.default_rng(0).normal(size=(events, int(model.n_features_in_)))
-        if hasattr(model, "scaler_"):  # draw inputs in the model's own units
-            X = model.scaler_.inverse_transform(X)
-        inputs: dict[str, float] = {}
-        if model.parametric:
-            value = param if param is not None else getattr(model, "param_center_", None)
-            if value is None:  # the pNN has its training masses' centre
-                from hepsift.errors import ConfigError
+    from hepsift.tuning.tune import tune
 
-                raise ConfigError(f"'{model_dir}' is a parametric model: pass --param VALUE")
-            inputs["param"] = float(value)
-        diff = check_parity(model, path, X.astype(np.float32), atol=atol, **inputs)
-        Console(highlight=False).print(
-            f"wrote {path}; parity on {events} events: max |diff| = {diff:.2e} (<= {atol:g})"
+    console = Console(highlight=False)
+    result = tune(config, out=out)
+    table = Table(title=f"{result.model}: {len(result.trials)} trials, {result.n_pruned} pruned")
+    table.add_column("trial", justify="right")
+    table.add_column("state")
+    table.add_column("validation AUC", justify="right")
+    table.add_column("params")
+    for t in sorted(result.trials, key=lambda t: -(t["value"] or 0.0))[:10]:
+        table.add_row(
+            str(t["number"]),
+            t["state"],
+            "-" if t["value"] is None else f"{t['value']:.4f}",
+            ", ".join(f"{k}={v}" for k, v in t["params"].items()),
         )
+    console.print(table)
+    console.print(f"best validation AUC {result.best_value:.4f} with {result.best_params}")
+    console.print(f"results in {result.out}/ (best_params.json, trials.json)")
+
+
+def onnx_cmd(
+    model_dir: str = typer.Argument(..., help="a model directory written by save()"),
+    output: str = typer.Argument(..., help="the ONNX file to write"),
+    events: int = typer.Option(1000, "--events", help="events for the parity check"),
+    atol: float = typer.Option(1e-5, "--atol", help="largest allowed |score difference|"),
+    param: float | None = typer.Option(
+        None, "--param", help="parameter value (e.g. mass in GeV) for a parametric model"
+    ),
+) -> None:
+    """Export a saved model to ONNX and check ONNX Runtime against the model."""
+    import numpy as np
+    from rich.console import Console
+
+    from hepsift.export import check_parity, export_onnx
+    from hepsift.models import load
+
+    model = load(model_dir)
+    path = export_onnx(model, output)
+    X = np.random.default_rng(0).normal(size=(events, int(model.n_features_in_)))
+    if hasattr(model, "scaler_"):  # draw inputs in the model's own units
+        X = model.scaler_.inverse_transform(X)
+    inputs: dict[str, float] = {}
+    if model.parametric:
+        value = param if param is not None else getattr(model, "param_center_", None)
+        if value is None:  # the pNN has its training masses' centre
+            from hepsift.errors import ConfigError
+
+            raise ConfigError(f"'{model_dir}' is a parametric model: pass --param VALUE")
+        inputs["param"] = float(value)
+    diff = check_parity(model, path, X.astype(np.float32), atol=atol, **inputs)
+    Console(highlight=False).print(
+        f"wrote {path}; parity on {events} events: max |diff| = {diff:.2e} (<= {atol:g})"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``models``, ``tune`` and ``onnx`` commands to ``app``."""
+    app.command("models")(models_cmd)
+    app.command("tune")(tune_cmd)
+    app.command("onnx")(onnx_cmd)

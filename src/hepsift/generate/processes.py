@@ -102,9 +102,11 @@ def run_pythia(settings: tuple[str, ...], *, n_events: int, pythia_seed: int) ->
     import time
 
     import awkward as ak
-    import pythia8mc as pythia8
 
     from hepsift.errors import GenerationError
+    from hepsift.extras import require
+
+    pythia8 = require("pythia8mc", "event generation")
 
     pythia = pythia8.Pythia("", False)
     for line in (*BASE_SETTINGS, *settings, f"Random:seed = {pythia_seed}"):

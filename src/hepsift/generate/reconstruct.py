@@ -346,8 +346,10 @@ def jets(det: Detector, rng: np.random.Generator) -> Jets:
     """Anti-kt R = 0.4 jets on towers (one FastJet call per chunk), pT > 25 GeV, |eta| < 4.5,
     with truth flavour (b/c hadron within dR < 0.3) and an MV2c10-like b-tagging score."""
     import awkward as ak
-    import fastjet
 
+    from hepsift.extras import require
+
+    fastjet = require("fastjet", "jet clustering in event generation")
     _quiet_fastjet(fastjet)
     tow = det.towers
     keep = tow.values > C.JET_TOWER_ET_MIN_GEV

@@ -34,6 +34,7 @@ class TorchModel:
     scales_inputs: ClassVar[bool] = True
     seed_param: ClassVar[str | None] = "seed"
     progress_param: ClassVar[str | None] = "progress"
+    requires_extra: ClassVar[str | None] = "torch"
     net_: Any
     scaler_: Any
 

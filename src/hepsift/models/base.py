@@ -106,6 +106,9 @@ class Model(BaseEstimator):  # type: ignore[misc]
     reports_epochs: ClassVar[bool] = False
     seed_param: ClassVar[str | None] = None
     progress_param: ClassVar[str | None] = None
+    #: the optional install extra the family needs (``"torch"``), checked by
+    #: :func:`hepsift.models.model_class` before the family is used (:mod:`hepsift.extras`)
+    requires_extra: ClassVar[str | None] = None
     #: ``"param" in inputs`` (set for every subclass by ``__init_subclass__``)
     parametric: ClassVar[bool] = False
     #: the learned attribute that says the model is fitted

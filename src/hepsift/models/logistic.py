@@ -17,7 +17,11 @@ eigenvalues are clipped to be positive, which keeps steps downhill when negative
 weights make the loss non-convex. When the multinomial Hessian would be large
 (K (d + 1) > ``NEWTON_MAX_PARAMS``) it falls back to gradient descent with line search.
 Large data sets (n > ``WARM_START_MIN_ROWS``) are first solved on an evenly strided subsample,
-then polished by Newton steps on all events: the full-data optimum is the one returned.
+then polished by steps on all events: the full-data gradient with the Hessian of a (finer)
+strided subsample, corrected by BFGS updates from the full-data gradient changes, so that no
+full-data Hessian is computed unless those steps stop gaining ``APPROX_MIN_GAIN`` per step.
+The full-data optimum (gradient at most ``tol``) is the one returned. The solvers run with
+single-threaded BLAS (their products are memory bound; the Hessian uses threads of its own).
 
 ``gd``: full-batch gradient descent with a fixed ``learning_rate`` for up to ``max_iter`` steps.
 
@@ -27,11 +31,13 @@ Both stop when the largest gradient component of ``f`` is at most ``tol``; other
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,10 +52,16 @@ FloatArray = NDArray[np.float64]
 SOLVERS = ("newton", "gd")
 #: Above this many parameters (K (d + 1)) the multinomial Newton solver uses gradient descent.
 NEWTON_MAX_PARAMS = 1500
-#: Data sets with more rows than this get a Newton warm start on a strided subsample.
-WARM_START_MIN_ROWS = 200_000
-#: Rows in the warm-start subsample.
+#: Data sets with more rows than this get a Newton warm start on a strided subsample, whose
+#: Hessian then also stands in for the full-data one.
+WARM_START_MIN_ROWS = 80_000
+#: Rows in the warm-start subsample (at most a quarter of the data).
 WARM_START_ROWS = 50_000
+#: Rows of the (finer) subsample whose Hessian stands in for the full-data one.
+HESSIAN_ROWS = 200_000
+#: While the subsample's Hessian is used on the full data, each step must cut the largest
+#: gradient component at least this many times (else exact Hessians take over).
+APPROX_MIN_GAIN = 4.0
 PAYLOAD = "logistic.npz"
 
 
@@ -61,10 +73,39 @@ def _expit(x: FloatArray) -> FloatArray:
 
 
 def _softmax(eta: FloatArray) -> FloatArray:
-    z = eta - eta.max(axis=1, keepdims=True)
+    z: FloatArray = eta - eta.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
+
+
+@functools.cache
+def _blas_controller() -> Any:
+    """One threadpoolctl controller (finding the loaded libraries takes milliseconds)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> Any:
+    """A context in which BLAS runs single-threaded."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+_Solver = TypeVar("_Solver", bound=Callable[..., Any])
+
+
+def _single_threaded_blas(solver: _Solver) -> _Solver:
+    """Run ``solver`` with single-threaded BLAS: its products are matrix-vector products
+    (memory bound), where BLAS threads gain little on an idle machine and spin-wait badly on a
+    shared one; the Hessian spreads its rows over threads of its own."""
+
+    @functools.wraps(solver)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with _one_blas_thread():
+            return solver(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 class _Problem:
@@ -102,6 +143,7 @@ class _Problem:
             self.Y = np.zeros((self.n, self.m))
             self.Y[np.arange(self.n), y] = 1.0
         self.y = y
+        self._exp_cache: tuple[FloatArray | None, FloatArray] = (None, np.empty(0))
         self.p = self.m * (self.d + 1) if fit_intercept else self.m * self.d
 
     # parameters are a flat vector: for each class row k, [W_k (d), b_k (1 if intercept)]
@@ -141,8 +183,16 @@ class _Problem:
 
     def loss(self, eta: FloatArray, theta: FloatArray) -> float:
         if self.binary:
+            # softplus(e) - y e with softplus(e) = max(e, 0) + log(1 + exp(-|e|)); exp(-|e|) is
+            # kept for proba() of the same eta (the accepted step's), which then costs no exp.
             e = eta[:, 0]
-            per = np.logaddexp(0.0, e)
+            z = np.abs(e)
+            np.negative(z, out=z)
+            np.exp(z, out=z)
+            self._exp_cache = (eta, z)
+            per = z + 1.0
+            np.log(per, out=per)  # log(1 + z): absolute error <= 1 ulp of 1, as the sum's own
+            per += np.maximum(e, 0.0)
             per -= self.Y[:, 0] * e
         else:
             mx = eta.max(axis=1)
@@ -153,7 +203,15 @@ class _Problem:
         return float(self.ws @ per) + 0.5 * self.pen * float(np.sum(W * W))
 
     def proba(self, eta: FloatArray) -> FloatArray:
-        return _expit(eta) if self.binary else _softmax(eta)
+        if not self.binary:
+            return _softmax(eta)
+        cached, z = self._exp_cache
+        if cached is not eta:
+            return _expit(eta)
+        # expit(e) = 1 / (1 + exp(-e)) for e >= 0 and exp(e) / (1 + exp(e)) for e < 0
+        p = np.where(eta[:, 0] >= 0.0, 1.0, z)
+        p /= 1.0 + z
+        return p.reshape(-1, 1)
 
     def gradient(self, P: FloatArray, theta: FloatArray) -> FloatArray:
         R = P - self.Y
@@ -176,23 +234,21 @@ class _Problem:
         plus the penalty.
 
         Rows are split between worker threads (one per CPU), each accumulating its share chunk
-        by chunk into one small reused buffer with single-threaded BLAS: many small BLAS calls
-        with multi-threaded BLAS spin-wait badly on a busy machine."""
+        by chunk into one small reused buffer with single-threaded BLAS (the solvers set it:
+        ``_single_threaded_blas``): many small BLAS calls with multi-threaded BLAS spin-wait
+        badly on a busy machine."""
         d, m = self.d, self.m
         cols = d + 1 if self.fit_intercept else d
         workers = max(1, min(os.cpu_count() or 1, self.n // (4 * self.chunk) or 1, 8))
         bounds = np.linspace(0, self.n, workers + 1).astype(int)
         parts = list(itertools.pairwise(bounds.tolist()))
-        from threadpoolctl import threadpool_limits
+        if workers == 1:
+            blocks = [self._hessian_rows(P, 0, self.n)]
+        else:
+            from concurrent.futures import ThreadPoolExecutor
 
-        with threadpool_limits(limits=1, user_api="blas"):
-            if workers == 1:
-                blocks = [self._hessian_rows(P, 0, self.n)]
-            else:
-                from concurrent.futures import ThreadPoolExecutor
-
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    blocks = list(pool.map(lambda ab: self._hessian_rows(P, *ab), parts))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                blocks = list(pool.map(lambda ab: self._hessian_rows(P, *ab), parts))
         H = np.sum(blocks, axis=0)
         for k in range(m):
             for j in range(k + 1, m):
@@ -261,7 +317,7 @@ class _NewtonSystem:
     """The eigen-decomposition of a Hessian, clipped so that every step goes downhill."""
 
     def __init__(self, H: FloatArray) -> None:
-        vals, self.vecs = np.linalg.eigh(H)
+        vals, self.vecs = np.linalg.eigh(H)  # the solvers run with one BLAS thread
         scale = float(np.max(np.abs(vals))) if vals.size else 1.0
         # |lambda| and a floor: exact Newton for a convex loss (non-negative weights); for the
         # non-convex loss of negative weights, negative curvature is turned into positive.
@@ -388,27 +444,17 @@ class LogisticRegression(Classifier):
                 prob, theta, float(self.learning_rate), max_iter, float(self.tol), history, True
             )
         else:
-            step = max(1, prob.n // WARM_START_ROWS)
-            w_sub = w[::step]
-            sub_total = float(np.abs(w_sub).sum())
-            if (
-                prob.n > WARM_START_MIN_ROWS
-                and sub_total > 0
-                and np.unique(y[::step]).size == n_classes
-            ):
-                # same penalty per unit weight as the full problem
-                c_sub = float(self.C) * sub_total / float(np.abs(w).sum())
-                sub = _Problem(
-                    X[::step],
-                    y[::step],
-                    w_sub,
-                    n_classes,
-                    c_sub,
-                    bool(self.fit_intercept),
-                    int(self.chunk_size),
-                )
+            args = (n_classes, float(self.C), bool(self.fit_intercept), int(self.chunk_size))
+            sub = metric = None
+            step, fine = max(4, prob.n // WARM_START_ROWS), max(4, prob.n // HESSIAN_ROWS)
+            if prob.n > WARM_START_MIN_ROWS:
+                sub = _strided(X, y, w, step, *args)
+            if sub is not None:
                 theta, _, _ = _newton(sub, theta, max_iter, max(float(self.tol), 1e-5), [])
-            theta, n_iter, converged = _newton(prob, theta, max_iter, float(self.tol), history)
+                metric = (_strided(X, y, w, fine, *args) if fine < step else None) or sub
+            theta, n_iter, converged = _newton(
+                prob, theta, max_iter, float(self.tol), history, approx=metric
+            )
         if not converged:
             from sklearn.exceptions import ConvergenceWarning
 
@@ -501,16 +547,30 @@ def _line_search(
     return None
 
 
+@_single_threaded_blas
 def _newton(
-    prob: _Problem, theta: FloatArray, max_iter: int, tol: float, history: list[float]
+    prob: _Problem,
+    theta: FloatArray,
+    max_iter: int,
+    tol: float,
+    history: list[float],
+    approx: _Problem | None = None,
 ) -> tuple[FloatArray, int, bool]:
     """Damped Newton. Near the optimum (last full step cut the gradient >= 10x) the previous
     Hessian is reused (a chord step: linear convergence at a tiny rate, no n d^2 work); as
-    soon as a step does less well, the Hessian is recomputed."""
+    soon as a step does less well, the Hessian is recomputed.
+
+    ``approx``: a subsample of the same problem (same parameters, same penalty per unit
+    weight) whose Hessian stands in for the full-data one: a Newton step in the subsample's
+    metric on the full-data gradient converges linearly at a rate of about the Hessian's
+    relative sampling error, without any n d^2 work on the full data. When a step cuts the
+    gradient less than ``APPROX_MIN_GAIN`` times, or fails, exact Hessians take over."""
     eta = prob.eta(theta)
     f = prob.loss(eta, theta)
     history.append(f)
     system: _NewtonSystem | None = None
+    H_approx: FloatArray | None = None
+    theta_prev = g_prev = theta
     reuse = False
     gmax_prev = np.inf
     for it in range(max_iter + 1):
@@ -521,19 +581,32 @@ def _newton(
             return theta, it, True
         if it == max_iter:
             break
-        reuse = reuse and gmax <= 0.1 * gmax_prev
-        if system is None or not reuse:
-            system = _NewtonSystem(prob.hessian(P))
+        if approx is not None:
+            if gmax * APPROX_MIN_GAIN > gmax_prev:  # the subsample metric is not good enough
+                approx = None
+            else:
+                if H_approx is None:
+                    H_approx = approx.hessian(approx.proba(approx.eta(theta)))
+                else:  # BFGS: the full-data curvature along the last step corrects it
+                    H_approx = _bfgs_update(H_approx, theta - theta_prev, g - g_prev)
+                system = _NewtonSystem(H_approx)
+                reuse = True
+        theta_prev, g_prev = theta, g
+        if approx is None:
+            reuse = reuse and gmax <= 0.1 * gmax_prev
+            if system is None or not reuse:
+                system = _NewtonSystem(prob.hessian(P))
+        assert system is not None
         direction = system.direction(g)
         if -float(g @ direction) <= 1e-15 * max(1.0, abs(f)):
-            if reuse:  # stalled on an old Hessian: retry with a fresh one
-                reuse, gmax_prev = False, np.inf
+            if reuse:  # stalled on an old or approximate Hessian: retry with a fresh one
+                reuse, gmax_prev, approx = False, np.inf, None
                 continue
             return theta, it, True  # no further decrease representable in float64
         step = _line_search(prob, theta, eta, f, g, direction, 1.0)
         if step is None:
             if reuse:
-                reuse, gmax_prev = False, np.inf
+                reuse, gmax_prev, approx = False, np.inf, None
                 continue
             return theta, it, True  # at the numerical optimum along every descent direction
         t, theta, eta, f = step
@@ -543,6 +616,41 @@ def _newton(
     return theta, max_iter, False
 
 
+def _strided(
+    X: NDArray[np.floating[Any]],
+    y: NDArray[np.int64],
+    w: FloatArray,
+    step: int,
+    n_classes: int,
+    C: float,
+    fit_intercept: bool,
+    chunk_size: int,
+) -> _Problem | None:
+    """The problem on every ``step``-th row, with the same penalty per unit weight (None when
+    the subsample lacks a class or weight)."""
+    w_sub = w[::step]
+    sub_total = float(np.abs(w_sub).sum())
+    if sub_total <= 0 or not np.all(np.bincount(y[::step], minlength=n_classes)):
+        return None
+    c_sub = C * sub_total / float(np.abs(w).sum())
+    # small subsamples are copied compactly (used for many passes); larger ones stay strided
+    # views (BLAS takes rows with a leading dimension of step * d; float32 converts by chunk)
+    rows = X[::step] if len(w_sub) > WARM_START_ROWS else np.ascontiguousarray(X[::step])
+    return _Problem(rows, y[::step], w_sub, n_classes, c_sub, fit_intercept, chunk_size)
+
+
+def _bfgs_update(H: FloatArray, s: FloatArray, y: FloatArray) -> FloatArray:
+    """The BFGS update of the Hessian approximation ``H`` with step ``s`` and gradient change
+    ``y`` (unchanged when the curvature ``y.s`` is not positive)."""
+    ys = float(y @ s)
+    Hs = H @ s
+    sHs = float(s @ Hs)
+    if not (ys > 1e-12 * float(np.linalg.norm(y) * np.linalg.norm(s)) and sHs > 0):
+        return H
+    return H - np.outer(Hs, Hs) / sHs + np.outer(y, y) / ys
+
+
+@_single_threaded_blas
 def _gradient_descent(
     prob: _Problem,
     theta: FloatArray,

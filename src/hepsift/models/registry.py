@@ -54,8 +54,20 @@ def model_class(name: str) -> type[Any]:
         raise ConfigError(
             f"unknown model '{name}'{suggest(name, MODELS)} (known: {', '.join(sorted(MODELS))})"
         )
+    from hepsift import extras
+
     module, _, cls = MODELS[name].partition(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    what = f"model family '{name}'"
+    try:
+        found: type[Any] = getattr(importlib.import_module(module), cls)
+    except ModuleNotFoundError as exc:  # a module-level import of an absent extra (torch)
+        error = extras.error_for(exc, what)
+        if error is None:
+            raise
+        raise error from None
+    if found.requires_extra is not None:  # families that import their extra lazily
+        extras.require_extra(found.requires_extra, what)
+    return found
 
 
 def hyperparameters(name: str) -> dict[str, Any]:
