@@ -125,3 +125,23 @@ def test_unknown_example_is_one_line_exit_2() -> None:
     assert "did you mean 'nand'" in lines[0]
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("run", "--sett", "x=1"), "No such option: --sett"),
+        (("nosuch",), "No such command 'nosuch'"),
+        (("onnx",), "Missing argument"),
+        (("generate", "higgs-diphoton", "--events", "abc"), "Invalid value for '--events'"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(args: tuple[str, ...], expected: str) -> None:
+    """Command-line usage errors (click's, including typer's own copy of click) are one line."""
+    proc = _run(*args)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0]
+    assert "--help" in lines[0]
+    assert "Traceback" not in proc.stderr

@@ -48,6 +48,28 @@ for _module in COMMAND_MODULES:
     _module.register(app)
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's usage-error classes: typer >= 0.26 raises those of its own copy of click."""
+    import click
+
+    found: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as TyperClickException
+    except ImportError:  # an older typer uses the click package itself
+        pass
+    else:
+        found.append(TyperClickException)
+    return tuple(found)
+
+
+def _one_line(exc: Exception) -> str:
+    """A usage error as one line, with the command whose --help tells more."""
+    message = " ".join(str(getattr(exc, "format_message", exc.__str__)()).split())
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) if ctx is not None else None
+    return f"{message} (see '{path} --help')" if path else message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (2 on a user error, with one line on stderr)."""
     try:
@@ -63,13 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 1
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return 2
-        raise
+    except _usage_errors() as exc:  # click usage errors arrive here in non-standalone mode
+        typer.echo(f"error: {_one_line(exc)}", err=True)
+        return 2
     return 0
 
 
