@@ -7,22 +7,18 @@ check data) does not train far enough to pass ``check_classifiers_train``: the v
 estimators of that kind (``sklearn.utils._test_common.instance_generator``'s
 ``PER_ESTIMATOR_XFAIL_CHECKS``), next to it in ``EXPECTED``.
 
-The pNN needs ``param=`` in ``fit`` and ``predict_proba``, which the suite cannot pass: it is
-checked through an adapter that gives every event the same mass (``_OneMassPNN``).
+The torch families (mlp, pnn) are checked in ``test_check_estimator_torch.py``, which an install
+without the torch extra skips whole.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
-from numpy.typing import ArrayLike, NDArray
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from sklearn.utils.validation import _num_samples
 
 import hepsift.models as models
-from hepsift.models.pnn import PNN
 
 #: sklearn's reason for weighted fits that are not "repeat the event w times" fits
 NOT_REPEAT = "sample_weight is not equivalent to removing/repeating samples."
@@ -62,36 +58,13 @@ EXPECTED: dict[str, dict[str, str]] = {
 }
 
 FAST = ["logistic", "tree", "forest", "bdt", "scaled", "undersample"]
-SLOW = ["easy-ensemble", "bagging", "mlp"]
-
-
-class _OneMassPNN(PNN):
-    """The pNN with one fixed mass for every event, so the suite can call it without param=."""
-
-    def fit(  # type: ignore[override]
-        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
-    ) -> _OneMassPNN:
-        n = _num_samples(X)
-        super().fit(X, y, sample_weight, param=np.full(n, 500.0))
-        return self
-
-    def predict_proba(self, X: ArrayLike, param: Any = None) -> NDArray[np.float64]:
-        return super().predict_proba(X, 500.0 if param is None else param)
-
-    def predict(self, X: ArrayLike, param: Any = None) -> NDArray[Any]:
-        return super().predict(X, 500.0 if param is None else param)
-
-    def decision_score(self, X: ArrayLike, param: Any = None) -> NDArray[np.float64]:
-        return super().decision_score(X, 500.0 if param is None else param)
-
-    def score(  # type: ignore[override]
-        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, **_: Any
-    ) -> float:
-        return super().score(X, y, sample_weight, param=500.0)
+SLOW = ["easy-ensemble", "bagging"]
+#: checked in test_check_estimator_torch.py (skipped whole without the torch extra)
+TORCH = ["mlp", "pnn"]
 
 
 def test_every_classifier_family_is_checked() -> None:
-    assert set(FAST) | set(SLOW) | {"pnn"} == set(models.CLASSIFIERS)
+    assert set(FAST) | set(SLOW) | set(TORCH) == set(models.CLASSIFIERS)
 
 
 def _expected(estimator: Any) -> dict[str, str]:
@@ -110,10 +83,4 @@ def test_sklearn_checks(estimator: Any, check: Any) -> None:
     [models.create(name, **PARAMS[name]) for name in SLOW], expected_failed_checks=_expected
 )
 def test_sklearn_checks_slow(estimator: Any, check: Any) -> None:
-    check(estimator)
-
-
-@pytest.mark.slow
-@parametrize_with_checks([_OneMassPNN(**PARAMS["pnn"])], expected_failed_checks=_expected)
-def test_sklearn_checks_pnn(estimator: Any, check: Any) -> None:
     check(estimator)

@@ -172,8 +172,15 @@ def average_graphs(parts: Sequence[tuple[Any, NDArray[np.int64]]], n_classes: in
     terms: list[str] = []
     for i, (proto, cols) in enumerate(parts):
         pre = f"b{i:03d}_"
-        renamed = compose.add_prefix(proto, pre, rename_inputs=False)
-        g = renamed.graph
+        _inputs = {v.name for v in proto.graph.input}
+        g = compose.add_prefix(proto, pre, rename_inputs=False).graph
+        # onnx < 1.18 prefixes the node inputs that read a graph input even with
+        # rename_inputs=False: point them back at the shared input (X)
+        for node in g.node:
+            node.input[:] = [
+                name[len(pre) :] if name.startswith(pre) and name[len(pre) :] in _inputs else name
+                for name in node.input
+            ]
         nodes.extend(g.node)
         inits.extend(g.initializer)
         value_info.extend(g.value_info)

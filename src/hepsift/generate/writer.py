@@ -84,16 +84,22 @@ def read_chunk(path: Path) -> tuple[Any, dict[str, Any], np.ndarray | None]:
 def write_root(path: Path, branches: Mapping[str, Any], tree: str = "mini") -> None:
     """A ROOT file with one TTree; record fields become ``<record>_<field>`` branches and each
     record's shared counter is ``<record>_n`` (as in ATLAS Open Data)."""
+    import awkward as ak
     import uproot
+
+    # branch types first, then the data: uproot < 5.4 takes only types in mktree
+    types = {
+        k: v.type if isinstance(v, ak.Array) else np.asarray(v).dtype for k, v in branches.items()
+    }
 
     def _write(tmp: Path) -> None:
         with uproot.recreate(tmp) as f:
             f.mktree(
                 tree,
-                dict(branches),
+                types,
                 counter_name=lambda counted: f"{counted}_n",
                 field_name=lambda outer, inner: inner if outer == "" else f"{outer}_{inner}",
-            )
+            ).extend(dict(branches))
 
     atomic_write_with(path, _write, suffix=".root")
 
