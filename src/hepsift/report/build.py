@@ -239,12 +239,24 @@ def _data_section(
             ["validation", metrics.get("n_validation") or 0],
             ["test", metrics.get("n_test")],
         ],
-        note=f"Test weights are scaled by {yield_scale:.4g} to expected yields for significances.",
+        note=_yield_note(metrics.get("yield_scale"), yield_scale),
     )
     yields_block = Block(
         heading="Cutflow and yields", id="data-yields", tables=[*cut_blocks, ytab, split_tab]
     )
     return Section("data", "Data", [data_block, yields_block])
+
+
+def _yield_note(per_sample: Any, overall: float) -> str:
+    """How split weights become expected yields (each sample scaled to its full yield)."""
+    if isinstance(per_sample, Mapping) and per_sample:
+        factors = [float(v) for v in per_sample.values()]
+        return (
+            "Each sample's test and validation weights are scaled to its full expected yield "
+            f"(test factors {min(factors):.4g}-{max(factors):.4g}); the best cut is chosen on "
+            "the validation split and its significance quoted on the test split."
+        )
+    return f"Test weights are scaled by {overall:.4g} to expected yields for significances."
 
 
 def _features_section(figs: FigureSet, cfg: Any, train: Any, raw_train: Any) -> Section:
@@ -287,7 +299,7 @@ def _binary_comparison(figs: FigureSet, blk: Block, cfg: Any, evaluations: Seque
             figs.draw(
                 "significance_scan",
                 partial(_call_ax, plots.significance_scan, (scans,), {}),
-                title="Asimov significance vs cut",
+                title="Asimov significance vs cut (on the split where the cut is chosen)",
             )
         )
 
@@ -330,8 +342,8 @@ def _comparison_section(
             cols,
             rows,
             note="AUC intervals: central 68 % of a weighted Poisson bootstrap "
-            f"({cfg.evaluation.bootstrap} replicas). Z_A: Asimov significance of the best cut at "
-            f"{cfg.weights.lumi_fb:g} fb^-1.",
+            f"({cfg.evaluation.bootstrap} replicas). Z_A: Asimov significance on the test split "
+            f"of the best cut chosen on the validation split, at {cfg.weights.lumi_fb:g} fb^-1.",
         )
     )
     cols, rows = _metric_rows(evaluations)
