@@ -145,3 +145,33 @@ def test_usage_errors_are_one_line_exit_2(args: tuple[str, ...], expected: str) 
     assert lines[0].startswith("error: ") and expected in lines[0]
     assert "--help" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_with_one_line(tmp_path: Path) -> None:
+    """SIGINT during a long command: exit 130 (so `&&` chains stop), one line, no manifest."""
+    import signal
+    import time
+
+    from hepsift.extras import available
+
+    if not available("generate"):
+        pytest.skip("needs the optional extra 'generate' (pip install 'hepsift[generate]')")
+    out = tmp_path / "gen"
+    proc = subprocess.Popen(
+        [*_hepsift_command(), "generate", "higgs-diphoton", "-n", "5000", "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": str(Path(sys.executable).parent), "COLUMNS": "120", "NO_COLOR": "1"},
+    )
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:  # the generator has started
+        time.sleep(0.2)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("interrupted: exit 130")
+    assert "Traceback" not in err
+    assert not (out / "manifest.json").exists()

@@ -73,12 +73,18 @@ def _one_line(exc: Exception) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (2 on a user error, with one line on stderr)."""
     try:
-        app(args=argv, standalone_mode=False)
+        # commands return None; typer returns an exit code instead of raising in this mode,
+        # and turns Ctrl-C (KeyboardInterrupt) into 130
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+            if code == 130:
+                typer.echo("interrupted: exit 130 (what was finished is kept; nothing half-written is left)", err=True)
+            return code
     except HepsiftError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
+        typer.echo("interrupted: exit 130 (what was finished is kept; nothing half-written is left)", err=True)
         return 130
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
