@@ -48,6 +48,10 @@ for _module in COMMAND_MODULES:
     _module.register(app)
 
 
+#: the one line of a Ctrl-C (atomic writes: finished files stay, nothing is half-written)
+INTERRUPTED = "interrupted: exit 130 (what was finished is kept; nothing half-written is left)"
+
+
 def _usage_errors() -> tuple[type[Exception], ...]:
     """Click's usage-error classes: typer >= 0.26 raises those of its own copy of click."""
     import click
@@ -78,13 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and not isinstance(code, bool) and code != 0:
             if code == 130:
-                typer.echo("interrupted: exit 130 (what was finished is kept; nothing half-written is left)", err=True)
+                typer.echo(INTERRUPTED, err=True)
             return code
     except HepsiftError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        typer.echo("interrupted: exit 130 (what was finished is kept; nothing half-written is left)", err=True)
+        typer.echo(INTERRUPTED, err=True)
         return 130
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
