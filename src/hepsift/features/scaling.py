@@ -159,6 +159,23 @@ class Scaler:
         out = (np.clip(arr, self.lo_, self.hi_) - self.center_) / self.scale_
         return out.astype(out_dtype, copy=False)
 
+    def float32_form(
+        self,
+    ) -> tuple[
+        NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], NDArray[np.float32], bool
+    ]:
+        """``(lo, hi, center, scale, clip)`` in float32, the form ONNX graphs and torch buffers
+        compute with: infinite clip bounds become float32's extremes; ``clip`` says whether any
+        bound is finite (else the clipping can be skipped)."""
+        self._check_fitted()
+        f32 = np.finfo(np.float32)
+        clip = bool(np.any(np.isfinite(self.lo_)) or np.any(np.isfinite(self.hi_)))
+        lo = np.where(np.isfinite(self.lo_), self.lo_, f32.min).astype(np.float32)
+        hi = np.where(np.isfinite(self.hi_), self.hi_, f32.max).astype(np.float32)
+        center = np.asarray(self.center_, dtype=np.float32)
+        scale = np.asarray(self.scale_, dtype=np.float32)
+        return lo, hi, center, scale, clip
+
     def fit_transform(self, X: ArrayLike, sample_weight: ArrayLike | None = None) -> NDArray[Any]:
         return self.fit(X, sample_weight).transform(X)
 

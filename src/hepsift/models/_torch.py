@@ -278,14 +278,9 @@ def register_scaler_buffers(module: Any, scaler: Any) -> None:
     (``lo``, ``hi``, ``center``, ``scale``; ``module.clip`` says whether to clip)."""
     import torch
 
-    f32 = np.finfo(np.float32)
-    module.clip = bool(np.any(np.isfinite(scaler.lo_)) or np.any(np.isfinite(scaler.hi_)))
-    lo = np.where(np.isfinite(scaler.lo_), scaler.lo_, f32.min)
-    hi = np.where(np.isfinite(scaler.hi_), scaler.hi_, f32.max)
-    module.register_buffer("lo", torch.tensor(lo, dtype=torch.float32))
-    module.register_buffer("hi", torch.tensor(hi, dtype=torch.float32))
-    module.register_buffer("center", torch.tensor(scaler.center_, dtype=torch.float32))
-    module.register_buffer("scale", torch.tensor(scaler.scale_, dtype=torch.float32))
+    lo, hi, center, scale, module.clip = scaler.float32_form()
+    for name, value in (("lo", lo), ("hi", hi), ("center", center), ("scale", scale)):
+        module.register_buffer(name, torch.tensor(value))
 
 
 def apply_scaler_buffers(module: Any, x: Any) -> Any:

@@ -95,23 +95,15 @@ class Scaled(Classifier):
         inner._check_fit_keywords(rest)
 
     # -- the scaler in float32, as the ONNX graph computes it --------------------------------
-    def _bounds(self) -> tuple[NDArray[np.float32], NDArray[np.float32], bool]:
-        sc = self.scaler_
-        clip = bool(np.any(np.isfinite(sc.lo_)) or np.any(np.isfinite(sc.hi_)))
-        f32 = np.finfo(np.float32)
-        lo = np.where(np.isfinite(sc.lo_), sc.lo_, f32.min).astype(np.float32)
-        hi = np.where(np.isfinite(sc.hi_), sc.hi_, f32.max).astype(np.float32)
-        return lo, hi, clip
-
     def scale_features(self, X: ArrayLike) -> NDArray[np.float32]:
         """The inner model's input: ``X`` scaled in float32 (the ONNX graph's arithmetic)."""
         x = np.array(X, dtype=np.float32)
-        lo, hi, clip = self._bounds()
+        lo, hi, center, scale, clip = self.scaler_.float32_form()
         if clip:
             np.maximum(x, lo, out=x)
             np.minimum(x, hi, out=x)
-        x -= np.asarray(self.scaler_.center_, dtype=np.float32)
-        x /= np.asarray(self.scaler_.scale_, dtype=np.float32)
+        x -= center
+        x /= scale
         return x
 
     # -- fit / predict -----------------------------------------------------------------------
@@ -185,11 +177,11 @@ class Scaled(Classifier):
     def _onnx_proto(self) -> Any:
         from hepsift.export import onnx_proto_of, prepend_scaler
 
-        lo, hi, clip = self._bounds()
+        lo, hi, center, scale, clip = self.scaler_.float32_form()
         return prepend_scaler(
             onnx_proto_of(self.estimator_),
             lo=lo if clip else None,
             hi=hi if clip else None,
-            center=np.asarray(self.scaler_.center_, dtype=np.float32),
-            scale=np.asarray(self.scaler_.scale_, dtype=np.float32),
+            center=center,
+            scale=scale,
         )
