@@ -69,7 +69,7 @@ def test_tiny_run_files_and_manifest(tiny_run: Path, atlas_file: Path) -> None:
     with uproot.open(tiny_run / "ggF.root") as f:
         ours = f["mini"]
         for b in ours.branches:
-            if b.name.endswith("_n") or b.name not in real_types:
+            if b.name not in real_types:  # counters too: photon_n, jet_n, lep_n are uint32
                 continue
             want = real_types[b.name]
             got = b.interpretation
@@ -148,6 +148,29 @@ def test_interrupted_run_leaves_no_final_file_and_resumes(
     monkeypatch.setattr(runner, "run_chunk", real)
     generate("higgs-diphoton", out=tmp_path, images=True, **TINY)  # type: ignore[arg-type]
     _same(_arrays(tiny_run / "ggF.root"), _arrays(tmp_path / "ggF.root"))
+    # the same seed gives the same content checksums (the file bytes hold write times)
+    ours = json.loads((tmp_path / "manifest.json").read_text())["content_sha256"]
+    first = json.loads((tiny_run / "manifest.json").read_text())["content_sha256"]
+    assert ours == first and set(ours) == {"ggF.root", "ggF.images.npz"}
+
+
+def test_corrupt_chunk_is_regenerated_with_a_warning(tiny_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "ggF.root").unlink()
+    chunks = sorted((run / ".chunks" / "ggF").glob("chunk-*.npz"))
+    data = chunks[1].read_bytes()
+    chunks[1].write_bytes(data[: len(data) // 2])  # truncated, as by a full disk
+    kept = chunks[0].stat().st_mtime_ns
+    with pytest.warns(runner.ChunkWarning, match="corrupt or truncated"):
+        generate("higgs-diphoton", out=run, images=True, **TINY)  # type: ignore[arg-type]
+    from hepsift.generate.writer import read_chunk
+
+    assert chunks[0].stat().st_mtime_ns == kept  # the good chunk reused
+    assert len(read_chunk(chunks[1])[0]) > 0  # the truncated one rewritten whole
+    _same(_arrays(tiny_run / "ggF.root"), _arrays(run / "ggF.root"))
 
 
 @pytest.mark.slow
@@ -181,6 +204,10 @@ def test_bad_inputs_raise_clear_errors(tmp_path: Path) -> None:
         generate("higgs-diphotn", events=10, out=tmp_path)
     with pytest.raises(ConfigError, match="positive integer"):
         generate("photon-id", events=0, out=tmp_path)
+    with pytest.raises(ConfigError, match=f"at most {runner.MAX_EVENTS_PER_SAMPLE}"):
+        generate("photon-id", events=1_000_000_000_000, out=tmp_path)
+    with pytest.raises(ConfigError, match="larger chunk_size"):
+        generate("photon-id", events=10_000_000, out=tmp_path, chunk_size=1)
     with pytest.raises(ConfigError, match="did you mean 'zprime_750'"):
         generate("resonance-ttbar", events=10, out=tmp_path, samples=["zprime_75"])
     with pytest.raises(ConfigError, match="outside the allowed range"):
@@ -204,6 +231,10 @@ def test_cli_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
     assert code == 2 and "allowed range" in capsys.readouterr().err
     code = main(["generate", "photon-id", "--events", "-3", "--out", str(tmp_path)])
     assert code == 2
+    capsys.readouterr()
+    code = main(["generate", "photon-id", "--events", "1000000000000", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "--events" in err
 
 
 def test_cli_list_describes_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
@@ -218,3 +249,114 @@ def test_cli_list_describes_scenarios(capsys: pytest.CaptureFixture[str]) -> Non
         "zprime_500",
     ):
         assert word in text
+
+
+# ------------------------------------------------------------------ lepton+jets configurations
+
+
+@pytest.mark.parametrize("n_chunks", [1, 2, 3])
+@pytest.mark.parametrize("odd", [0, 1])
+def test_lepton_charge_configurations_are_balanced(n_chunks: int, odd: int) -> None:
+    from hepsift.generate.scenarios import samples_for
+
+    zp, ttbar = samples_for("resonance-ttbar", [500])[0], samples_for("resonance-ttbar", [500])[1]
+    events = 20 * n_chunks + odd
+    tasks = runner.plan_tasks(
+        "resonance-ttbar", [zp, ttbar], events=events, chunk_size=20, seed=3, images=False
+    )
+    for s in (zp, ttbar):
+        mine = [t for t in tasks if t.sample == s]
+        per_cfg = [sum(t.n_events for t in mine if s.configuration(t.chunk) == c) for c in (0, 1)]
+        assert sum(per_cfg) == events and abs(per_cfg[0] - per_cfg[1]) <= odd  # balanced
+        assert len({t.chunk for t in mine}) == len(mine)  # distinct chunks, so distinct seeds
+        assert all(0 < t.n_events <= 20 for t in mine)
+        # the two configurations are the two W charges decaying to a lepton
+        cfg0 = next(t for t in mine if s.configuration(t.chunk) == 0)
+        cfg1 = next(t for t in mine if s.configuration(t.chunk) == 1)
+        assert "24:onPosIfAny = 11 13" in s.settings_for_chunk(cfg0.chunk)
+        assert "24:onNegIfAny = 11 13" in s.settings_for_chunk(cfg1.chunk)
+        # event numbers stay unique
+        numbers = [t.first_event_number + i for t in mine for i in range(t.n_events)]
+        assert len(set(numbers)) == len(numbers)
+
+
+def test_cross_sections_of_disjoint_configurations_add_up() -> None:
+    from hepsift.generate.assemble import combine_xsec, configurations
+
+    def meta(cfg: int, n: int, sigma: float, err: float) -> dict[str, float]:
+        return {
+            "configuration": cfg,
+            "events_generated": n,
+            "xsection_pb": sigma,
+            "xsection_err_pb": err,
+            "sum_weights": float(n),
+        }
+
+    metas = [meta(0, 100, 10.0, 1.0), meta(1, 200, 11.0, 0.5), meta(0, 300, 12.0, 0.4)]
+    sigma, err = combine_xsec(metas)
+    # mean within a configuration (same process, independent estimates), sum over them
+    assert sigma == pytest.approx((100 * 10.0 + 300 * 12.0) / 400 + 11.0)
+    err0 = np.hypot(100 * 1.0, 300 * 0.4) / 400
+    assert err == pytest.approx(np.hypot(err0, 0.5))
+    cfgs = configurations(metas)
+    assert [c["events_generated"] for c in cfgs] == [400, 200]
+    # one configuration: the event-weighted mean, as before
+    single = [meta(0, 100, 10.0, 1.0), meta(0, 300, 12.0, 0.4)]
+    assert combine_xsec(single)[0] == pytest.approx(11.5)
+
+
+# ------------------------------------------------------------------ HEPMASS background mass
+
+
+def _fake_resonance_chunks(n: int, sample: str, signal_mass: float | None, seed: int) -> tuple:  # type: ignore[type-arg]
+    from hepsift.generate.scenarios import HEPMASS_FEATURES
+
+    rng = np.random.default_rng(seed)
+    mtt = np.full(n, signal_mass) if signal_mass else rng.uniform(350.0, 2000.0, n)
+    rows: dict[str, np.ndarray] = {f: rng.normal(size=n) for f in HEPMASS_FEATURES}
+    rows["mtt_true"] = mtt
+    rows["eventNumber"] = np.arange(1, n + 1)
+    rows["mcWeight"] = np.ones(n)
+    meta = {
+        "chunk": 0,
+        "configuration": 0,
+        "events_generated": n,
+        "events_accepted": n,
+        "sum_weights": float(n),
+        "xsection_pb": 1.0,
+        "xsection_err_pb": 0.1,
+        "pythia_seconds": 0.0,
+        "seconds": 0.0,
+    }
+    return ak.zip(rows), [meta], None, np.zeros(0, np.int64), np.zeros(n, np.int64)
+
+
+def test_resonance_mass_column_does_not_reveal_the_class(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from hepsift.generate import assemble
+    from hepsift.generate.scenarios import samples_for
+    from hepsift.metrics import auc
+
+    masses = [500.0, 1000.0, 1500.0]
+    samples = samples_for("resonance-ttbar", masses)
+    loaded = {}
+    for i, s in enumerate(samples):
+        mass = s.extra["mass_gev"] if s.is_signal else None
+        loaded[s.name] = _fake_resonance_chunks(1500 if s.is_signal else 1000, s.name, mass, i)
+    assemble._write_resonance(samples, loaded, tmp_path, 7, masses)
+    t = pq.read_table(tmp_path / "resonance-ttbar.parquet").to_pydict()
+    t = {k: np.asarray(v) for k, v in t.items()}
+    bkg = {k: v[t["label"] == 0] for k, v in t.items()}
+    assert set(np.unique(bkg["mass"])) == set(masses)  # drawn from the signal masses
+    counts = np.array([np.sum(bkg["mass"] == m) for m in masses])
+    assert np.all(np.abs(counts / counts.sum() - 1 / 3) < 0.05)  # uniformly
+    assert abs(auc(t["label"], t["mass"]) - 0.5) < 0.03  # the mass alone: no separation
+    assert not np.allclose(bkg["mass"], bkg["mtt_true"])  # the true m_tt kept on its own
+    assert auc(t["label"], -np.abs(t["mtt_true"] - t["mass"])) > 0.9  # (it would leak)
+    # seeded: the same seed draws the same masses
+    again = tmp_path / "again"
+    again.mkdir()
+    assemble._write_resonance(samples, loaded, again, 7, masses)
+    t2 = pq.read_table(again / "resonance-ttbar.parquet").to_pydict()
+    np.testing.assert_array_equal(t["mass"], t2["mass"])

@@ -135,3 +135,48 @@ def test_toy_ntuple_is_atomic_and_seeded(tmp_path: Path, fsynced: list[str]) -> 
         # one SumWeights for the whole file (over every chunk)
         sumw = ta["SumWeights"].array(library="np")
         assert np.allclose(sumw, ta["mcWeight"].array(library="np").sum(), rtol=1e-5)
+
+
+def test_root_counters_are_uint32_like_atlas_open_data(tmp_path: Path, atlas_file: Path) -> None:
+    jets = ak.zip({"pt": ak.values_astype(ak.Array([[50.0, 30.0], [], [40.0]]), np.float32)})
+    writer.write_root(tmp_path / "s.root", {"met_et": np.ones(3, np.float32), "jet": jets})
+    with uproot.open(tmp_path / "s.root") as f, uproot.open(atlas_file) as real:
+        ours, theirs = f["mini"]["jet_n"], real["mini"]["jet_n"]
+        assert ours.typename == theirs.typename == "uint32_t"
+        assert ours.interpretation == theirs.interpretation
+        assert f["mini"]["jet_pt"].array().tolist() == [[50.0, 30.0], [], [40.0]]
+        assert f["mini"]["jet_pt"].title == "jet_pt[jet_n]/F"  # a counted array, not a vector
+    # the uint32 counter is scoped to hepsift's write: plain uproot writes are untouched
+    with uproot.recreate(tmp_path / "plain.root") as f:
+        f.mktree("t", {"jet": jets.type}).extend({"jet": jets})
+    with uproot.open(tmp_path / "plain.root") as f:
+        assert f["t"]["njet"].typename == "int32_t"
+
+
+def test_content_checksum_ignores_header_bytes(tmp_path: Path) -> None:
+    jets = ak.zip({"pt": ak.Array([[50.0, 30.0], [], [40.0]])})
+    branches = {"met_et": np.array([1.0, 2.0, 3.0]), "jet": jets}
+    writer.write_root(tmp_path / "a.root", branches)
+    writer.write_root(tmp_path / "b.root", branches)
+    # uproot writes a fresh UUID (uuid1) and the write time into every file
+    assert writer.sha256(tmp_path / "a.root") != writer.sha256(tmp_path / "b.root")
+    assert writer.content_sha256(tmp_path / "a.root") == writer.content_sha256(tmp_path / "b.root")
+    other = {"met_et": np.array([1.0, 2.0, 3.5]), "jet": jets}
+    writer.write_root(tmp_path / "c.root", other)
+    assert writer.content_sha256(tmp_path / "c.root") != writer.content_sha256(tmp_path / "a.root")
+    # jagged structure counts, not only the flat values
+    moved = {
+        "met_et": branches["met_et"],
+        "jet": ak.zip({"pt": ak.Array([[50.0], [30.0], [40.0]])}),
+    }
+    writer.write_root(tmp_path / "d.root", moved)
+    assert writer.content_sha256(tmp_path / "d.root") != writer.content_sha256(tmp_path / "a.root")
+    for name in ("x.parquet", "y.parquet"):
+        writer.write_parquet(tmp_path / name, {"a": np.arange(3.0), "s": np.array(["u", "v", "w"])})
+    assert writer.content_sha256(tmp_path / "x.parquet") == writer.content_sha256(
+        tmp_path / "y.parquet"
+    )
+    img = np.zeros((2, 3, 50, 50), dtype=np.float32)
+    writer.write_images(tmp_path / "i.npz", img, np.array([1, 2]))
+    writer.write_images(tmp_path / "j.npz", img, np.array([1, 3]))
+    assert writer.content_sha256(tmp_path / "i.npz") != writer.content_sha256(tmp_path / "j.npz")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 from hepsift.generate import constants as C
 from hepsift.generate.processes import Sample, derive_seeds
 from hepsift.generate.writer import (
+    content_sha256,
     read_chunk,
     sha256,
     write_csv,
@@ -20,16 +22,48 @@ from hepsift.generate.writer import (
     write_root,
 )
 
-__all__ = ["assemble", "complete_manifest"]
+__all__ = ["assemble", "combine_xsec", "complete_manifest", "configurations"]
+
+#: how background rows of the resonance table get their ``mass`` (recorded in the manifest)
+BACKGROUND_MASS_POLICY = (
+    "HEPMASS: each background row carries a mass drawn uniformly from the generated Z' masses "
+    "(masses_gev), seeded by (seed, sample); the mass column never reveals the class. The "
+    "true m_tt of every row is in column mtt_true (Parquet only; not a feature)"
+)
+
+
+def configurations(metas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per Pythia configuration of a sample (``meta['configuration']``, 0 when absent): its
+    chunks' event-weighted mean cross section (pb) and error, events and sum of weights.
+
+    Chunks of one configuration estimate the same cross section (so they are averaged);
+    different configurations are disjoint pieces of the sample (so they add up)."""
+    out = []
+    for cfg in sorted({int(m.get("configuration", 0)) for m in metas}):
+        ms = [m for m in metas if int(m.get("configuration", 0)) == cfg]
+        n = np.array([m["events_generated"] for m in ms], dtype=float)
+        s = np.array([m["xsection_pb"] for m in ms], dtype=float)
+        e = np.array([m["xsection_err_pb"] for m in ms], dtype=float)
+        out.append(
+            {
+                "configuration": cfg,
+                "chunks": len(ms),
+                "events_generated": int(n.sum()),
+                "sum_weights": float(sum(m["sum_weights"] for m in ms)),
+                "xsection_pb": float(np.sum(n * s) / n.sum()),
+                "xsection_err_pb": float(np.sqrt(np.sum((n * e) ** 2)) / n.sum()),
+            }
+        )
+    return out
 
 
 def combine_xsec(metas: list[dict[str, Any]]) -> tuple[float, float]:
-    """Event-weighted mean of the per-chunk Pythia cross sections (pb) and its error."""
-    n = np.array([m["events_generated"] for m in metas], dtype=float)
-    s = np.array([m["xsection_pb"] for m in metas], dtype=float)
-    e = np.array([m["xsection_err_pb"] for m in metas], dtype=float)
-    sigma = float(np.sum(n * s) / n.sum())
-    err = float(np.sqrt(np.sum((n * e) ** 2)) / n.sum())
+    """Cross section (pb) of a sample and its error from its chunks' metadata: the
+    event-weighted mean within each configuration, summed over the (disjoint) configurations
+    (e.g. W+ -> l nu and W- -> l nu in lepton+jets t tbar)."""
+    cfgs = configurations(metas)
+    sigma = float(sum(c["xsection_pb"] for c in cfgs))
+    err = float(np.sqrt(sum(c["xsection_err_pb"] ** 2 for c in cfgs)))
     return sigma, err
 
 
@@ -51,26 +85,31 @@ def complete_manifest(path: Path, config_hash: str) -> dict[str, Any] | None:
     return dict(manifest)
 
 
-def _load(files: list[Path]) -> tuple[Any, list[dict[str, Any]], np.ndarray | None, np.ndarray]:
+_Chunks = tuple[Any, list[dict[str, Any]], np.ndarray | None, np.ndarray, np.ndarray]
+
+
+def _load(files: list[Path]) -> _Chunks:
+    """(rows, chunk metadata, images, image event numbers, configuration of each row)."""
     import awkward as ak
 
-    rows, metas, imgs, img_ev = [], [], [], []
+    rows, metas, imgs, img_ev, cfg = [], [], [], [], []
     for f in files:
         r, m, im = read_chunk(f)
         rows.append(r)
         metas.append(m)
+        cfg.append(np.full(len(r), int(m.get("configuration", 0)), dtype=np.int64))
         if im is not None:
             imgs.append(im)
             img_ev.append(np.asarray(m["image_event_numbers"], dtype=np.int64))
     table = ak.concatenate(rows) if len(rows) > 1 else rows[0]
     images = np.concatenate(imgs) if imgs else None
     events = np.concatenate(img_ev) if img_ev else np.zeros(0, dtype=np.int64)
-    return table, metas, images, events
+    return table, metas, images, events, np.concatenate(cfg)
 
 
 def _sample_summary(s: Sample, metas: list[dict[str, Any]], seed: int, file: str) -> dict[str, Any]:
     sigma, err = combine_xsec(metas)
-    return {
+    out = {
         **s.as_dict(),
         "file": file,
         "seed": seed,
@@ -84,6 +123,18 @@ def _sample_summary(s: Sample, metas: list[dict[str, Any]], seed: int, file: str
         "pythia_seconds": float(sum(m["pythia_seconds"] for m in metas)),
         "chunk_seconds": float(sum(m["seconds"] for m in metas)),
     }
+    if s.n_configurations > 1:
+        out["configurations"] = configurations(metas)
+    return out
+
+
+def _row_weights(table: Any, metas: list[dict[str, Any]], cfg_of_row: np.ndarray) -> np.ndarray:
+    """Physics weight (pb) per row: mcWeight * sigma_c / sum_weights_c of the row's own
+    configuration c (the configurations together hold the sample's whole cross section)."""
+    scale = np.zeros(max(int(m.get("configuration", 0)) for m in metas) + 1)
+    for c in configurations(metas):
+        scale[c["configuration"]] = c["xsection_pb"] / c["sum_weights"]
+    return np.asarray(np.asarray(table["mcWeight"], dtype=np.float64) * scale[cfg_of_row])
 
 
 def _higgs_file(path: Path, s: Sample, table: Any, summary: dict[str, Any]) -> None:
@@ -110,12 +161,12 @@ def _higgs_file(path: Path, s: Sample, table: Any, summary: dict[str, Any]) -> N
     write_root(path, branches)
 
 
-_Loaded = dict[str, tuple[Any, list[dict[str, Any]], np.ndarray | None, np.ndarray]]
+_Loaded = dict[str, _Chunks]
 
 
 def _images_out(s: Sample, loaded: _Loaded, out: Path, files: list[str]) -> None:
     """Write the sample's event images (if it has any) beside the table."""
-    _, _, imgs, ev = loaded[s.name]
+    _, _, imgs, ev, _ = loaded[s.name]
     if imgs is not None:
         name = f"{s.name}.images.npz"
         write_images(out / name, imgs, ev)
@@ -129,7 +180,7 @@ def _write_higgs(
     files: list[str] = []
     summaries: list[dict[str, Any]] = []
     for s in samples:
-        table, metas, _, _ = loaded[s.name]
+        table, metas, _, _, _ = loaded[s.name]
         name = f"{s.name}.root"
         summary = _sample_summary(s, metas, seed, name)
         _higgs_file(out / name, s, table, summary)
@@ -155,10 +206,10 @@ def _write_table(
     summaries: list[dict[str, Any]] = []
     cols: dict[str, list[np.ndarray]] = {}
     for s in samples:
-        table, metas, _, _ = loaded[s.name]
+        table, metas, _, _, cfg_of_row = loaded[s.name]
         summary = _sample_summary(s, metas, seed, name)
         summaries.append(summary)
-        w = np.asarray(table["mcWeight"]) * summary["xsection_pb"] / summary["sum_weights"]
+        w = _row_weights(table, metas, cfg_of_row)
         part = columns(s, table, w)
         part["event_number"] = np.asarray(table["eventNumber"])
         part["sample"] = np.full(len(w), s.name)
@@ -192,8 +243,15 @@ def _write_photon_id(
     return files, summaries
 
 
+def background_masses(masses_gev: Sequence[float], n: int, seed: int, sample: str) -> np.ndarray:
+    """HEPMASS policy: ``n`` masses drawn uniformly from the generated signal masses, with a
+    random stream fixed by (seed, sample name)."""
+    rng = np.random.default_rng([int(seed), zlib.crc32(sample.encode()), 0x6D617373])
+    return np.asarray(rng.choice(np.asarray(masses_gev, dtype=np.float64), size=n))
+
+
 def _write_resonance(
-    samples: Sequence[Sample], loaded: _Loaded, out: Path, seed: int
+    samples: Sequence[Sample], loaded: _Loaded, out: Path, seed: int, masses: Sequence[float]
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """The HEPMASS-style table (Parquet and CSV) of the Z' mass scan and its background."""
     from hepsift.generate.scenarios import HEPMASS_FEATURES, hepmass_columns
@@ -204,7 +262,11 @@ def _write_resonance(
         part: dict[str, np.ndarray] = {"label": np.full(n, int(s.is_signal), dtype=np.int64)}
         for i, f in enumerate(HEPMASS_FEATURES):
             part[f"f{i}"] = np.asarray(table[f], dtype=np.float64)
-        part["mass"] = np.full(n, s.extra["mass_gev"]) if s.is_signal else mtt
+        part["mass"] = (
+            np.full(n, s.extra["mass_gev"])
+            if s.is_signal
+            else background_masses(masses, n, seed, s.name)
+        )
         part["weight"] = w
         part["mtt_true"] = mtt
         return part
@@ -234,10 +296,11 @@ def assemble(
 
     seed = int(config["seed"])
     loaded = {s.name: _load(chunk_files[s.name]) for s in samples}
-    writer = {"higgs-diphoton": _write_higgs, "photon-id": _write_photon_id}.get(
-        scenario, _write_resonance
-    )
-    files, summaries = writer(samples, loaded, out, seed)
+    if scenario == "resonance-ttbar":
+        files, summaries = _write_resonance(samples, loaded, out, seed, config["masses_gev"])
+    else:
+        writer = _write_higgs if scenario == "higgs-diphoton" else _write_photon_id
+        files, summaries = writer(samples, loaded, out, seed)
 
     manifest: dict[str, Any] = {
         "scenario": scenario,
@@ -247,10 +310,16 @@ def assemble(
         "versions": versions,
         "samples": summaries,
         "files": {f: sha256(out / f) for f in files},
+        "content_note": (
+            "content_sha256: a hash of the decoded arrays of each file, identical for the same "
+            "seed and settings (file bytes differ: ROOT and NPZ headers hold write times)"
+        ),
+        "content_sha256": {f: content_sha256(out / f) for f in files},
     }
     if scenario == "resonance-ttbar":
         manifest["hepmass_features"] = {f"f{i}": f for i, f in enumerate(HEPMASS_FEATURES)}
-        manifest["units"] = "GeV, rad; mass = Z' mass (signal) or true m_tt (background)"
+        manifest["units"] = "GeV, rad; mass = Z' mass (signal) or a drawn Z' mass (background)"
+        manifest["background_mass_policy"] = BACKGROUND_MASS_POLICY
     elif scenario == "higgs-diphoton":
         manifest["units"] = "MeV, rad (ATLAS Open Data convention); XSection in pb"
         manifest["preselection"] = (

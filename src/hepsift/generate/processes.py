@@ -36,7 +36,9 @@ class Sample:
 
     ``settings`` are Pythia ``readString`` lines (on top of :data:`BASE_SETTINGS`);
     ``alt_settings``, when given, replace ``settings`` in odd-numbered chunks (used to alternate
-    the W charge that decays leptonically in lepton+jets ttbar).
+    the W charge that decays leptonically in lepton+jets ttbar). The two settings are then two
+    disjoint *configurations* of one sample: the runner gives each half of the events, and
+    their cross sections add up (see :func:`hepsift.generate.assemble.combine_xsec`).
     """
 
     name: str
@@ -47,8 +49,17 @@ class Sample:
     alt_settings: tuple[str, ...] | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def n_configurations(self) -> int:
+        """Disjoint Pythia configurations of the sample (2 with ``alt_settings``, else 1)."""
+        return 1 if self.alt_settings is None else 2
+
+    def configuration(self, chunk: int) -> int:
+        """The configuration (0 = ``settings``, 1 = ``alt_settings``) chunk ``chunk`` runs."""
+        return chunk % self.n_configurations
+
     def settings_for_chunk(self, chunk: int) -> tuple[str, ...]:
-        if self.alt_settings is not None and chunk % 2 == 1:
+        if self.alt_settings is not None and self.configuration(chunk) == 1:
             return self.alt_settings
         return self.settings
 

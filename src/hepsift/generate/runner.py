@@ -26,10 +26,28 @@ from hepsift.errors import ConfigError, GenerationError, suggest
 from hepsift.generate import constants as C
 from hepsift.generate.processes import Sample, derive_seeds
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "ChunkTask", "generate", "run_chunk"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "MAX_CHUNKS_PER_SAMPLE",
+    "MAX_EVENTS_PER_SAMPLE",
+    "ChunkTask",
+    "ChunkWarning",
+    "generate",
+    "plan_tasks",
+    "run_chunk",
+]
 
 #: Events per chunk (per Pythia initialisation); the output depends on it (seeds per chunk).
 DEFAULT_CHUNK_SIZE = 500
+#: Largest ``--events`` per sample one run accepts (about a CPU-day per sample at 1 kHz);
+#: larger productions are several runs with different seeds.
+MAX_EVENTS_PER_SAMPLE = 100_000_000
+#: Largest number of chunks per sample (the task list is built before the run starts).
+MAX_CHUNKS_PER_SAMPLE = 200_000
+
+
+class ChunkWarning(UserWarning):
+    """A finished chunk file could not be read back (corrupt or truncated): regenerated."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +96,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         "pythia_seed": pythia_seed,
         "events_generated": int(det.n),
         "events_accepted": int(accepted.sum()),
+        "configuration": task.sample.configuration(task.chunk),
         "sum_weights": float(batch.weights.sum()),
         "xsection_pb": batch.sigma_pb,
         "xsection_err_pb": batch.sigma_err_pb,
@@ -235,8 +254,72 @@ def _check_counts(*, events: Any, workers: Any, chunk_size: int, seed: Any) -> N
         raise ConfigError(f"--workers must be a positive integer, got {workers!r}")
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if events > MAX_EVENTS_PER_SAMPLE:
+        raise ConfigError(
+            f"--events {events} is more than one run generates per sample (at most "
+            f"{MAX_EVENTS_PER_SAMPLE}); split the production into runs with different --seed"
+        )
+    if math.ceil(events / chunk_size) > MAX_CHUNKS_PER_SAMPLE:
+        raise ConfigError(
+            f"--events {events} in chunks of {chunk_size} makes more than "
+            f"{MAX_CHUNKS_PER_SAMPLE} chunks per sample; use a larger chunk_size"
+        )
     if not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"--seed must be a non-negative integer, got {seed!r}")
+
+
+def plan_tasks(
+    scenario: str,
+    samples: Sequence[Sample],
+    *,
+    events: int,
+    chunk_size: int,
+    seed: int,
+    images: bool,
+) -> list[ChunkTask]:
+    """The chunks of a run, ``events`` Pythia events per sample.
+
+    A sample with two disjoint configurations (``Sample.alt_settings``: which W decays to a
+    lepton in lepton+jets t tbar) gives each configuration half of the events (the first one
+    the odd event if any), in chunks that alternate configuration (even chunk numbers run the
+    first, odd ones the second); the two halves are then balanced whatever the number of
+    chunks, and their cross sections add up in the manifest.
+    """
+    tasks: list[ChunkTask] = []
+    for s in samples:
+        k = s.n_configurations
+        mine: list[ChunkTask] = []
+        for cfg in range(k):
+            n_cfg = events // k + (1 if cfg < events % k else 0)
+            for i in range(math.ceil(n_cfg / chunk_size)):
+                n = min(chunk_size, n_cfg - i * chunk_size)
+                mine.append(
+                    ChunkTask(scenario, s, i * k + cfg, n, int(chunk_size), int(seed), images)
+                )
+        tasks += sorted(mine, key=lambda t: t.chunk)
+    return tasks
+
+
+def _readable_chunk(path: Path) -> bool:
+    """Whether a finished chunk file reads back whole; a corrupt or truncated one is reported
+    with a :class:`ChunkWarning` and regenerated (the new file replaces it atomically)."""
+    import warnings
+    import zipfile
+
+    from hepsift.generate.writer import read_chunk
+
+    if not path.is_file():
+        return False
+    try:
+        read_chunk(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        warnings.warn(
+            f"chunk file {path} is corrupt or truncated ({type(exc).__name__}); regenerating it",
+            ChunkWarning,
+            stacklevel=3,
+        )
+        return False
+    return True
 
 
 def _choose_samples(
@@ -306,16 +389,14 @@ def generate(
     if done is not None:
         return done
 
-    tasks: list[ChunkTask] = []
-    for s in chosen:
-        for c in range(math.ceil(events / chunk_size)):
-            n = min(chunk_size, events - c * chunk_size)
-            tasks.append(ChunkTask(scenario, s, c, n, int(chunk_size), int(seed), bool(images)))
+    tasks = plan_tasks(
+        scenario, chosen, events=events, chunk_size=chunk_size, seed=seed, images=bool(images)
+    )
     results: dict[tuple[str, int], Path] = {}
     todo = []
     for t in tasks:
         p = _chunk_path(out_dir, t)
-        if p.is_file():
+        if _readable_chunk(p):
             results[(t.sample.name, t.chunk)] = p
         else:
             todo.append(t)
