@@ -162,15 +162,30 @@ class WeightsConfig(_Section):
 
 class TaskConfig(_Section):
     """``binary`` (the last class is the signal) or ``multiclass``; ``classes`` maps class name
-    to the sample names (or sample-name prefixes) it holds, in order."""
+    to the sample names (or sample-name prefixes) it holds, in order.
 
-    type: Literal["binary", "multiclass"] = "binary"
+    ``regression``: the models (regressor families) learn the calibration factor
+    ``target / reference`` (e.g. truth_pt / pt) from the features; the run reports the
+    resolution (sigma_68 of reference/target) before and after and the response vs ``bins``
+    (column -> bin edges). ``classes`` may then name a single class (the samples to use)."""
+
+    type: Literal["binary", "multiclass", "regression"] = "binary"
     classes: dict[str, list[str]] | None = None
+    target: str | None = None
+    reference: str | None = None
+    bins: dict[str, list[float]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _classes(self) -> TaskConfig:
+        if self.type == "regression" and (self.target is None or self.reference is None):
+            raise ValueError(
+                "a regression task needs 'target' (the true value, e.g. truth_pt) and "
+                "'reference' (its uncalibrated measurement, e.g. pt)"
+            )
+        if self.type != "regression" and (self.target or self.reference or self.bins):
+            raise ValueError("'target', 'reference' and 'bins' belong to task type regression")
         if self.classes is not None:
-            if len(self.classes) < 2:
+            if len(self.classes) < (1 if self.type == "regression" else 2):
                 raise ValueError(f"needs at least two classes; got {list(self.classes)}")
             if self.type == "binary" and len(self.classes) != 2:
                 raise ValueError(
@@ -474,7 +489,14 @@ def _check_models(cfg: RunConfig, source: str) -> None:
             raise ConfigError(
                 f"{source}: 'models[{i}].family' '{m.family}' cannot be imported: {exc}"
             ) from None
-        if not issubclass(cls, Classifier):
+        if cfg.task.type == "regression":
+            if issubclass(cls, Classifier):
+                regressors = [n for n in MODELS if n.endswith("-regressor")]
+                raise ConfigError(
+                    f"{source}: 'models[{i}].family' '{m.family}' is a classifier; a regression "
+                    f"task trains regressors (families: {', '.join(sorted(regressors))})"
+                )
+        elif not issubclass(cls, Classifier):
             classifiers = [n for n in MODELS if not n.endswith("-regressor") and n != "pnn"]
             raise ConfigError(
                 f"{source}: 'models[{i}].family' '{m.family}' is a regressor; a run trains "
@@ -541,6 +563,7 @@ SCENARIO_BRANCHES: dict[str, tuple[str, ...]] = {
     "photon-id": (
         "pt", "eta", "phi", "Rhad", "weta2", "etcone20", "ptcone20", "ptcone30",
         "n_tracks_in_cone", "label", "weight",
+        "truth_pt", "truth_E",
     ),
 }  # fmt: skip
 

@@ -10,7 +10,7 @@ scenario (MeV in the ROOT ntuples as in ATLAS Open Data, GeV in the tables).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -69,7 +69,8 @@ SCENARIOS: dict[str, Scenario] = {
         "Prompt photons (PromptPhoton:qg2qgamma, qqbar2ggamma) vs photon candidates in QCD dijets "
         "(HardQCD:all), pTHatMin 25 GeV; one row per photon candidate (E_T > 10 GeV).",
         "OUT/photon-id.parquet (pt, eta, phi [GeV, rad], Rhad, weta2, etcone20, ptcone20, "
-        "ptcone30 [GeV], n_tracks_in_cone, label, weight [pb], event_number, sample)",
+        "ptcone30 [GeV], n_tracks_in_cone, label, weight [pb], event_number, sample, truth_pt, "
+        "truth_E [GeV] of the matched generator photon: NaN for background)",
     ),
     "higgs-diphoton": Scenario(
         "higgs-diphoton",
@@ -381,6 +382,7 @@ def _photonid_chunk(det: Any, rng: np.random.Generator, signal: bool) -> tuple[A
         "n_tracks_in_cone": ph.n_tracks_in_cone.astype(np.int32),
         "isTightID": ph.is_tight_photon,
         "label": np.full(len(ph.et), int(signal), dtype=np.int8),
+        **matched_truth(ph.event, ph.eta, ph.phi, truth, C.TRUTH_MATCH_DR, signal),
     }
     accepted = np.bincount(ph.event, minlength=det.n) > 0
     return ak.zip(rows), accepted
@@ -463,6 +465,22 @@ def _ttbar_chunk(det: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
     accepted = np.zeros(n, dtype=bool)
     accepted[sel_ev] = True
     return ak.zip(rows), accepted
+
+
+def matched_truth(
+    ev: np.ndarray, eta: np.ndarray, phi: np.ndarray, truth: Any, dr: float, use: bool
+) -> dict[str, np.ndarray]:
+    """``truth_pt`` / ``truth_E`` (GeV) of the nearest generator photon of ``truth`` (same
+    event, within ``dr``; E = pT cosh(eta)) for each candidate, NaN where none is close or
+    ``use`` is false (the regression target of photon calibration)."""
+    from hepsift.generate.truth import nearest_truth
+
+    if not use:
+        return {"truth_pt": np.full(len(ev), np.nan), "truth_E": np.full(len(ev), np.nan)}
+    pt = nearest_truth(ev, eta, phi, truth, dr)
+    # the matched photon's eta is within dr of the candidate's: E from its own eta
+    t_eta = nearest_truth(ev, eta, phi, replace(truth, pt=truth.eta), dr)
+    return {"truth_pt": pt, "truth_E": pt * np.cosh(t_eta)}
 
 
 def build_chunk(
