@@ -168,3 +168,17 @@ def test_shipped_photon_calibration_runs_on_generated_truth(tmp_path: Path) -> N
     for m in doc["models"].values():
         assert m["after"]["median"] == pytest.approx(1.0, abs=0.01)
         assert m["after"]["sigma68"] < 1.1 * doc["before"]["sigma68"]
+
+
+def test_cli_prints_the_calibration_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from hepsift.cli import main
+
+    path = tmp_path / "calib.yaml"
+    path.write_text(yaml.safe_dump(_regression_config(300)))
+    assert main(["run", str(path), "--out", str(tmp_path / "runs"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "sigma_68" in out and "bdt" in out and "report:" in out

@@ -64,6 +64,22 @@ def _ranking_table(result: Any) -> Any:
     return table
 
 
+def _calibration_table(result: Any) -> Any:
+    """Response and resolution (sigma_68 of reco/true) before and after each regressor."""
+    from rich.table import Table
+
+    doc = result.metrics
+    table = Table(title=f"Calibration of {doc['target']} ({result.config.name}, test split)")
+    for col in ("calibration", "response (median)", "sigma_68", "before / after"):
+        table.add_column(col, justify="left" if col == "calibration" else "right")
+    before = doc["before"]
+    table.add_row(doc["reference"], f"{before['median']:.4f}", f"{before['sigma68']:.4f}", "")
+    for name, m in doc["models"].items():
+        a = m["after"]
+        table.add_row(name, f"{a['median']:.4f}", f"{a['sigma68']:.4f}", f"{m['improvement']:.3f}")
+    return table
+
+
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
@@ -105,5 +121,6 @@ def register(app: typer.Typer) -> None:
             log=log,
             progress=not quiet,
         )
-        console.print(_ranking_table(result))
+        regression = result.metrics.get("task") == "regression"
+        console.print(_calibration_table(result) if regression else _ranking_table(result))
         console.print(f"report: [bold]{result.report}[/bold]")
