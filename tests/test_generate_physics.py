@@ -121,7 +121,7 @@ def test_photon_id_variables_separate(photon_id: tuple[Path, dict[str, Any]]) ->
 
 
 def test_mwwbb_peaks_near_each_zprime_mass(ttbar: tuple[Path, dict[str, Any]]) -> None:
-    out, _ = ttbar
+    out, manifest = ttbar
     tab = pq.read_table(out / "resonance-ttbar.parquet").to_pydict()
     samp = np.asarray(tab["sample"])
     mwwbb = np.asarray(tab["f26"])
@@ -135,12 +135,29 @@ def test_mwwbb_peaks_near_each_zprime_mass(ttbar: tuple[Path, dict[str, Any]]) -
         assert abs(peaks[mass] - mass) < 0.15 * mass, (mass, peaks[mass])
         assert abs(mode - mass) < 0.25 * mass, (mass, mode)
     assert peaks[1000.0] - peaks[500.0] > 350.0
-    # background keeps its true m_tt; signal rows carry the Z' mass
+    # signal rows carry the Z' mass; background rows a mass drawn from the signal masses
+    # (HEPMASS: the mass column never reveals the class), their true m_tt on its own
     mass_col = np.asarray(tab["mass"])
     bkg = samp == "ttbar_mtt0"
-    np.testing.assert_allclose(mass_col[bkg], np.asarray(tab["mtt_true"])[bkg])
-    assert np.all(mass_col[bkg] > 340.0) and np.all(np.asarray(tab["label"])[bkg] == 0)
+    assert set(mass_col[bkg]) == {500.0, 1000.0} and np.all(np.asarray(tab["label"])[bkg] == 0)
+    assert np.all(np.asarray(tab["mtt_true"])[bkg] > 340.0)
     assert set(mass_col[samp == "zprime_500"]) == {500.0}
+    assert "HEPMASS" in manifest["background_mass_policy"]
+
+
+def test_lepton_jets_cross_section_sums_both_charges(ttbar: tuple[Path, dict[str, Any]]) -> None:
+    _, manifest = ttbar
+    for s in manifest["samples"]:
+        cfgs = s["configurations"]  # W+ -> l nu and W- -> l nu, half of the events each
+        assert [c["configuration"] for c in cfgs] == [0, 1]
+        assert cfgs[0]["events_generated"] == cfgs[1]["events_generated"] == 100
+        assert s["xsection_pb"] == pytest.approx(cfgs[0]["xsection_pb"] + cfgs[1]["xsection_pb"])
+        # the two charges have the same cross section (CP), within Pythia's errors
+        diff = abs(cfgs[0]["xsection_pb"] - cfgs[1]["xsection_pb"])
+        assert diff < 5 * np.hypot(cfgs[0]["xsection_err_pb"], cfgs[1]["xsection_err_pb"])
+    ttbar_lo = next(s for s in manifest["samples"] if s["name"] == "ttbar_mtt0")
+    # LO t tbar, m_tt < 700 GeV, e/mu + jets (2 x 2/9 x 6/9 of 13 TeV t tbar): about 130 pb
+    assert 90.0 < ttbar_lo["xsection_pb"] < 180.0
 
 
 def test_hepmass_csv_layout(ttbar: tuple[Path, dict[str, Any]]) -> None:
