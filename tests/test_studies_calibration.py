@@ -182,3 +182,12 @@ def test_cli_prints_the_calibration_table(
     assert main(["run", str(path), "--out", str(tmp_path / "runs"), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "sigma_68" in out and "bdt" in out and "report:" in out
+
+
+def test_regression_columns_are_checked_before_anything_runs() -> None:
+    cfg = _regression_config(30)
+    cfg["task"]["target"] = "truth_ptt"
+    with pytest.raises(ConfigError, match="task.target.*did you mean 'truth_pt'"):
+        load_config(cfg)
+    with pytest.raises(ConfigError, match="task.reference"):
+        load_config("photon-calibration", overrides=["task.reference=ptt"])

@@ -576,26 +576,39 @@ def _scenario_branches(scenario: str) -> tuple[str, ...] | None:
     return None
 
 
+def _columns_read(cfg: RunConfig) -> list[tuple[str, str]]:
+    """(key path, column) of every column the run reads: features, and for a regression task
+    its target, reference and binned columns."""
+    out = [(f"features[{i}]", f) for i, f in enumerate(cfg.features)]
+    if cfg.task.type == "regression":
+        out += [
+            ("task.target", cfg.task.target or ""),
+            ("task.reference", cfg.task.reference or ""),
+        ]
+        out += [(f"task.bins.{k}", k) for k in cfg.task.bins]
+    return out
+
+
 def _check_features(cfg: RunConfig, source: str) -> None:
     """Check feature names against what the data source provides, when that is known now."""
     if cfg.data.inline is not None:
         known = list(cfg.data.inline.feature_names)
-        for i, f in enumerate(cfg.features):
+        for key, f in _columns_read(cfg):
             if f not in known:
                 raise ConfigError(
-                    f"{source}: unknown feature 'features[{i}]' '{f}'{suggest(f, known)} "
+                    f"{source}: unknown feature '{key}' '{f}'{suggest(f, known)} "
                     f"(available: {', '.join(known)})"
                 )
         return
     branches = None if cfg.data.scenario is None else _scenario_branches(cfg.data.scenario)
     if branches is None:
         return
-    for i, f in enumerate(cfg.features):
+    for key, f in _columns_read(cfg):
         try:
-            resolve_feature(f, branches, where=f"features[{i}]")
+            resolve_feature(f, branches, where=key)
         except ConfigError as exc:
-            msg = str(exc).removeprefix(f"features[{i}]: ").removeprefix("features: ")
-            raise ConfigError(f"{source}: 'features[{i}]': {msg}") from None
+            msg = str(exc).removeprefix(f"{key}: ").removeprefix("features: ")
+            raise ConfigError(f"{source}: '{key}': {msg}") from None
 
 
 def _check_generated_samples(cfg: RunConfig, source: str) -> None:
