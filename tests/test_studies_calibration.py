@@ -187,7 +187,7 @@ def test_cli_prints_the_calibration_table(
 def test_regression_columns_are_checked_before_anything_runs() -> None:
     cfg = _regression_config(30)
     cfg["task"]["target"] = "truth_ptt"
-    with pytest.raises(ConfigError, match="task.target.*did you mean 'truth_pt'"):
+    with pytest.raises(ConfigError, match=r"task\.target.*did you mean 'truth_pt'"):
         load_config(cfg)
-    with pytest.raises(ConfigError, match="task.reference"):
+    with pytest.raises(ConfigError, match=r"task\.reference"):
         load_config("photon-calibration", overrides=["task.reference=ptt"])
