@@ -295,13 +295,24 @@ def _higgs_chunk(det: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
     ph = ph.select(_sorted_by_event_pt(ph.event, ph.et))
     lep = _leptons(det, cands, C.LEPTON_PT_MIN_GEV)
     tight = ph.is_tight_photon
+    # overlap removal (ATLAS H -> yy): jets within 0.4 of any stored photon, within 0.2 of an
+    # electron, within 0.4 of a muon
+    is_el = lep["type"] == 11
     jets = R.jets(det, rng)
     jets = R.overlap_free(
         jets,
-        np.concatenate([ph.event[tight], lep["event"]]),
-        np.concatenate([ph.eta[tight], lep["eta"]]),
-        np.concatenate([ph.phi[tight], lep["phi"]]),
+        np.concatenate([ph.event, lep["event"][~is_el]]),
+        np.concatenate([ph.eta, lep["eta"][~is_el]]),
+        np.concatenate([ph.phi, lep["phi"][~is_el]]),
         n,
+    )
+    jets = R.overlap_free(
+        jets,
+        lep["event"][is_el],
+        lep["eta"][is_el],
+        lep["phi"][is_el],
+        n,
+        C.JET_ELECTRON_OVERLAP_DR,
     )
     met, met_phi = R.missing_et(det)
     n_ph = np.bincount(ph.event, minlength=n)
@@ -324,6 +335,7 @@ def _higgs_chunk(det: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
                 "isTightID": _jagged(tight, n_ph, bool),
                 "ptcone30": _jagged(ph.ptcone30 * mev, n_ph, f4),
                 "etcone20": _jagged(ph.etcone20 * mev, n_ph, f4),
+                "convType": _jagged(ph.conv_type, n_ph, np.int32),
             }
         ),
         "jet": ak.zip(
@@ -380,6 +392,7 @@ def _photonid_chunk(det: Any, rng: np.random.Generator, signal: bool) -> tuple[A
         "ptcone30": ph.ptcone30,
         "n_tracks_in_cone": ph.n_tracks_in_cone.astype(np.int32),
         "isTightID": ph.is_tight_photon,
+        "convType": ph.conv_type.astype(np.int32),
         "label": np.full(len(ph.et), int(signal), dtype=np.int8),
     }
     accepted = np.bincount(ph.event, minlength=det.n) > 0
