@@ -39,7 +39,7 @@ EM_CORE_SIGMA = 0.0065
 EM_TAIL_SIGMA = 0.02
 EM_TAIL_FRACTION = 0.15
 #: Shower-to-shower fluctuation of the lateral width: sigmas scaled by exp(N(0, 1) x this).
-EM_WIDTH_SPREAD = 0.15
+EM_WIDTH_SPREAD = 0.20
 #: Deposits below this energy (GeV) go to a single cell (their spread is irrelevant for the
 #: 1 GeV cluster seeds) which keeps the number of cells and towers small.
 EM_SPREAD_E_MIN_GEV = 1.0
@@ -70,10 +70,10 @@ CONV_TYPE_FRACTIONS = (0.25, 0.10, 0.35, 0.10, 0.20)
 #: Converted photons: stochastic term scaled by this factor, and an upstream energy loss
 #: (fraction of E, exponential with this mean) of which the calibration restores the median.
 CONV_STOCH_FACTOR = 1.4
-CONV_LOSS_MEAN = 0.035
+CONV_LOSS_MEAN = 0.02
 #: Non-Gaussian response tail of every EM deposit (cracks, dead material, non-uniformity): a
 #: fraction EM_TAIL_RESPONSE_FRACTION gets a resolution EM_TAIL_RESPONSE_FACTOR times wider.
-EM_TAIL_RESPONSE_FRACTION = 0.10
+EM_TAIL_RESPONSE_FRACTION = 0.08
 EM_TAIL_RESPONSE_FACTOR = 3.5
 #: Electronic noise per calorimeter cell (energy, GeV; E_T = E / cosh(eta of the cell)). It is
 #: a fixed function of (event, cell) (counter-based), so every read of a cell sees the same value.
@@ -130,7 +130,7 @@ ISO_CONE_SMALL_DR = 0.2
 ISO_CONE_LARGE_DR = 0.3
 #: Photon tight identification (cuts on shower shapes; isolation is separate, as in ATLAS).
 PHOTON_TIGHT_RHAD_MAX = 0.022
-PHOTON_TIGHT_WETA2_MAX = 0.013
+PHOTON_TIGHT_WETA2_MAX = 0.0102
 #: Electron identification and E/p window.
 ELECTRON_RHAD_MAX = 0.05
 ELECTRON_WETA2_MAX = 0.013

@@ -324,7 +324,9 @@ def em_candidates(det: Detector, rng: np.random.Generator, et_min: float) -> Can
     etcone20 = ecal_20 + hcal_20 - cl["core_et"] - _rho_of(det, ev) * area
     matched = _track_match(det, ev, eta, phi)
     trk = det.tracks
-    p_trk = np.where(matched >= 0, trk.pt[matched] * np.cosh(trk.eta[matched]), np.nan)
+    p_trk = np.full(len(ev), np.nan)
+    has = matched >= 0
+    p_trk[has] = trk.pt[matched[has]] * np.cosh(trk.eta[matched[has]])
     pt20, n20 = track_cone(trk, ev, eta, phi, C.ISO_CONE_SMALL_DR, matched)
     pt30, _ = track_cone(trk, ev, eta, phi, C.ISO_CONE_LARGE_DR, matched)
     return Candidates(
