@@ -69,7 +69,8 @@ SCENARIOS: dict[str, Scenario] = {
         "Prompt photons (PromptPhoton:qg2qgamma, qqbar2ggamma) vs photon candidates in QCD dijets "
         "(HardQCD:all), pTHatMin 25 GeV; one row per photon candidate (E_T > 10 GeV).",
         "OUT/photon-id.parquet (pt, eta, phi [GeV, rad], Rhad, weta2, etcone20, ptcone20, "
-        "ptcone30 [GeV], n_tracks_in_cone, label, weight [pb], event_number, sample)",
+        "ptcone30 [GeV], n_tracks_in_cone, isTightID, convType, label, weight [pb], event_number, "
+        "sample)",
     ),
     "higgs-diphoton": Scenario(
         "higgs-diphoton",
