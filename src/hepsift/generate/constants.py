@@ -28,17 +28,18 @@ ECAL_ETA_MAX = 3.2
 ECAL_CELL_ETA = 0.025
 ECAL_N_PHI = 256  # cell size 2 pi / 256 = 0.0245 rad
 ECAL_N_ETA = round(2 * ECAL_ETA_MAX / ECAL_CELL_ETA)  # 256
-#: sigma(E)/E = a/sqrt(E) (+) b; the noise term c/E is applied per cluster. The constant term
-#: is the effective in-situ value (1.0 %, ATLAS Run 2 incl. non-uniformity and material) rather
-#: than the 0.7 % design value of SCENARIOS.md, so that m_gg has a realistic 1-2 % core.
+#: sigma(E)/E = a/sqrt(E) (+) b; the noise term comes from the per-cell noise (and pile-up) of
+#: the cluster cells. The constant term is the effective in-situ value (1.0 %, ATLAS Run 2 incl.
+#: non-uniformity and material), which replaces the 0.7 % design value once in SCENARIOS.md.
 ECAL_RES_STOCH_SQRT_GEV = 0.10
 ECAL_RES_CONST = 0.010
-ECAL_RES_NOISE_GEV = 0.25
 #: Lateral EM shower profile: core + tail Gaussians (sigma in eta/phi units), normalised on a
 #: 5 x 5 cell kernel around the impact cell.
 EM_CORE_SIGMA = 0.0065
 EM_TAIL_SIGMA = 0.02
 EM_TAIL_FRACTION = 0.15
+#: Shower-to-shower fluctuation of the lateral width: sigmas scaled by exp(N(0, 1) x this).
+EM_WIDTH_SPREAD = 0.20
 #: Deposits below this energy (GeV) go to a single cell (their spread is irrelevant for the
 #: 1 GeV cluster seeds) which keeps the number of cells and towers small.
 EM_SPREAD_E_MIN_GEV = 1.0
@@ -55,6 +56,50 @@ HAD_EM_FRACTION_BETA_B = 3.5
 #: Energy of a minimum-ionising muon in ECAL / HCAL (GeV).
 MUON_MIP_ECAL_GEV = 0.3
 MUON_MIP_HCAL_GEV = 1.5
+
+#: Photon conversions in the material before the ECAL: probability
+#: CONV_PROB_CENTRAL + CONV_PROB_SLOPE * (|eta| / CONV_ETA_REF)^2 (at most CONV_PROB_MAX), about
+#: 20 % at eta = 0 rising to ~50 % at |eta| = 2.4 (ATLAS: 20-60 %, ~30 % averaged over H->yy).
+CONV_PROB_CENTRAL = 0.20
+CONV_PROB_SLOPE = 0.30
+CONV_ETA_REF = 2.4
+CONV_PROB_MAX = 0.6
+#: ATLAS convType of converted photons 1..5 (1 one Si track, 2 one TRT-only track, 3 two Si,
+#: 4 two TRT-only, 5 one Si + one TRT) and their relative frequencies.
+CONV_TYPE_FRACTIONS = (0.25, 0.10, 0.35, 0.10, 0.20)
+#: Converted photons: stochastic term scaled by this factor, and an upstream energy loss
+#: (fraction of E, exponential with this mean) of which the calibration restores the median.
+CONV_STOCH_FACTOR = 1.4
+CONV_LOSS_MEAN = 0.02
+#: Non-Gaussian response tail of every EM deposit (cracks, dead material, non-uniformity): a
+#: fraction EM_TAIL_RESPONSE_FRACTION gets a resolution EM_TAIL_RESPONSE_FACTOR times wider.
+EM_TAIL_RESPONSE_FRACTION = 0.08
+EM_TAIL_RESPONSE_FACTOR = 3.5
+#: Electronic noise per calorimeter cell (energy, GeV; E_T = E / cosh(eta of the cell)). It is
+#: a fixed function of (event, cell) (counter-based), so every read of a cell sees the same value.
+ECAL_CELL_NOISE_GEV = 0.04
+HCAL_CELL_NOISE_GEV = 0.05
+
+# ---------------------------------------------------------------- pile-up
+#: Mean number of interactions per bunch crossing (2016: <mu> = 24.9); Poisson per event.
+PILEUP_MU_MEAN = 25.0
+#: Visible pile-up E_T per unit eta-phi area per interaction (GeV), spread as soft deposits
+#: (exponential E_T with mean PILEUP_DEPOSIT_ET_MEAN_GEV) uniform in |eta| < HCAL_ETA_MAX.
+PILEUP_ET_DENSITY_PER_INTERACTION_GEV = 0.2
+PILEUP_DEPOSIT_ET_MEAN_GEV = 0.6
+#: Fraction of pile-up deposits that are electromagnetic (ECAL), the rest hadronic (HCAL).
+PILEUP_EM_FRACTION = 0.5
+#: Pile-up tracks above TRACK_PT_MIN_GEV per unit eta-phi area per interaction (dN_ch/deta
+#: ~ 2.5 for pT > 0.5 GeV at 13 TeV), their pT above the threshold (exponential mean, GeV), and
+#: the fraction passing the z0 cut of the hard-scatter vertex (pile-up vertices spread over
+#: sigma_z ~ 35-45 mm; |z0 sin theta| < 3 mm keeps a few per cent of them).
+PILEUP_TRACK_DENSITY = 0.4
+PILEUP_TRACK_PT_MEAN_GEV = 0.4
+PILEUP_TRACK_LEAK_PROBABILITY = 0.07
+#: Median energy density rho (GeV per unit area) from towers in |eta| < RHO_ETA_MAX summed in
+#: patches of RHO_PATCH_TOWERS x RHO_PATCH_TOWERS towers (ATLAS: median of kt jets).
+RHO_ETA_MAX = 2.0
+RHO_PATCH_TOWERS = 8
 
 # ---------------------------------------------------------------- HCAL
 HCAL_ETA_MAX = 4.9
@@ -85,7 +130,7 @@ ISO_CONE_SMALL_DR = 0.2
 ISO_CONE_LARGE_DR = 0.3
 #: Photon tight identification (cuts on shower shapes; isolation is separate, as in ATLAS).
 PHOTON_TIGHT_RHAD_MAX = 0.022
-PHOTON_TIGHT_WETA2_MAX = 0.013
+PHOTON_TIGHT_WETA2_MAX = 0.0102
 #: Electron identification and E/p window.
 ELECTRON_RHAD_MAX = 0.05
 ELECTRON_WETA2_MAX = 0.013
@@ -105,6 +150,8 @@ JET_TOWER_ET_MIN_GEV = 0.1
 JET_PT_MIN_GEV = 25.0
 JET_ETA_MAX = 4.5
 JET_OVERLAP_DR = 0.4
+#: Jets within this distance of an electron are removed (ATLAS overlap removal).
+JET_ELECTRON_OVERLAP_DR = 0.2
 BTAG_ETA_MAX = 2.5
 BTAG_HADRON_DR = 0.3
 BTAG_HADRON_PT_MIN_GEV = 5.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from hepsift.generate import constants as C
 
@@ -21,12 +21,18 @@ __all__ = [
     "Detector",
     "Objects",
     "SparseGrid",
+    "cell_normal",
+    "conversion_probability",
     "ecal_cell_eta",
     "ecal_cell_phi",
+    "em_profile_weta2",
+    "em_response",
     "flatten_final_state",
     "hcal_cell_eta",
     "hcal_cell_phi",
+    "mip_et",
     "simulate",
+    "simulate_particles",
 ]
 
 ECAL_DPHI = C.TWO_PI / C.ECAL_N_PHI
@@ -106,6 +112,9 @@ class SparseGrid:
     n_phi: int
     keys: np.ndarray
     values: np.ndarray
+    #: per-cell noise: E_T sigma (GeV) per eta row, and the seed of the counter-based noise
+    noise: np.ndarray | None = None
+    noise_seed: int = 0
 
     @classmethod
     def from_deposits(
@@ -145,14 +154,35 @@ class SparseGrid:
         return ev, ie, ip
 
     def lookup(self, ev: np.ndarray, ie: np.ndarray, ip: np.ndarray) -> np.ndarray:
-        """Cell values at (event, ieta, iphi); 0 for empty cells and ieta outside the grid."""
+        """Cell values at (event, ieta, iphi) plus the cell noise (if the grid has noise);
+        0 for empty cells without noise and for ieta outside the grid."""
         valid = (ie >= 0) & (ie < self.n_eta)
-        key = (ev * self.n_eta + np.clip(ie, 0, self.n_eta - 1)) * self.n_phi + ip % self.n_phi
+        iec = np.clip(ie, 0, self.n_eta - 1)
+        key = (ev * self.n_eta + iec) * self.n_phi + ip % self.n_phi
         if len(self.keys) == 0:
-            return np.zeros(key.shape)
-        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
-        found = valid & (self.keys[pos] == key)
-        return np.where(found, self.values[pos], 0.0)
+            out = np.zeros(key.shape)
+        else:
+            pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+            found = valid & (self.keys[pos] == key)
+            out = np.where(found, self.values[pos], 0.0)
+        if self.noise is not None:
+            out = out + np.where(valid, self.noise[iec] * cell_normal(key, self.noise_seed), 0.0)
+        return out
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def cell_normal(keys: np.ndarray, seed: int) -> np.ndarray:
+    """Standard normal numbers that are a fixed function of (integer key, seed): a splitmix64
+    hash of the key mapped through the inverse normal CDF (counter-based, no state)."""
+    s = np.uint64((int(seed) * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) & _MASK64)
+    z = np.asarray(keys).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + s
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    u = ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    return np.asarray(ndtri(u))
 
 
 @dataclass
@@ -171,6 +201,13 @@ class Detector:
     tracks: Objects
     muons: Objects
     truth: dict[str, Any]
+    #: median pile-up + underlying-event E_T density per event (GeV per unit eta-phi area)
+    rho: np.ndarray | None = None
+    #: per event: vector sum (x, y) of the pile-up tower E_T (GeV), shape (n, 2)
+    pileup_sum: np.ndarray | None = None
+    #: final-state photons above 1 GeV in the ECAL and their ATLAS convType (0 unconverted)
+    photons: Objects | None = None
+    conv_type: np.ndarray | None = None
 
 
 def flatten_final_state(events: Any, charge_of: dict[int, float]) -> dict[str, np.ndarray]:
@@ -203,30 +240,56 @@ def _pt_eta_phi(px: np.ndarray, py: np.ndarray, pz: np.ndarray) -> tuple[np.ndar
     return pt, eta, phi
 
 
-def _gauss_fractions(u: np.ndarray, cell: float, sigma: float, half: int) -> np.ndarray:
+def _gauss_fractions(
+    u: np.ndarray, cell: float, sigma: float | np.ndarray, half: int
+) -> np.ndarray:
     """Fractions of a Gaussian (centred at fractional position u in [0, 1) of the impact cell)
     falling in the cells at offsets -half..half; shape (n, 2 * half + 1)."""
     k = np.arange(-half, half + 2, dtype=np.float64)
-    edges = (k[None, :] - u[:, None]) * (cell / sigma)
+    scale = cell / np.asarray(sigma, dtype=np.float64)
+    edges = (k[None, :] - u[:, None]) * (scale[:, None] if scale.ndim else scale)
     cdf = ndtr(edges)
     return np.diff(cdf, axis=1)
 
 
 def _lateral_kernel(
-    u_eta: np.ndarray, u_phi: np.ndarray, components: tuple[tuple[float, float], ...]
+    u_eta: np.ndarray,
+    u_phi: np.ndarray,
+    components: tuple[tuple[float, float], ...],
+    width: np.ndarray | None = None,
 ) -> np.ndarray:
-    """5 x 5 energy-sharing kernel per deposit, normalised to 1; components = (weight, sigma)."""
+    """5 x 5 energy-sharing kernel per deposit, normalised to 1; components = (weight, sigma),
+    sigmas scaled per deposit by ``width`` (shower-to-shower fluctuation; default 1)."""
     h = C.CLUSTER_HALF_ETA_CELLS
     kern = np.zeros((len(u_eta), 2 * h + 1, 2 * h + 1))
     for weight, sigma in components:
-        fe = _gauss_fractions(u_eta, C.ECAL_CELL_ETA, sigma, h)
-        fp = _gauss_fractions(u_phi, ECAL_DPHI, sigma, h)
+        sig = sigma if width is None else sigma * width
+        fe = _gauss_fractions(u_eta, C.ECAL_CELL_ETA, sig, h)
+        fp = _gauss_fractions(u_phi, ECAL_DPHI, sig, h)
         kern += weight * fe[:, :, None] * fp[:, None, :]
     kern /= kern.sum(axis=(1, 2), keepdims=True)
     return kern
 
 
-def _resolution(e: np.ndarray, stoch: float, const: float) -> np.ndarray:
+def em_profile_weta2(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For an ideal EM shower (noise-free, at eta ~ 0) hitting a cell at fractional position
+    ``u`` in [0, 1) in eta: the energy-weighted eta barycentre of the 3 x 3 core (offset from
+    the cell centre, in cells) and weta2 in 3 x 5 cells, as the reconstruction computes them."""
+    u = np.asarray(u, dtype=np.float64)
+    comps = ((1 - C.EM_TAIL_FRACTION, C.EM_CORE_SIGMA), (C.EM_TAIL_FRACTION, C.EM_TAIL_SIGMA))
+    kern = _lateral_kernel(u, np.full(len(u), 0.5), comps)
+    h = C.CLUSTER_HALF_ETA_CELLS
+    off = np.arange(-1, 2, dtype=np.float64)
+    core = kern[:, h - 1 : h + 2, h - 1 : h + 2].sum(axis=2)
+    bary = np.sum(core * off, axis=1) / core.sum(axis=1)
+    w = kern[:, h - 1 : h + 2, :].sum(axis=2)
+    x = off * C.ECAL_CELL_ETA
+    mean = np.sum(w * x, axis=1) / w.sum(axis=1)
+    weta2 = np.sqrt(np.maximum(np.sum(w * x**2, axis=1) / w.sum(axis=1) - mean**2, 0.0))
+    return bary, weta2
+
+
+def _resolution(e: np.ndarray, stoch: float | np.ndarray, const: float) -> np.ndarray:
     return np.asarray(np.sqrt((stoch / np.sqrt(np.maximum(e, 1e-6))) ** 2 + const**2))
 
 
@@ -236,9 +299,11 @@ def _ecal_deposit(
     eta: np.ndarray,
     phi: np.ndarray,
     components: tuple[tuple[float, float], ...],
+    width: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Share energies (GeV) over ECAL cells: 5 x 5 lateral profile for deposits above
-    EM_SPREAD_E_MIN_GEV, a single cell below. Returns flat cell indices and their E_T."""
+    EM_SPREAD_E_MIN_GEV (widths scaled per deposit by ``width``), a single cell below.
+    Returns flat cell indices and their E_T."""
     x = (eta + C.ECAL_ETA_MAX) / C.ECAL_CELL_ETA
     ie = np.floor(x).astype(np.int64)
     y = (phi + np.pi) / ECAL_DPHI
@@ -248,7 +313,8 @@ def _ecal_deposit(
     et_soft = energy[soft] / np.cosh(ecal_cell_eta(ie[soft]))
     hard = ~soft
     ie, ip, x, y = ie[hard], ip[hard], x[hard], y[hard]
-    kern = _lateral_kernel(x - ie, y - np.floor(y), components)
+    wid = None if width is None else width[hard]
+    kern = _lateral_kernel(x - ie, y - np.floor(y), components, wid)
     h = C.CLUSTER_HALF_ETA_CELLS
     off = np.arange(-h, h + 1)
     cie = ie[:, None, None] + off[None, :, None]
@@ -345,94 +411,237 @@ def _truth(events: Any) -> dict[str, Any]:
     }
 
 
-def simulate(events: Any, charge_of: dict[int, float], rng: np.random.Generator) -> Detector:
+def mip_et(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """E_T (GeV) of a muon's minimum-ionising deposits in its ECAL cell and in its HCAL cell
+    (0 outside the ECAL acceptance, where no MIP deposit is simulated)."""
+    eta = np.asarray(eta, dtype=np.float64)
+    inside = np.abs(eta) < C.ECAL_ETA_MAX
+    ie_e = np.floor((eta + C.ECAL_ETA_MAX) / C.ECAL_CELL_ETA)
+    ie_h = np.floor((eta + C.HCAL_ETA_MAX) / C.HCAL_CELL_ETA)
+    return (
+        np.where(inside, C.MUON_MIP_ECAL_GEV / np.cosh(ecal_cell_eta(ie_e)), 0.0),
+        np.where(inside, C.MUON_MIP_HCAL_GEV / np.cosh(hcal_cell_eta(ie_h)), 0.0),
+    )
+
+
+def _tower_index(eta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ie = np.floor((eta + C.HCAL_ETA_MAX) / C.HCAL_CELL_ETA).astype(np.int64)
+    ip = np.floor((phi + np.pi) / HCAL_DPHI).astype(np.int64) % C.HCAL_N_PHI
+    return ie, ip
+
+
+def _ecal_single(
+    event: np.ndarray, energy: np.ndarray, eta: np.ndarray, phi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Energies (GeV) deposited in single ECAL cells: flat cell indices and cell E_T."""
+    ie = np.floor((eta + C.ECAL_ETA_MAX) / C.ECAL_CELL_ETA).astype(np.int64)
+    ip = np.floor((phi + np.pi) / ECAL_DPHI).astype(np.int64) % C.ECAL_N_PHI
+    flat = (event * C.ECAL_N_ETA + ie) * C.ECAL_N_PHI + ip
+    return flat, energy / np.cosh(ecal_cell_eta(ie))
+
+
+def conversion_probability(eta: np.ndarray) -> np.ndarray:
+    """Probability that a photon converts in the material before the ECAL (rises with |eta|)."""
+    x = np.abs(np.asarray(eta, dtype=np.float64)) / C.CONV_ETA_REF
+    return np.asarray(np.minimum(C.CONV_PROB_MAX, C.CONV_PROB_CENTRAL + C.CONV_PROB_SLOPE * x**2))
+
+
+def _conversions(eta: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """ATLAS convType (0 unconverted, 1-5 converted) of photons at ``eta``."""
+    conv = rng.random(len(eta)) < conversion_probability(eta)
+    frac = np.asarray(C.CONV_TYPE_FRACTIONS, dtype=np.float64)
+    kind = rng.choice(np.arange(1, len(frac) + 1), size=len(eta), p=frac / frac.sum())
+    return np.where(conv, kind, 0).astype(np.int32)
+
+
+def em_response(e: np.ndarray, conv_type: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Measured energy (GeV) of electromagnetic showers of true energy ``e``: Gaussian
+    sigma(E)/E = a/sqrt(E) (+) b with a wider tail for a fraction of deposits; converted photons
+    (conv_type > 0) have a larger stochastic term and lose energy upstream (exponential loss,
+    median restored by the calibration), which gives the low-side tail."""
+    conv = np.asarray(conv_type) > 0
+    stoch = C.ECAL_RES_STOCH_SQRT_GEV * np.where(conv, C.CONV_STOCH_FACTOR, 1.0)
+    res = _resolution(e, stoch, C.ECAL_RES_CONST)
+    res = res * np.where(
+        rng.random(len(e)) < C.EM_TAIL_RESPONSE_FRACTION, C.EM_TAIL_RESPONSE_FACTOR, 1.0
+    )
+    out = e * (1.0 + res * rng.standard_normal(len(e)))
+    loss = np.minimum(rng.exponential(C.CONV_LOSS_MEAN, len(e)), 1.0)
+    scale = (1.0 - loss) / (1.0 - C.CONV_LOSS_MEAN * np.log(2.0))
+    return np.asarray(np.where(conv, out * scale, out))
+
+
+def _pileup(n: int, rng: np.random.Generator, mu: float) -> dict[str, np.ndarray]:
+    """Soft pile-up deposits of n events: Poisson(mu) interactions per event, each adding
+    exponential-E_T deposits uniform in (eta, phi) with the density of the constants."""
+    per_interaction = (
+        C.PILEUP_ET_DENSITY_PER_INTERACTION_GEV
+        * C.TWO_PI
+        * 2.0
+        * C.HCAL_ETA_MAX
+        / C.PILEUP_DEPOSIT_ET_MEAN_GEV
+    )
+    n_int = rng.poisson(mu, n) if mu > 0 else np.zeros(n, dtype=np.int64)
+    n_dep = rng.poisson(n_int * per_interaction)
+    m = int(n_dep.sum())
+    et = rng.exponential(C.PILEUP_DEPOSIT_ET_MEAN_GEV, m)
+    eta = rng.uniform(-C.HCAL_ETA_MAX, C.HCAL_ETA_MAX, m)
+    return {
+        "event": np.repeat(np.arange(n, dtype=np.int64), n_dep),
+        "et": et,
+        "eta": eta,
+        "phi": rng.uniform(-np.pi, np.pi, m),
+        "em": rng.random(m) < C.PILEUP_EM_FRACTION,
+        "n_interactions": n_int,
+    }
+
+
+def _rho(towers: SparseGrid) -> np.ndarray:
+    """Median E_T density (GeV per unit area) per event over patches of towers in
+    |eta| < RHO_ETA_MAX (empty patches count as 0)."""
+    p = C.RHO_PATCH_TOWERS
+    ie0 = round((C.HCAL_ETA_MAX - C.RHO_ETA_MAX) / C.HCAL_CELL_ETA)
+    n_pe = round(2 * C.RHO_ETA_MAX / C.HCAL_CELL_ETA) // p
+    n_pp = C.HCAL_N_PHI // p
+    ev, ie, ip = towers.decode()
+    pe = (ie - ie0) // p
+    inside = (ie >= ie0) & (pe < n_pe)
+    flat = (ev * n_pe + pe) * n_pp + ip // p
+    sums = np.bincount(
+        flat[inside], weights=towers.values[inside], minlength=towers.n * n_pe * n_pp
+    ).reshape(towers.n, n_pe * n_pp)
+    return np.asarray(np.median(sums, axis=1) / (p * C.HCAL_CELL_ETA * p * HCAL_DPHI))
+
+
+def simulate(
+    events: Any,
+    charge_of: dict[int, float],
+    rng: np.random.Generator,
+    pileup_mu: float = C.PILEUP_MU_MEAN,
+) -> Detector:
     """Run the detector model on a chunk of Pythia events (awkward ``nextBatch`` output)."""
-    n = len(events)
     fs = flatten_final_state(events, charge_of)
-    pt, eta, phi = _pt_eta_phi(fs["px"], fs["py"], fs["pz"])
-    e = fs["e"]
-    ev = fs["event"]
-    aid = np.abs(fs["id"])
-    charge = fs["charge"]
+    return simulate_particles(len(events), fs, rng, truth=_truth(events), pileup_mu=pileup_mu)
+
+
+def _track_and_muons(
+    n: int, fs: dict[str, np.ndarray], kin: tuple[np.ndarray, ...], rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], Objects]:
+    """Reconstructed tracks (flat arrays, not yet merged with pile-up) and muons."""
+    pt, eta, phi = kin
+    ev, charge = fs["event"], fs["charge"]
     abseta = np.abs(eta)
-
-    invisible = np.isin(aid, _INVISIBLE)
-    is_mu = aid == 13
-    is_em = (aid == 22) | (aid == 11)
-    is_had = ~(invisible | is_mu | is_em)
-
-    # ---- tracker
     trk = (charge != 0) & (abseta < C.TRACK_ETA_MAX) & (pt > C.TRACK_PT_MIN_GEV)
     trk &= rng.random(len(pt)) < C.TRACK_EFFICIENCY
     tpt = pt[trk]
     tres = np.hypot(C.TRACK_RES_PT_COEF_PER_GEV * tpt, C.TRACK_RES_CONST)
     tpt = tpt * np.abs(1.0 + tres * rng.standard_normal(len(tpt)))
-    tracks = Objects.build(n, ev[trk], tpt, eta[trk], phi[trk], np.sign(charge[trk]))
-
-    # ---- muon system
+    tracks = {
+        "event": ev[trk],
+        "pt": tpt,
+        "eta": eta[trk],
+        "phi": phi[trk],
+        "charge": np.sign(charge[trk]),
+    }
+    is_mu = np.abs(fs["id"]) == 13
     mu = is_mu & (abseta < C.MUON_ETA_MAX) & (pt > C.MUON_PT_MIN_GEV)
     mu &= rng.random(len(pt)) < C.MUON_EFFICIENCY
     mpt = pt[mu] * np.abs(1.0 + C.MUON_RES_PT * rng.standard_normal(int(mu.sum())))
     muons = Objects.build(n, ev[mu], mpt, eta[mu], phi[mu], np.sign(charge[mu]))
+    return tracks, muons
 
-    # ---- calorimeters
-    in_ecal = abseta < C.ECAL_ETA_MAX
-    in_hcal = abseta < C.HCAL_ETA_MAX
-    # EM particles in ECAL acceptance
-    em = is_em & in_ecal & (e > 0)
-    e_em = e[em] * (
-        1
-        + _resolution(e[em], C.ECAL_RES_STOCH_SQRT_GEV, C.ECAL_RES_CONST)
-        * rng.standard_normal(int(em.sum()))
-    )
-    deposits = [
-        _ecal_deposit(
-            ev[em],
-            np.maximum(e_em, 0.0),
-            eta[em],
-            phi[em],
-            ((1 - C.EM_TAIL_FRACTION, C.EM_CORE_SIGMA), (C.EM_TAIL_FRACTION, C.EM_TAIL_SIGMA)),
-        )
-    ]
-    # hadrons: fluctuating EM fraction in ECAL, the rest in HCAL; forward: all in HCAL
-    had = is_had & in_hcal
+
+def _smear(e: np.ndarray, stoch: float, const: float, rng: np.random.Generator) -> np.ndarray:
+    return np.asarray(e * (1 + _resolution(e, stoch, const) * rng.standard_normal(len(e))))
+
+
+def _hadron_deposits(
+    fs: dict[str, np.ndarray],
+    kin: tuple[np.ndarray, ...],
+    had: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]:
+    """Hadrons: fluctuating EM fraction in ECAL (spread), the rest in HCAL; forward: all HCAL.
+    Returns the ECAL deposits (flat, E_T) and the HCAL deposits (event, E, eta, phi)."""
+    _, eta, phi = kin
+    ev = fs["event"]
     f_em = rng.beta(C.HAD_EM_FRACTION_BETA_A, C.HAD_EM_FRACTION_BETA_B, int(had.sum()))
-    f_em = np.where(in_ecal[had], f_em, 0.0)
-    eh = e[had]
-    e_h_em = eh * f_em
-    e_h_had = eh - e_h_em
-    nh = len(eh)
-    e_h_em = e_h_em * (
-        1
-        + _resolution(e_h_em, C.ECAL_RES_STOCH_SQRT_GEV, C.ECAL_RES_CONST) * rng.standard_normal(nh)
-    )
-    e_h_had = e_h_had * (
-        1
-        + _resolution(e_h_had, C.HCAL_RES_STOCH_SQRT_GEV, C.HCAL_RES_CONST)
-        * rng.standard_normal(nh)
-    )
+    f_em = np.where(np.abs(eta[had]) < C.ECAL_ETA_MAX, f_em, 0.0)
+    eh = fs["e"][had]
+    e_h_em = _smear(eh * f_em, C.ECAL_RES_STOCH_SQRT_GEV, C.ECAL_RES_CONST, rng)
+    e_h_had = _smear(eh * (1 - f_em), C.HCAL_RES_STOCH_SQRT_GEV, C.HCAL_RES_CONST, rng)
     sel = f_em > 0
-    deposits.append(
-        _ecal_deposit(
-            ev[had][sel],
-            np.maximum(e_h_em[sel], 0.0),
-            eta[had][sel],
-            phi[had][sel],
-            ((1.0, C.HAD_EM_SIGMA),),
-        )
+    ecal = _ecal_deposit(
+        ev[had][sel],
+        np.maximum(e_h_em[sel], 0.0),
+        eta[had][sel],
+        phi[had][sel],
+        ((1.0, C.HAD_EM_SIGMA),),
     )
+    return ecal, (ev[had], e_h_had, eta[had], phi[had])
+
+
+def simulate_particles(
+    n: int,
+    fs: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    *,
+    truth: dict[str, Any] | None = None,
+    pileup_mu: float = C.PILEUP_MU_MEAN,
+) -> Detector:
+    """Detector response of ``n`` events from flat final-state particles ``fs`` (arrays
+    ``event`` (sorted), ``id``, ``px``, ``py``, ``pz``, ``e`` (GeV), ``charge``), with
+    Poisson(``pileup_mu``) pile-up interactions per event (0: none)."""
+    kin = _pt_eta_phi(fs["px"], fs["py"], fs["pz"])
+    _, eta, phi = kin
+    e, ev, aid = fs["e"], fs["event"], np.abs(fs["id"])
+    in_ecal = np.abs(eta) < C.ECAL_ETA_MAX
+    in_hcal = np.abs(eta) < C.HCAL_ETA_MAX
+    invisible = np.isin(aid, _INVISIBLE)
+    is_mu = aid == 13
+    is_em = (aid == 22) | (aid == 11)
+    tracks, muons = _track_and_muons(n, fs, kin, rng)
+
+    # ---- EM showers (photons may convert upstream)
+    em = is_em & in_ecal & (e > 0)
+    conv = np.where(aid[em] == 22, _conversions(eta[em], rng), 0).astype(np.int32)
+    e_em = em_response(e[em], conv, rng)
+    em_shape = ((1 - C.EM_TAIL_FRACTION, C.EM_CORE_SIGMA), (C.EM_TAIL_FRACTION, C.EM_TAIL_SIGMA))
+    width = np.exp(C.EM_WIDTH_SPREAD * rng.standard_normal(len(e_em)))
+    deposits = [_ecal_deposit(ev[em], np.maximum(e_em, 0.0), eta[em], phi[em], em_shape, width)]
+    is_ph = (aid[em] == 22) & (kin[0][em] > 1.0)
+    photons = Objects.build(n, ev[em][is_ph], kin[0][em][is_ph], eta[em][is_ph], phi[em][is_ph])
+
+    had = ~(invisible | is_mu | is_em) & in_hcal
+    had_ecal, had_hcal = _hadron_deposits(fs, kin, had, rng)
+    deposits.append(had_ecal)
     # forward EM particles (3.2 < |eta| < 4.9) go to the forward calorimeter (HCAL grid)
-    fwd_em = is_em & ~in_ecal & in_hcal
-    e_fwd = e[fwd_em] * (
-        1
-        + _resolution(e[fwd_em], C.HCAL_RES_STOCH_SQRT_GEV, C.HCAL_RES_CONST)
-        * rng.standard_normal(int(fwd_em.sum()))
-    )
+    fwd = is_em & ~in_ecal & in_hcal
+    e_fwd = _smear(e[fwd], C.HCAL_RES_STOCH_SQRT_GEV, C.HCAL_RES_CONST, rng)
     # muons: minimum-ionising deposits
     mu_cal = is_mu & in_ecal
-    e_mu_ecal = np.minimum(C.MUON_MIP_ECAL_GEV, e[mu_cal])
     deposits.append(
-        _ecal_deposit(ev[mu_cal], e_mu_ecal, eta[mu_cal], phi[mu_cal], ((1.0, C.EM_CORE_SIGMA),))
+        _ecal_single(
+            ev[mu_cal], np.minimum(C.MUON_MIP_ECAL_GEV, e[mu_cal]), eta[mu_cal], phi[mu_cal]
+        )
+    )
+    # pile-up: EM part in ECAL cells (forward: HCAL grid), hadronic part in HCAL
+    pu = _pileup(n, rng, pileup_mu)
+    pu_e = pu["et"] * np.cosh(pu["eta"])
+    pu_ecal = pu["em"] & (np.abs(pu["eta"]) < C.ECAL_ETA_MAX)
+    deposits.append(
+        _ecal_single(pu["event"][pu_ecal], pu_e[pu_ecal], pu["eta"][pu_ecal], pu["phi"][pu_ecal])
+    )
+    pu_hcal = ~pu_ecal
+    h_ev, h_e, h_eta, h_phi = (
+        np.concatenate(x)
+        for x in zip(
+            had_hcal,
+            (ev[fwd], e_fwd, eta[fwd], phi[fwd]),
+            (ev[mu_cal], np.full(int(mu_cal.sum()), C.MUON_MIP_HCAL_GEV), eta[mu_cal], phi[mu_cal]),
+            (pu["event"][pu_hcal], pu_e[pu_hcal], pu["eta"][pu_hcal], pu["phi"][pu_hcal]),
+            strict=True,
+        )
     )
     ecal = SparseGrid.from_deposits(
         n,
@@ -441,21 +650,65 @@ def simulate(events: Any, charge_of: dict[int, float], rng: np.random.Generator)
         np.concatenate([d[0] for d in deposits]),
         np.concatenate([d[1] for d in deposits]),
     )
-    hcal = _hcal_deposit(
-        n,
-        np.concatenate([ev[had], ev[fwd_em], ev[mu_cal]]),
-        np.maximum(
-            np.concatenate([e_h_had, e_fwd, np.full(int(mu_cal.sum()), C.MUON_MIP_HCAL_GEV)]), 0.0
-        ),
-        np.concatenate([eta[had], eta[fwd_em], eta[mu_cal]]),
-        np.concatenate([phi[had], phi[fwd_em], phi[mu_cal]]),
-    )
+    ecal.noise = C.ECAL_CELL_NOISE_GEV / np.cosh(ecal_cell_eta(np.arange(C.ECAL_N_ETA)))
+    ecal.noise_seed = int(rng.integers(0, 2**62))
+    hcal = _hcal_deposit(n, h_ev, np.maximum(h_e, 0.0), h_eta, h_phi)
+    hcal.noise = C.HCAL_CELL_NOISE_GEV / np.cosh(hcal_cell_eta(np.arange(C.HCAL_N_ETA)))
+    hcal.noise_seed = int(rng.integers(0, 2**62))
+    towers = _towers(ecal, hcal)
     return Detector(
         n=n,
         ecal=ecal,
         hcal=hcal,
-        towers=_towers(ecal, hcal),
-        tracks=tracks,
+        towers=towers,
+        tracks=_with_pileup_tracks(n, tracks, pu["n_interactions"], rng),
         muons=muons,
-        truth=_truth(events),
+        truth=truth if truth is not None else {},
+        rho=_rho(towers),
+        pileup_sum=_pileup_sum(n, pu, pu_ecal, pu_e),
+        photons=photons,
+        conv_type=conv[is_ph],
+    )
+
+
+def _with_pileup_tracks(
+    n: int, tracks: dict[str, np.ndarray], n_int: np.ndarray, rng: np.random.Generator
+) -> Objects:
+    """Tracks of the hard scatter plus the pile-up tracks that pass the vertex (z0) cut:
+    Poisson(n_interactions x density x area x leak) per event, pT = TRACK_PT_MIN + exponential."""
+    area = C.TWO_PI * 2.0 * C.TRACK_ETA_MAX
+    mean = n_int * C.PILEUP_TRACK_DENSITY * area * C.PILEUP_TRACK_LEAK_PROBABILITY
+    k = rng.poisson(mean)
+    m = int(k.sum())
+    ev = np.concatenate([tracks["event"], np.repeat(np.arange(n, dtype=np.int64), k)])
+    o = np.argsort(ev, kind="stable")
+    cat = {
+        "pt": np.concatenate(
+            [tracks["pt"], C.TRACK_PT_MIN_GEV + rng.exponential(C.PILEUP_TRACK_PT_MEAN_GEV, m)]
+        ),
+        "eta": np.concatenate([tracks["eta"], rng.uniform(-C.TRACK_ETA_MAX, C.TRACK_ETA_MAX, m)]),
+        "phi": np.concatenate([tracks["phi"], rng.uniform(-np.pi, np.pi, m)]),
+        "charge": np.concatenate([tracks["charge"], rng.choice([-1.0, 1.0], m)]),
+    }
+    return Objects.build(n, ev[o], cat["pt"][o], cat["eta"][o], cat["phi"][o], cat["charge"][o])
+
+
+def _pileup_sum(
+    n: int, pu: dict[str, np.ndarray], in_ecal: np.ndarray, energy: np.ndarray
+) -> np.ndarray:
+    """Vector sum (x, y) per event of the pile-up E_T as the towers see it (cell E_T at the
+    tower's phi centre), so that MET can leave pile-up out exactly."""
+    ie_e = np.floor((pu["eta"] + C.ECAL_ETA_MAX) / C.ECAL_CELL_ETA)
+    et_cell = np.where(
+        in_ecal,
+        energy / np.cosh(ecal_cell_eta(ie_e)),
+        energy / np.cosh(hcal_cell_eta(_tower_index(pu["eta"], pu["phi"])[0])),
+    )
+    phi_t = hcal_cell_phi(_tower_index(pu["eta"], pu["phi"])[1])
+    return np.stack(
+        [
+            np.bincount(pu["event"], weights=et_cell * np.cos(phi_t), minlength=n),
+            np.bincount(pu["event"], weights=et_cell * np.sin(phi_t), minlength=n),
+        ],
+        axis=1,
     )

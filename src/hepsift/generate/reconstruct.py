@@ -8,6 +8,7 @@ grids); the only loops are over the few cells of a fixed window. Units: GeV, rad
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +23,10 @@ from hepsift.generate.detector import (
     SparseGrid,
     ecal_cell_eta,
     ecal_cell_phi,
+    em_profile_weta2,
     hcal_cell_eta,
     hcal_cell_phi,
+    mip_et,
 )
 
 __all__ = [
@@ -38,7 +41,31 @@ __all__ = [
     "missing_et",
     "pairs",
     "track_cone",
+    "weta2_impact_correction",
 ]
+
+#: Area (eta x phi) of the 5 x 5 cluster core removed from etcone20.
+CLUSTER_CORE_AREA = (
+    (2 * C.CLUSTER_HALF_ETA_CELLS + 1)
+    * C.ECAL_CELL_ETA
+    * ((2 * C.CLUSTER_HALF_PHI_CELLS + 1) * ECAL_DPHI)
+)
+
+
+@functools.cache
+def _weta2_table() -> tuple[np.ndarray, np.ndarray, float]:
+    u = np.linspace(0.0, 1.0, 401)[:-1]
+    bary, w = em_profile_weta2(u)
+    order = np.argsort(bary)
+    ref = float(em_profile_weta2(np.array([0.5]))[1][0])
+    return bary[order], w[order], ref
+
+
+def weta2_impact_correction(bary: np.ndarray) -> np.ndarray:
+    """Additive weta2 correction for the impact point: the ideal shower's weta2 at a cell
+    centre minus its weta2 at the measured 3 x 3 barycentre offset ``bary`` (cells)."""
+    x, w, ref = _weta2_table()
+    return np.asarray(ref - np.interp(np.asarray(bary, dtype=np.float64), x, w))
 
 
 def delta_phi(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
@@ -154,6 +181,7 @@ class Candidates:
     """EM clusters above CANDIDATE_ET_MIN_GEV with shower shapes, isolation and track match.
 
     ``track`` is the index of the matched track (-1 if none); ``eop`` = cluster E / track p.
+    ``etcone20`` is corrected for pile-up (median density rho x cone area) and can be < 0.
     """
 
     event: np.ndarray
@@ -169,6 +197,8 @@ class Candidates:
     n_tracks_in_cone: np.ndarray
     track: np.ndarray
     eop: np.ndarray
+    #: ATLAS convType of the cluster's leading true photon (0 unconverted, 1-5 converted)
+    conv_type: np.ndarray
 
     def select(self, mask: np.ndarray) -> Candidates:
         return Candidates(**{k: v[mask] for k, v in self.__dict__.items()})
@@ -198,58 +228,53 @@ class Candidates:
         )
 
 
-def em_candidates(det: Detector, rng: np.random.Generator, et_min: float) -> Candidates:
-    """Sliding-window EM clusters: a seed cell above CLUSTER_SEED_ET_MIN_GEV that is the
-    maximum of its 5 x 5 window; cluster = 5 x 5 cells, position from the central 3 x 3."""
+def _clusters(det: Detector, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Sliding-window clusters: seed cell above CLUSTER_SEED_ET_MIN_GEV that is the maximum of
+    its 5 x 5 window (cells read with their noise); energy, position (3 x 3 barycentre, then
+    the vertex-z shift of the pointing), weta2 (impact-corrected) and core E_T."""
     grid = det.ecal
     ev, ie, ip = grid.decode(grid.keys[grid.values > C.CLUSTER_SEED_ET_MIN_GEV])
     h = C.CLUSTER_HALF_ETA_CELLS
     win, wie = _window(grid, ev, ie, ip, h, h)
-    centre = win[:, h, h]
-    is_max = centre >= win.reshape(len(win), -1).max(axis=1)
+    is_max = win[:, h, h] >= win.reshape(len(win), -1).max(axis=1)
     ev, ie, ip, win, wie = ev[is_max], ie[is_max], ip[is_max], win[is_max], wie[is_max]
-    cosh = np.cosh(ecal_cell_eta(wie))
-    e_cells = win * cosh
-    e = e_cells.sum(axis=(1, 2))
-    e = e + C.ECAL_RES_NOISE_GEV * rng.standard_normal(len(e))
+    e_cells = win * np.cosh(ecal_cell_eta(wie))
     # position: energy-weighted in the 3 x 3 core
     core = e_cells[:, h - 1 : h + 2, h - 1 : h + 2]
-    core_sum = np.maximum(core.sum(axis=(1, 2)), 1e-9)
+    core_sum = np.where(core.sum(axis=(1, 2)) > 0, core.sum(axis=(1, 2)), 1e-9)
     off = np.arange(-1, 2)
-    eta = ecal_cell_eta(ie) + np.sum(core.sum(axis=2) * off, axis=1) / core_sum * C.ECAL_CELL_ETA
+    bary = np.clip(np.sum(core.sum(axis=2) * off, axis=1) / core_sum, -1.0, 1.0)
+    eta = ecal_cell_eta(ie) + bary * C.ECAL_CELL_ETA
     phi = -np.pi + (ip + 0.5) * ECAL_DPHI
     phi = delta_phi(phi + np.sum(core.sum(axis=1) * off, axis=1) / core_sum * ECAL_DPHI, 0.0)
+    # weta2: energy-weighted eta width in 3 (eta) x 5 (phi) cells, corrected for the impact
+    # point within the cell (the width of a shower seen by finite cells depends on it)
+    w = e_cells[:, h - 1 : h + 2, :].sum(axis=2)
+    cell_eta = ecal_cell_eta(ie[:, None] + off[None, :])
+    wsum = np.where(w.sum(axis=1) > 0, w.sum(axis=1), 1e-9)
+    mean = np.sum(w * cell_eta, axis=1) / wsum
+    weta2 = np.sqrt(np.maximum(np.sum(w * cell_eta**2, axis=1) / wsum - mean**2, 0.0))
+    weta2 = np.maximum(weta2 + weta2_impact_correction(bary), 0.0)
     # direction from the nominal vertex: the residual z error of the photon-pointing vertex
     # (per event) shifts the apparent impact point on the calorimeter face
     dz = C.VERTEX_Z_RESOLUTION_MM * rng.standard_normal(det.n)[ev]
     sh = np.sinh(eta)
     r_face = np.minimum(C.ECAL_BARREL_RADIUS_MM, C.ECAL_ENDCAP_Z_MM / np.maximum(np.abs(sh), 1e-9))
     eta = np.arcsinh(sh + dz / r_face)
-    et = e / np.cosh(eta)
-    keep = (et > et_min) & (np.abs(eta) < C.TRACK_ETA_MAX)
-    ev, ie, ip, eta, phi, e, et = (
-        ev[keep],
-        ie[keep],
-        ip[keep],
-        eta[keep],
-        phi[keep],
-        e[keep],
-        et[keep],
-    )
-    e_cells = e_cells[keep]
-    core_et = win[keep].sum(axis=(1, 2))
-    # weta2: energy-weighted eta width in 3 (eta) x 5 (phi) cells
-    w = e_cells[:, h - 1 : h + 2, :].sum(axis=2)
-    cell_eta = ecal_cell_eta(ie[:, None] + off[None, :])
-    wsum = np.maximum(w.sum(axis=1), 1e-9)
-    mean = np.sum(w * cell_eta, axis=1) / wsum
-    weta2 = np.sqrt(np.maximum(np.sum(w * cell_eta**2, axis=1) / wsum - mean**2, 0.0))
-    # hadronic leakage and isolation
-    _, hcal_r = calo_cone_et(det, ev, eta, phi, C.RHAD_CONE_DR)
-    rhad = hcal_r / np.maximum(et, 1e-9)
-    ecal_20, hcal_20 = calo_cone_et(det, ev, eta, phi, C.ISO_CONE_SMALL_DR)
-    etcone20 = ecal_20 + hcal_20 - core_et
-    # track match: the highest-pT track within TRACK_MATCH_DR
+    e = e_cells.sum(axis=(1, 2))
+    return {
+        "event": ev,
+        "e": e,
+        "et": e / np.cosh(eta),
+        "eta": eta,
+        "phi": phi,
+        "weta2": weta2,
+        "core_et": win.sum(axis=(1, 2)),
+    }
+
+
+def _track_match(det: Detector, ev: np.ndarray, eta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """Index of the highest-pT track within TRACK_MATCH_DR of each cluster (-1 if none)."""
     ia, ib = pairs(ev, det.tracks.offsets)
     trk = det.tracks
     d2 = (trk.eta[ib] - eta[ia]) ** 2 + delta_phi(trk.phi[ib], phi[ia]) ** 2
@@ -261,33 +286,76 @@ def em_candidates(det: Detector, rng: np.random.Generator, et_min: float) -> Can
         ia_s, ib_s = ia_ok[order], ib_ok[order]
         first = np.r_[True, ia_s[1:] != ia_s[:-1]]
         matched[ia_s[first]] = ib_s[first]
-    p_trk = np.where(matched >= 0, trk.pt[matched] * np.cosh(trk.eta[matched]), np.nan)
-    eop = e / p_trk
-    pt20, _ = track_cone(trk, ev, eta, phi, C.ISO_CONE_SMALL_DR, matched)
+    return matched
+
+
+def _conv_type(det: Detector, ev: np.ndarray, eta: np.ndarray, phi: np.ndarray) -> np.ndarray:
+    """convType of the highest-pT true photon within TRACK_MATCH_DR of each cluster."""
+    out = np.zeros(len(ev), dtype=np.int32)
+    ph = det.photons
+    if ph is None or det.conv_type is None or len(ph) == 0:
+        return out
+    ia, ib = pairs(ev, ph.offsets)
+    d2 = (ph.eta[ib] - eta[ia]) ** 2 + delta_phi(ph.phi[ib], phi[ia]) ** 2
+    ok = d2 < C.TRACK_MATCH_DR**2
+    ia, ib = ia[ok], ib[ok]
+    order = np.lexsort((-ph.pt[ib], ia))
+    ia, ib = ia[order], ib[order]
+    first = np.r_[True, ia[1:] != ia[:-1]] if len(ia) else np.zeros(0, dtype=bool)
+    out[ia[first]] = det.conv_type[ib[first]]
+    return out
+
+
+def _rho_of(det: Detector, ev: np.ndarray) -> np.ndarray:
+    return np.zeros(len(ev)) if det.rho is None else np.asarray(det.rho[ev])
+
+
+def em_candidates(det: Detector, rng: np.random.Generator, et_min: float) -> Candidates:
+    """EM clusters above ``et_min`` (GeV) and |eta| < TRACK_ETA_MAX with shower shapes,
+    pile-up-corrected isolation, track match and conversion type."""
+    cl = _clusters(det, rng)
+    keep = (cl["et"] > et_min) & (np.abs(cl["eta"]) < C.TRACK_ETA_MAX)
+    cl = {k: v[keep] for k, v in cl.items()}
+    ev, eta, phi, et = cl["event"], cl["eta"], cl["phi"], cl["et"]
+    # hadronic leakage and isolation (minus the median pile-up density x cone area)
+    _, hcal_r = calo_cone_et(det, ev, eta, phi, C.RHAD_CONE_DR)
+    ecal_20, hcal_20 = calo_cone_et(det, ev, eta, phi, C.ISO_CONE_SMALL_DR)
+    area = np.pi * C.ISO_CONE_SMALL_DR**2 - CLUSTER_CORE_AREA
+    etcone20 = ecal_20 + hcal_20 - cl["core_et"] - _rho_of(det, ev) * area
+    matched = _track_match(det, ev, eta, phi)
+    trk = det.tracks
+    p_trk = np.full(len(ev), np.nan)
+    has = matched >= 0
+    p_trk[has] = trk.pt[matched[has]] * np.cosh(trk.eta[matched[has]])
+    pt20, n20 = track_cone(trk, ev, eta, phi, C.ISO_CONE_SMALL_DR, matched)
     pt30, _ = track_cone(trk, ev, eta, phi, C.ISO_CONE_LARGE_DR, matched)
-    _, n20 = track_cone(trk, ev, eta, phi, C.ISO_CONE_SMALL_DR, matched)
     return Candidates(
         event=ev,
         et=et,
-        e=e,
+        e=cl["e"],
         eta=eta,
         phi=phi,
-        rhad=rhad,
-        weta2=weta2,
+        rhad=hcal_r / np.maximum(et, 1e-9),
+        weta2=cl["weta2"],
         etcone20=etcone20,
         ptcone20=pt20,
         ptcone30=pt30,
         n_tracks_in_cone=n20,
         track=matched,
-        eop=eop,
+        eop=cl["e"] / p_trk,
+        conv_type=_conv_type(det, ev, eta, phi),
     )
 
 
 def muon_isolation(det: Detector) -> tuple[np.ndarray, np.ndarray]:
-    """(etcone20, ptcone30) of reconstructed muons (GeV), excluding the muon's own track."""
+    """(etcone20, ptcone30) of reconstructed muons (GeV): etcone20 without the muon's own ECAL
+    and HCAL deposits and minus the median pile-up density x cone area; ptcone30 without the
+    muon's own track."""
     mu = det.muons
     ecal, hcal = calo_cone_et(det, mu.event, mu.eta, mu.phi, C.ISO_CONE_SMALL_DR)
-    etcone20 = ecal + hcal - C.MUON_MIP_ECAL_GEV / np.cosh(mu.eta)
+    own_ecal, own_hcal = mip_et(mu.eta)
+    area = np.pi * C.ISO_CONE_SMALL_DR**2
+    etcone20 = ecal + hcal - own_ecal - own_hcal - _rho_of(det, mu.event) * area
     ia, ib = pairs(mu.event, det.tracks.offsets)
     trk = det.tracks
     d2 = (trk.eta[ib] - mu.eta[ia]) ** 2 + delta_phi(trk.phi[ib], mu.phi[ia]) ** 2
@@ -378,6 +446,13 @@ def jets(det: Detector, rng: np.random.Generator) -> Jets:
     pt = np.hypot(px, py)
     jeta = np.arcsinh(pz / np.maximum(pt, 1e-9))
     jphi = np.arctan2(py, px)
+    # pile-up subtraction: pT -> pT - rho A (A = pi R^2), four-vector scaled, cut again
+    if det.rho is not None:
+        scale = np.maximum(1.0 - det.rho[jev] * np.pi * C.JET_R**2 / np.maximum(pt, 1e-9), 0.0)
+        pt, e, pz = pt * scale, e * scale, pz * scale
+        jeta = np.arcsinh(pz / np.maximum(pt, 1e-9))
+        hard = pt > C.JET_PT_MIN_GEV
+        jev, pt, jeta, jphi, e = jev[hard], pt[hard], jeta[hard], jphi[hard], e[hard]
     # order by event, then decreasing pT
     order = np.lexsort((-pt, jev))
     jev, pt, jeta, jphi, e = jev[order], pt[order], jeta[order], jphi[order], e[order]
@@ -395,26 +470,44 @@ def jets(det: Detector, rng: np.random.Generator) -> Jets:
     return Jets(jev, pt, jeta, jphi, e, flavour, mv2c10, offsets)
 
 
-def overlap_free(jet: Jets, ev: np.ndarray, eta: np.ndarray, phi: np.ndarray, n: int) -> Jets:
-    """Jets farther than JET_OVERLAP_DR from every given object (photons, leptons)."""
+def overlap_free(
+    jet: Jets,
+    ev: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    n: int,
+    dr: float = C.JET_OVERLAP_DR,
+) -> Jets:
+    """Jets farther than ``dr`` from every given object (photons, leptons)."""
     order = np.argsort(ev, kind="stable")
     obj = Objects.build(n, ev[order], eta[order], eta[order], phi[order])
     ia, ib = pairs(jet.event, obj.offsets)
     close = (obj.eta[ib] - jet.eta[ia]) ** 2 + delta_phi(obj.phi[ib], jet.phi[ia]) ** 2
-    bad = np.bincount(ia[close < C.JET_OVERLAP_DR**2], minlength=len(jet.pt)) > 0
+    bad = np.bincount(ia[close < dr**2], minlength=len(jet.pt)) > 0
     return jet.select(~bad, n)
 
 
 def missing_et(det: Detector) -> tuple[np.ndarray, np.ndarray]:
-    """MET magnitude and phi: minus the vector sum of tower E_T and muon pT (GeV)."""
+    """MET magnitude and phi (GeV): minus the vector sum of tower E_T without the pile-up
+    deposits (as the track-based soft term of ATLAS leaves pile-up out) and of muon pT, where
+    the muons' own calorimeter deposits are taken out of the tower term."""
     ev, _, ip = det.towers.decode()
     et = det.towers.values
     phi = hcal_cell_phi(ip)
     mx = -np.bincount(ev, weights=et * np.cos(phi), minlength=det.n)
     my = -np.bincount(ev, weights=et * np.sin(phi), minlength=det.n)
+    if det.pileup_sum is not None:
+        mx += det.pileup_sum[:, 0]
+        my += det.pileup_sum[:, 1]
     mu = det.muons
-    mx -= np.bincount(mu.event, weights=mu.pt * np.cos(mu.phi), minlength=det.n)
-    my -= np.bincount(mu.event, weights=mu.pt * np.sin(mu.phi), minlength=det.n)
+    own = np.sum(mip_et(mu.eta), axis=0)
+    tphi = hcal_cell_phi(np.floor((mu.phi + np.pi) / HCAL_DPHI).astype(np.int64) % C.HCAL_N_PHI)
+    mx += np.bincount(
+        mu.event, weights=own * np.cos(tphi) - mu.pt * np.cos(mu.phi), minlength=det.n
+    )
+    my += np.bincount(
+        mu.event, weights=own * np.sin(tphi) - mu.pt * np.sin(mu.phi), minlength=det.n
+    )
     return np.hypot(mx, my), np.arctan2(my, mx)
 
 

@@ -69,8 +69,8 @@ SCENARIOS: dict[str, Scenario] = {
         "Prompt photons (PromptPhoton:qg2qgamma, qqbar2ggamma) vs photon candidates in QCD dijets "
         "(HardQCD:all), pTHatMin 25 GeV; one row per photon candidate (E_T > 10 GeV).",
         "OUT/photon-id.parquet (pt, eta, phi [GeV, rad], Rhad, weta2, etcone20, ptcone20, "
-        "ptcone30 [GeV], n_tracks_in_cone, label, weight [pb], event_number, sample, truth_pt, "
-        "truth_E [GeV] of the matched generator photon: NaN for background)",
+        "ptcone30 [GeV], n_tracks_in_cone, isTightID, convType, label, weight [pb], event_number, "
+        "sample, truth_pt, truth_E [GeV] of the matched generator photon: NaN for background)",
     ),
     "higgs-diphoton": Scenario(
         "higgs-diphoton",
@@ -296,13 +296,24 @@ def _higgs_chunk(det: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
     ph = ph.select(_sorted_by_event_pt(ph.event, ph.et))
     lep = _leptons(det, cands, C.LEPTON_PT_MIN_GEV)
     tight = ph.is_tight_photon
+    # overlap removal (ATLAS H -> yy): jets within 0.4 of any stored photon, within 0.2 of an
+    # electron, within 0.4 of a muon
+    is_el = lep["type"] == 11
     jets = R.jets(det, rng)
     jets = R.overlap_free(
         jets,
-        np.concatenate([ph.event[tight], lep["event"]]),
-        np.concatenate([ph.eta[tight], lep["eta"]]),
-        np.concatenate([ph.phi[tight], lep["phi"]]),
+        np.concatenate([ph.event, lep["event"][~is_el]]),
+        np.concatenate([ph.eta, lep["eta"][~is_el]]),
+        np.concatenate([ph.phi, lep["phi"][~is_el]]),
         n,
+    )
+    jets = R.overlap_free(
+        jets,
+        lep["event"][is_el],
+        lep["eta"][is_el],
+        lep["phi"][is_el],
+        n,
+        C.JET_ELECTRON_OVERLAP_DR,
     )
     met, met_phi = R.missing_et(det)
     n_ph = np.bincount(ph.event, minlength=n)
@@ -325,6 +336,7 @@ def _higgs_chunk(det: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
                 "isTightID": _jagged(tight, n_ph, bool),
                 "ptcone30": _jagged(ph.ptcone30 * mev, n_ph, f4),
                 "etcone20": _jagged(ph.etcone20 * mev, n_ph, f4),
+                "convType": _jagged(ph.conv_type, n_ph, np.int32),
             }
         ),
         "jet": ak.zip(
@@ -381,6 +393,7 @@ def _photonid_chunk(det: Any, rng: np.random.Generator, signal: bool) -> tuple[A
         "ptcone30": ph.ptcone30,
         "n_tracks_in_cone": ph.n_tracks_in_cone.astype(np.int32),
         "isTightID": ph.is_tight_photon,
+        "convType": ph.conv_type.astype(np.int32),
         "label": np.full(len(ph.et), int(signal), dtype=np.int8),
         **matched_truth(ph.event, ph.eta, ph.phi, truth, C.TRUTH_MATCH_DR, signal),
     }
