@@ -21,7 +21,7 @@ from hepsift.errors import ConfigError, DataError, suggest
 from hepsift.features.columns import F64, as_float64
 from hepsift.features.names import resolve_feature
 from hepsift.io import file_kind
-from hepsift.io.root import expand_paths, open_tree
+from hepsift.io.root import branch_names, expand_paths, open_tree
 from hepsift.io.schema import detect_root_schema, get_schema
 from hepsift.io.tables import table_columns
 
@@ -270,7 +270,7 @@ def _open_sample(spec: SampleSpec, first: Path, kind_of_file: str) -> tuple[Any,
         available, schema = table_columns(first, schema)
         return None, available, schema
     tree = open_tree(first, spec.tree, schema)
-    available = list(tree.keys(recursive=False))
+    available = branch_names(tree)
     if schema is None:
         schema = detect_root_schema(tree.name, available)
     return tree, available, schema
