@@ -74,6 +74,8 @@ class SampleConfig(_Section):
     xsec_pb: float | None = None
     sum_weights: float | None = None
     label_branch: str | None = None
+    labels: dict[str | int | float, str | int] | None = None
+    weight_branch: str | None = None
     param: float | None = None
     param_branch: str | None = None
     entry_stop: int | None = Field(default=None, gt=0)

@@ -19,6 +19,7 @@ __all__ = [
     "SCHEMAS",
     "ReadOptions",
     "Schema",
+    "check_read_options",
     "expand_paths",
     "file_kind",
     "inspect",
@@ -31,7 +32,8 @@ from hepsift.io.schema import SCHEMAS, Schema
 
 
 def file_kind(files: list[Path]) -> str:
-    """``"root"``, ``"csv"`` or ``"parquet"``: the one type of ``files`` (DataError if mixed)."""
+    """``"root"``, ``"csv"``, ``"parquet"`` or ``"npz"``: the one type of ``files`` (DataError
+    if mixed)."""
     from hepsift.io.tables import table_kind
 
     kinds = {table_kind(p) or ("root" if p.suffix.lower() == ".root" else "root?") for p in files}
@@ -56,6 +58,7 @@ def iterate(
 
     ``branches`` are branch names (or glob patterns for ROOT) / column names; None reads all.
     """
+    check_read_options(tree=tree, branches=branches, step_size=step_size, entry_stop=entry_stop)
     files = expand_paths(paths_or_glob)
     if file_kind(files) == "root":
         from hepsift.io.root import iterate_root
@@ -74,6 +77,40 @@ def iterate(
         yield from iterate_table(
             files, columns=branches, step_size=step_size, schema=schema, entry_stop=entry_stop
         )
+
+
+def check_read_options(
+    *,
+    tree: Any = None,
+    branches: Any = None,
+    step_size: Any = "100 MB",
+    entry_stop: Any = None,
+    max_entries: Any = None,
+) -> None:
+    """DataError (one line) for reader arguments of the wrong type or meaningless values."""
+    if tree is not None and not isinstance(tree, str):
+        raise DataError(f"tree must be a tree name (str) or None; got {tree!r}")
+    if branches is not None and (
+        isinstance(branches, str | bytes)
+        or not isinstance(branches, Sequence | set | frozenset | tuple)
+        or not all(isinstance(b, str) for b in branches)
+    ):
+        raise DataError(
+            f"branches must be a list of names or patterns (e.g. ['photon_pt']); got {branches!r}"[
+                :300
+            ]
+        )
+    for key, value in (("entry_stop", entry_stop), ("max_entries", max_entries)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise DataError(
+                f"{key} must be a whole number of events >= 0 or None (all); got {value!r}"
+            )
+    if isinstance(step_size, bool) or not isinstance(step_size, int | str):
+        raise DataError(f"step_size must be a row count or a size like '100 MB'; got {step_size!r}")
+    if isinstance(step_size, int) and step_size < 1:
+        raise DataError(f"step_size must be a positive row count; got {step_size}")
 
 
 class ReadOptions(TypedDict, total=False):
@@ -100,6 +137,7 @@ def inspect(
     path: PathLike, *, tree: str | None = None, max_entries: int | None = None
 ) -> dict[str, Any]:
     """Trees/columns, types, entries and per-branch summaries of one file (file units)."""
+    check_read_options(tree=tree, max_entries=max_entries)
     files = expand_paths(path)
     if file_kind(files[:1]) == "root":
         from hepsift.io.root import inspect_root

@@ -48,6 +48,12 @@ def expand_paths(paths_or_glob: PathLike | Sequence[PathLike]) -> list[Path]:
     DataError when nothing matches, naming the pattern and the nearest files in its folder.
     """
     items = [paths_or_glob] if isinstance(paths_or_glob, str | os.PathLike) else paths_or_glob
+    if not isinstance(items, Sequence | set | frozenset) or not all(
+        isinstance(i, str | os.PathLike) for i in items
+    ):
+        raise DataError(
+            f"expected a path, a glob pattern or a list of them; got {paths_or_glob!r}"[:300]
+        )
     out: list[Path] = []
     for item in items:
         text = os.fspath(item)
@@ -97,10 +103,45 @@ def _open_file(path: Path) -> Any:
     except HepsiftError:
         raise
     except Exception as exc:
+        other = _foreign_format(path)
+        if other is not None:
+            raise DataError(f"'{path}' is {other}, not a ROOT file") from None
         raise DataError(
             f"'{path}' is not a readable ROOT file (corrupt or truncated?): "
             f"{type(exc).__name__}: {_one_line(exc)}"
         ) from None
+
+
+#: first bytes of formats users hand over instead of ROOT files, and what to say about them
+_MAGIC = (
+    (b"\x93NUMPY", "a single NumPy array (.npy): save X and y together with numpy.savez(...npz)"),
+    (b"PK\x03\x04", "a zip archive (NumPy .npz?): name it .npz to read its X and y arrays"),
+    (b"\x89HDF", "an HDF5 file: hepsift reads ROOT, CSV, Parquet and NumPy .npz"),
+    (b"PAR1", "a Parquet file: name it .parquet"),
+    (b"\x1f\x8b", "gzip-compressed: name it .csv.gz if it is a CSV file"),
+    (b"\x80", "a Python pickle: hepsift never unpickles data"),
+)
+
+
+def _foreign_format(path: Path) -> str | None:
+    """What a file that is not ROOT is, from its first bytes (None: unknown)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    if head.startswith(b"root"):
+        return None
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text.count(",") >= 1 and "\n" in text:
+        return "a text file with commas (CSV?): name it .csv"
+    return "a text file" if text.isprintable() or "\n" in text else None
 
 
 def _one_line(exc: BaseException) -> str:
