@@ -273,9 +273,15 @@ def open_tree(path: PathLike, tree: str | None = None, schema: Schema | str | No
         held = f"trees: {', '.join(trees)}" if trees else f"it holds {describe_contents(file)}"
         raise SchemaError(f"'{p}' has no tree '{tree}'{hint} ({held})")
     try:
-        return file[tree]
+        t = file[tree]
+        branch_names(t)  # reads the metadata now, so that corruption fails here, in one line
+        int(t.num_entries)
     except Exception as exc:
-        raise DataError(f"cannot read tree '{tree}' of '{p}': {_one_line(exc)}") from None
+        raise DataError(
+            f"cannot read tree '{tree}' of '{p}' (corrupt or truncated?): "
+            f"{type(exc).__name__}: {_one_line(exc)}"
+        ) from None
+    return t
 
 
 def resolve_branches(t: Any, branches: Sequence[str] | None, *, where: str) -> list[str]:

@@ -289,20 +289,23 @@ _NPZ_FEATURE_NAMES = ("feature_names", "columns", "names")
 
 
 def _npz_arrays(path: Path) -> dict[str, Any]:
-    import zipfile
-
     import numpy as np
 
-    try:
-        with np.load(path, allow_pickle=False) as z:
+    try:  # our own handle: numpy leaks the one it opens when the zip is unreadable
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
             return {k: np.asarray(z[k]) for k in z.files}
-    except ValueError as exc:  # object arrays: loading them would unpickle
-        raise DataError(
-            f"'{path}' holds pickled Python objects ({_short(exc)}); hepsift never unpickles "
-            "data: save plain numeric arrays (numpy.savez(path, X=X, y=y))"
-        ) from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except ValueError as exc:
+        if "pickle" in str(exc):  # object arrays: loading them would unpickle
+            raise DataError(
+                f"'{path}' holds pickled Python objects ({_short(exc)}); hepsift never "
+                "unpickles data: save plain numeric arrays (numpy.savez(path, X=X, y=y))"
+            ) from None
         raise DataError(f"'{path}' is not a readable NumPy .npz archive: {_short(exc)}") from None
+    except Exception as exc:  # zip, zlib and header errors of a corrupt or truncated file
+        raise DataError(
+            f"'{path}' is not a readable NumPy .npz archive (corrupt or truncated?): "
+            f"{type(exc).__name__}: {_short(exc)}"
+        ) from None
 
 
 def _short(exc: BaseException) -> str:
