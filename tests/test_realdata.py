@@ -279,3 +279,14 @@ def test_read_every_branch(name: str) -> None:
     with uproot.open(path) as f:
         names = [k for k in f[tree].keys(recursive=False) if "_collection" not in k]
     assert len(got) == entries and sorted(got.fields) == sorted(names)
+
+
+def test_written_rntuple_through_dask(written_rntuple: Path) -> None:
+    pytest.importorskip("dask_awkward")
+    from hepsift.io.root import dask_root
+
+    arr, _ = dask_root(written_rntuple, branches=["x", "jet_pt"], step_size=20)
+    assert list(arr.fields) == ["x", "jet_pt"]  # no internal fields
+    got = arr.compute()
+    with uproot.open(written_rntuple) as f:
+        assert same(got["jet_pt"], f["events"]["jet_pt"].array())

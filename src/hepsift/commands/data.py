@@ -60,10 +60,10 @@ def print_inspect(info: dict[str, Any], console: Any, *, show: int | None = None
         schema = f", layout {t['schema']}" if t.get("schema") else ""
         kind = t.get("format", "tree")
         what = "fields" if kind == "RNTuple" else "branches"
-        table = Table(
-            title=f"{kind} '{tree}': {t['entries']:,} entries, {len(t['branches'])} {what}"
-            f"{schema}{unit}"
-        )
+        head = f"{kind} '{tree}': {t['entries']:,} entries, {len(t['branches'])} {what}"
+        if tree == "(table)":
+            head = f"{kind} table: {t['entries']:,} rows, {len(t['branches'])} columns"
+        table = Table(title=f"{head}{schema}{unit}")
         for col in ("branch", "type", "objects/event min/mean/max", "min", "mean", "max"):
             table.add_column(col, justify="left" if col in ("branch", "type") else "right")
         rows = t["branches"] if show is None else t["branches"][:show]

@@ -139,7 +139,8 @@ def inspect(
     """Trees/columns, types, entries and per-branch summaries of one file (file units)."""
     check_read_options(tree=tree, max_entries=max_entries)
     files = expand_paths(path)
-    if file_kind(files[:1]) == "root":
+    kind = file_kind(files[:1])
+    if kind == "root":
         from hepsift.io.root import inspect_root
 
         return inspect_root(files[0], tree=tree, max_entries=max_entries)
@@ -166,6 +167,12 @@ def inspect(
         "file": str(files[0]),
         "size_bytes": files[0].stat().st_size,
         "trees": {
-            "(table)": {"entries": len(arr), "schema": None, "energy_unit": None, "branches": rows}
+            "(table)": {
+                "entries": len(arr),
+                "format": {"csv": "CSV", "parquet": "Parquet", "npz": "NumPy .npz"}[kind],
+                "schema": None,
+                "energy_unit": None,
+                "branches": rows,
+            }
         },
     }

@@ -438,6 +438,8 @@ def dask_root(
     names = plan[0][2]
     spec = {str(p): t.name for p, t, _ in plan}
     arr = uproot.dask(spec, filter_name=names, step_size=step_size, library="ak")
+    if any(is_rntuple(t) for _, t, _ in plan):
+        arr = arr[list(names)]  # without the RNTuple's internal _collectionN fields
     return arr, sch
 
 
