@@ -303,3 +303,21 @@ def test_wrong_path_types_are_one_line() -> None:
         hio.read(123)  # type: ignore[arg-type]
     with pytest.raises(DataError, match="max_entries must be"):
         hio.inspect("whatever.csv", max_entries=-3)
+
+
+def test_run_config_refuses_meaningless_sample_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("x,label\n1,0\n")
+    for key, value in [("kfactor", -2), ("xsec_pb", -1), ("sum_weights", 0), ("entry_stop", -1)]:
+        raw = load_config("nand").resolved()
+        sample = {"name": "t", "paths": [str(path)], "label_branch": "label", key: value}
+        raw["data"] = {"samples": [sample]}
+        with pytest.raises(ConfigError, match=rf"samples\[0\]\.{key}") as info:
+            load_config(raw)
+        assert "\n" not in str(info.value)
+
+
+def test_quoted_csv_is_not_mistaken_for_a_header(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_text('"1","2"\n"3","4"\n')
+    assert ak.to_list(hio.read(path).f0) == [1, 3]

@@ -89,7 +89,7 @@ def head_rows(path: Path, n: int = 500) -> list[list[str]]:
     lines = _head(path).splitlines()
     if len(lines) > 1:
         lines = lines[:-1]  # the last one may be cut
-    return [[c.strip() for c in line.split(",")] for line in lines[:n] if line.strip()]
+    return [[c.strip().strip("\"") for c in line.split(",")] for line in lines[:n] if line.strip()]
 
 
 def _is_number(text: str) -> bool:
