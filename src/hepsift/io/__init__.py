@@ -1,10 +1,16 @@
-"""Reading events: ROOT (uproot), CSV and Parquet (pyarrow), one API.
+"""Reading events: ROOT TTree or RNTuple (uproot), CSV, Parquet (pyarrow) and NumPy ``.npz``,
+one API.
 
 ``read(paths_or_glob, ...)`` returns all events as one awkward record array (energies in GeV);
 ``iterate(...)`` yields chunks of at most ``step_size`` for streaming. The file type comes from
-the name (``.root``, ``.csv[.gz]``, ``.parquet``); ``schema`` names a layout (see
+the name (``.root``, ``.csv[.gz]``, ``.parquet``, ``.npz``), else from the first bytes; a file of
+another format (``.npy``, HDF5, pickle...) is named in the error. ``schema`` names a layout (see
 :mod:`hepsift.io.schema`: ``atlas-gamgam``, ``nanoaod``, ``higgs``, ``hepmass``, ``photon-id``)
-or ``None`` to detect it. Heavy libraries are imported on first use.
+or ``None`` to detect it. A ROOT file with several trees is read from its event tree (NanoAOD
+``Events``, ATLAS ``mini``, else the one with the most entries; ``tree=`` overrides); a CSV
+file's header and label column are found from its content. Such choices are logged at INFO on
+the ``hepsift.io`` logger (``hepsift inspect`` and ``cutflow`` print them as ``note:``).
+Heavy libraries are imported on first use.
 """
 
 from __future__ import annotations

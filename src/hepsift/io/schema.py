@@ -17,7 +17,9 @@ Layouts:
     CMS NanoAOD ``Events`` tree; already in GeV, nothing converted.
 ``higgs``
     UCI HIGGS CSV: no header, column 0 the label, then 21 low-level and 7 high-level features
-    (:data:`HIGGS_COLUMNS`); values are already normalised, nothing converted.
+    (:data:`HIGGS_COLUMNS`); values are already normalised, nothing converted. A file with the
+    label in the last column, or with a header line naming these columns, is read as such
+    (detected from the content, see :func:`hepsift.io.tables.csv_options`).
 ``hepmass``
     UCI HEPMASS CSV: header ``# label,f0,...,f26,mass``; nothing converted.
 ``photon-id``

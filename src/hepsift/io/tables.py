@@ -1,8 +1,10 @@
-"""CSV and Parquet reading through pyarrow, including the UCI HIGGS and HEPMASS layouts.
+"""CSV, Parquet and NumPy ``.npz`` reading, including the UCI HIGGS and HEPMASS layouts.
 
 Tables arrive as flat awkward record arrays (one field per column) so that selection and
 features treat them like ROOT trees. ``step_size`` is a number of rows or a memory size such
-as ``"100 MB"`` (converted to rows at 8 bytes per column).
+as ``"100 MB"`` (converted to rows at 8 bytes per column). A CSV file's header line and the
+place of its label column are detected from its first rows, not assumed from its width; a
+``.npz`` archive is opened with ``allow_pickle=False`` (``X`` + ``y``, or 1-D columns).
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def head_rows(path: Path, n: int = 500) -> list[list[str]]:
     lines = _head(path).splitlines()
     if len(lines) > 1:
         lines = lines[:-1]  # the last one may be cut
-    return [[c.strip().strip("\"") for c in line.split(",")] for line in lines[:n] if line.strip()]
+    return [[c.strip().strip('"') for c in line.split(",")] for line in lines[:n] if line.strip()]
 
 
 def _is_number(text: str) -> bool:
