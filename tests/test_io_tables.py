@@ -321,3 +321,29 @@ def test_quoted_csv_is_not_mistaken_for_a_header(tmp_path: Path) -> None:
     path = tmp_path / "quoted.csv"
     path.write_text('"1","2"\n"3","4"\n')
     assert ak.to_list(hio.read(path).f0) == [1, 3]
+
+
+def test_options_that_would_be_ignored_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("x,label\n1,0\n2,1\n")
+    with pytest.raises(ConfigError, match="schema must be a layout name"):
+        hio.read(path, schema=123)  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="branches is empty"):
+        hio.read(path, branches=[])
+    with pytest.raises(DataError, match="tree='t' applies to ROOT files"):
+        hio.inspect(path, tree="t")
+    with pytest.raises(DataError, match="schema 'nanoaod' is a ROOT layout"):
+        hio.read(path, schema="nanoaod")
+    root = tmp_path / "t.root"
+    import uproot
+
+    with uproot.recreate(root) as f:
+        f.mktree("t", {"x": "float64"})
+        f["t"].extend({"x": np.zeros(3)})
+    with pytest.raises(DataError, match="schema 'higgs' is a CSV layout"):
+        hio.read(root, schema="higgs")
+    with pytest.raises(ConfigError, match="files must be a path or a list of paths"):
+        SampleSpec(name="a", files=123, label="signal")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="label must be a class name or index"):
+        SampleSpec(name="a", files="x", label=[1])  # type: ignore[arg-type]
+    assert SampleSpec(name="a", files=path, label="signal").files == str(path)  # type: ignore[arg-type]

@@ -66,7 +66,9 @@ def iterate(
     """
     check_read_options(tree=tree, branches=branches, step_size=step_size, entry_stop=entry_stop)
     files = expand_paths(paths_or_glob)
-    if file_kind(files) == "root":
+    kind = file_kind(files)
+    _check_schema_fits(schema, kind, tree)
+    if kind == "root":
         from hepsift.io.root import iterate_root
 
         yield from iterate_root(
@@ -96,6 +98,8 @@ def check_read_options(
     """DataError (one line) for reader arguments of the wrong type or meaningless values."""
     if tree is not None and not isinstance(tree, str):
         raise DataError(f"tree must be a tree name (str) or None; got {tree!r}")
+    if branches is not None and len(branches) == 0 and not isinstance(branches, str | bytes):
+        raise DataError("branches is empty: name at least one branch, or None to read them all")
     if branches is not None and (
         isinstance(branches, str | bytes)
         or not isinstance(branches, Sequence | set | frozenset | tuple)
@@ -117,6 +121,26 @@ def check_read_options(
         raise DataError(f"step_size must be a row count or a size like '100 MB'; got {step_size!r}")
     if isinstance(step_size, int) and step_size < 1:
         raise DataError(f"step_size must be a positive row count; got {step_size}")
+
+
+def _check_schema_fits(schema: Schema | str | None, kind: str, tree: str | None) -> None:
+    """DataError when a ROOT layout or ``tree=`` is given for a table, or a CSV layout for a
+    ROOT file: the option would be ignored silently."""
+    from hepsift.io.schema import get_schema
+
+    sch = get_schema(schema)
+    if kind != "root" and tree is not None:
+        raise DataError(f"tree='{tree}' applies to ROOT files; this is a {kind} file")
+    if sch is None:
+        return
+    if kind == "root" and sch.columns is not None:
+        raise DataError(f"schema '{sch.name}' is a CSV layout; the input is a ROOT file")
+    if kind != "root" and sch.tree is not None:
+        raise DataError(
+            f"schema '{sch.name}' is a ROOT layout (tree '{sch.tree}'); the input is {kind}"
+        )
+    if kind == "npz" and sch.columns is not None:
+        raise DataError(f"schema '{sch.name}' is a CSV layout; the input is a NumPy .npz archive")
 
 
 class ReadOptions(TypedDict, total=False):
@@ -146,6 +170,7 @@ def inspect(
     check_read_options(tree=tree, max_entries=max_entries)
     files = expand_paths(path)
     kind = file_kind(files[:1])
+    _check_schema_fits(None, kind, tree)
     if kind == "root":
         from hepsift.io.root import inspect_root
 

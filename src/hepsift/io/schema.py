@@ -127,6 +127,8 @@ def get_schema(name: str | Schema | None) -> Schema | None:
     """The :class:`Schema` named ``name`` (None stays None); ConfigError with a hint otherwise."""
     if name is None or isinstance(name, Schema):
         return name
+    if not isinstance(name, str):
+        raise ConfigError(f"schema must be a layout name ({', '.join(SCHEMAS)}); got {name!r}")
     if name not in SCHEMAS:
         raise ConfigError(
             f"unknown schema '{name}'{suggest(name, SCHEMAS)} (known: {', '.join(SCHEMAS)})"

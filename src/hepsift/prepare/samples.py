@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -95,8 +96,14 @@ class SampleSpec:
     entry_stop: int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.files, list):
-            object.__setattr__(self, "files", tuple(str(f) for f in self.files))
+        if isinstance(self.files, os.PathLike):
+            object.__setattr__(self, "files", os.fspath(self.files))
+        if isinstance(self.files, list | tuple):
+            object.__setattr__(
+                self,
+                "files",
+                tuple(os.fspath(f) if isinstance(f, os.PathLike) else f for f in self.files),
+            )
         if isinstance(self.scale_factors, list):
             object.__setattr__(self, "scale_factors", tuple(self.scale_factors))
         if isinstance(self.labels, Mapping):
@@ -117,6 +124,18 @@ class SampleSpec:
     def _check_reading(self) -> None:
         """ConfigError (one line) for meaningless reading/weighting values."""
         where = f"sample '{self.name}'"
+        files = [self.files] if isinstance(self.files, str) else self.files
+        if (
+            not isinstance(files, tuple | list)
+            or not files
+            or not all(isinstance(f, str) and f for f in files)
+        ):
+            raise ConfigError(
+                f"{where}: files must be a path or a list of paths; got {self.files!r}"
+            )
+        lab = self.label
+        if lab is not None and (isinstance(lab, bool) or not isinstance(lab, str | int)):
+            raise ConfigError(f"{where}: label must be a class name or index; got {lab!r}")
         es = self.entry_stop
         if es is not None and (isinstance(es, bool) or not isinstance(es, int) or es < 1):
             raise ConfigError(f"{where}: entry_stop must be a whole number >= 1; got {es!r}")
