@@ -347,3 +347,19 @@ def test_options_that_would_be_ignored_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="label must be a class name or index"):
         SampleSpec(name="a", files="x", label=[1])  # type: ignore[arg-type]
     assert SampleSpec(name="a", files=path, label="signal").files == str(path)  # type: ignore[arg-type]
+
+
+def test_label_column_with_both_labels_wins(tmp_path: Path, rng: np.random.Generator) -> None:
+    """A 0/1-only first column with one value loses to a last column holding both labels."""
+    rows = _higgs_rows(rng, 50)
+    rows[:, 1] = 1.0  # a constant feature that looks like a one-class label
+    shifted = np.roll(rows, -1, axis=1)  # label last, the constant column first
+    path = tmp_path / "const_first.csv"
+    np.savetxt(path, shifted, delimiter=",")
+    arr = hio.read(path, schema="higgs")
+    np.testing.assert_array_equal(ak.to_numpy(arr.label), rows[:, 0])
+    one_class = tmp_path / "signal_only.csv"
+    rows[:, 0] = 1.0
+    rows[:, 1] = rng.normal(size=50)
+    np.savetxt(one_class, rows, delimiter=",")
+    assert set(ak.to_numpy(hio.read(one_class, schema="higgs").label)) == {1.0}

@@ -113,21 +113,24 @@ def has_header(rows: Sequence[Sequence[str]]) -> bool:
     return any(all(j < len(r) and _is_number(r[j]) for r in rows[1:]) for j in text_cols)
 
 
-def _label_like(rows: Sequence[Sequence[str]], j: int) -> bool:
-    """Whether column ``j`` holds only the labels 0 and 1 (one or both of them)."""
+def _label_values(rows: Sequence[Sequence[str]], j: int) -> set[float]:
+    """The values of column ``j`` if they are labels 0/1 only (else an empty set)."""
     try:
         values = {float(r[j]) for r in rows}
     except (ValueError, IndexError):
-        return False
-    return bool(values) and values <= {0.0, 1.0}
+        return set()
+    return values if values <= {0.0, 1.0} else set()
 
 
 def _label_column(rows: Sequence[Sequence[str]]) -> str | None:
-    """``"first"`` or ``"last"``: where the 0/1 label column of a headerless file is."""
-    if _label_like(rows, 0):
-        return "first"
-    if _label_like(rows, len(rows[0]) - 1):
-        return "last"
+    """``"first"`` or ``"last"``: where the 0/1 label column of a headerless file is. A column
+    holding both labels wins over one holding a single label (a one-class file)."""
+    first, last = _label_values(rows, 0), _label_values(rows, len(rows[0]) - 1)
+    for size in (2, 1):
+        if len(first) == size:
+            return "first"
+        if len(last) == size:
+            return "last"
     return None
 
 
