@@ -361,8 +361,10 @@ def _chunks(t: Any, names: Sequence[str], step_size: int | str, stop: int | None
 
     A TTree goes through ``TTree.iterate``. An RNTuple is read field by field per entry range:
     uproot 5.7.7 builds the form of a whole RNTuple by rescanning every field record for every
-    field (14 s for 8 of the 969 fields of a NanoAOD RNTuple, against 0.2 s field by field).
-    Its ``_collectionN`` internals never reach the chunk.
+    field (14 s for 8 of the 969 fields of a NanoAOD RNTuple, against 0.2 s field by field;
+    scikit-hep/uproot5#1637, fix proposed in #1723). Its ``_collectionN`` internals never reach
+    the chunk. Reading *every* field stays slow (~25 ms per field: each field's first
+    ``fields`` lookup rescans all field records), so prefer naming the branches.
     """
     import awkward as ak
 
