@@ -290,3 +290,27 @@ def test_written_rntuple_through_dask(written_rntuple: Path) -> None:
     got = arr.compute()
     with uproot.open(written_rntuple) as f:
         assert same(got["jet_pt"], f["events"]["jet_pt"].array())
+
+
+def test_atlas_layout_written_as_rntuple_is_converted_to_gev(tmp_path: Path) -> None:
+    """An ATLAS-style ``mini`` written as an RNTuple (uint32 counts, float jagged MeV) reads
+    like the TTree: energies in GeV, counts and weights untouched."""
+    path = tmp_path / "mini_rntuple.root"
+    pt = ak.Array([[50_000.0, 30_000.0], [], [42_000.5]])
+    with uproot.recreate(path) as f:
+        f["mini"] = {
+            "photon_pt": ak.values_astype(pt, np.float32),
+            "photon_n": np.array([2, 0, 1], dtype=np.uint32),
+            "mcWeight": np.array([1.0, -1.0, 0.5], dtype=np.float32),
+            "XSection": np.full(3, 0.1),
+            "met_et": np.array([10_000.0, 0.0, 5_000.0]),
+        }
+    with uproot.open(path) as f:
+        assert f.classnames() == {"mini;1": "ROOT::RNTuple"}
+    got = hio.read(path)
+    assert ak.to_list(ak.num(got.photon_pt)) == [2, 0, 1]
+    flat = ak.to_numpy(ak.flatten(got.photon_pt))
+    np.testing.assert_allclose(flat, [50.0, 30.0, 42.0005], rtol=1e-6)
+    assert got.photon_pt.type.content.content.primitive == "float32"
+    assert ak.to_list(got.photon_n) == [2, 0, 1] and ak.to_list(got.mcWeight) == [1.0, -1.0, 0.5]
+    assert ak.to_list(got.met_et) == [10.0, 0.0, 5.0]
