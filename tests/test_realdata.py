@@ -165,6 +165,14 @@ def test_largest_tree_chosen_without_a_known_layout(
         assert len(hio.read(path)) == 7
     assert "most entries, 7" in caplog.text
     assert len(hio.read(path, tree="meta")) == 3
+    atlas = tmp_path / "atlas.root"  # a layout's event tree wins over a bigger other tree
+    with uproot.recreate(atlas) as f:
+        for name, n in (("mini", 2), ("sumWeights", 9)):
+            f.mktree(name, {"a": "int32"})
+            f[name].extend({"a": np.arange(n, dtype=np.int32)})
+    with caplog.at_level(logging.INFO, logger="hepsift.io"):
+        assert len(hio.read(atlas)) == 2
+    assert "reading 'mini' (ATLAS Open Data event tree)" in caplog.text
     tie = tmp_path / "tie.root"
     with uproot.recreate(tie) as f:
         for name in ("a", "b"):
