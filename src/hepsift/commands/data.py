@@ -22,10 +22,21 @@ __all__ = ["print_inspect", "register", "show_notes"]
 
 @contextmanager
 def show_notes() -> Iterator[None]:
-    """Print the readers' INFO notes (which tree or CSV layout was chosen) on stderr."""
+    """Print the readers' INFO notes (which tree or CSV layout was chosen) on stderr, each
+    text once (a build opens a file to plan and again to read)."""
     logger = logging.getLogger("hepsift")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("note: %(message)s"))
+    seen: set[str] = set()
+
+    def first_time(record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if text in seen:
+            return False
+        seen.add(text)
+        return True
+
+    handler.addFilter(first_time)
     old = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
