@@ -8,10 +8,12 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import hepsift.io as hio
 from hepsift.cli import main
-from hepsift.errors import DataError, SchemaError
+from hepsift.errors import DataError, HepsiftError, SchemaError
 from hepsift.io.schema import SCHEMAS
 from hepsift.toydata import write_toy_gamgam
 
@@ -136,3 +138,55 @@ def test_inspect_and_cli(toy: Path, atlas_file: Path, capsys: pytest.CaptureFixt
     assert main(["inspect", str(atlas_file), "--tree", "mni"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nearest: 'mini'" in err
+
+
+# -- fuzzing: corrupt, truncated and random files fail with one HepsiftError line --------------
+
+
+def _seed_files(folder: Path) -> dict[str, bytes]:
+    """Small valid files of every kind the readers take: TTree, RNTuple, CSV, .npz, Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    x = np.arange(20, dtype=np.float64)
+    jag = ak.Array([[1.0, 2.0], [], [3.0]] * 6 + [[4.0], []])
+    with uproot.recreate(folder / "tt.root") as f:
+        f.mktree("t", {"x": "float64"})
+        f["t"].extend({"x": x})
+    with uproot.recreate(folder / "rn.root") as f:
+        f["t"] = {"x": x, "j": jag}
+    (folder / "t.csv").write_text("a,b\n" + "".join(f"{i},{i * 2}\n" for i in range(20)))
+    np.savez(folder / "t.npz", X=np.ones((20, 2)), y=np.zeros(20))
+    pq.write_table(pa.table({"x": x}), folder / "t.parquet")
+    return {p.suffix + ("" if p.stem != "rn" else "+rn"): p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def seed_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    return _seed_files(tmp_path_factory.mktemp("seeds"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_readers_fuzz_only_hepsift_errors(
+    data: st.DataObject, seed_files: dict[str, bytes], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    kind = data.draw(st.sampled_from(sorted(seed_files)))
+    raw = seed_files[kind]
+    how = data.draw(st.sampled_from(["truncate", "flip", "random"]))
+    if how == "truncate":
+        blob = raw[: data.draw(st.integers(1, len(raw) - 1))]
+    elif how == "flip":
+        buf = bytearray(raw)
+        for pos in data.draw(st.lists(st.integers(0, len(raw) - 1), min_size=1, max_size=30)):
+            buf[pos] = data.draw(st.integers(0, 255))
+        blob = bytes(buf)
+    else:
+        blob = data.draw(st.binary(min_size=1, max_size=3000))
+    path = tmp_path_factory.mktemp("fuzz") / f"case{kind.split('+')[0]}"
+    path.write_bytes(blob)
+    for call in (lambda: hio.read(path, entry_stop=100), lambda: hio.inspect(path, max_entries=5)):
+        try:
+            call()
+        except HepsiftError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 600

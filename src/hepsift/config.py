@@ -70,10 +70,12 @@ class SampleConfig(_Section):
     class_: str | None = Field(default=None, alias="class")
     schema_: str | None = Field(default=None, alias="schema")
     kind: Literal["auto", "mc", "data"] = "auto"
-    kfactor: float = 1.0
-    xsec_pb: float | None = None
-    sum_weights: float | None = None
+    kfactor: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    xsec_pb: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    sum_weights: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     label_branch: str | None = None
+    labels: dict[str | int | float, str | int] | None = None
+    weight_branch: str | None = None
     param: float | None = None
     param_branch: str | None = None
     entry_stop: int | None = Field(default=None, gt=0)

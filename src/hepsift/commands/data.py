@@ -9,11 +9,42 @@ Heavy imports happen inside the command functions so the CLI starts at once.
 
 from __future__ import annotations
 
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
 
-__all__ = ["print_inspect", "register"]
+__all__ = ["print_inspect", "register", "show_notes"]
+
+
+@contextmanager
+def show_notes() -> Iterator[None]:
+    """Print the readers' INFO notes (which tree or CSV layout was chosen) on stderr, each
+    text once (a build opens a file to plan and again to read)."""
+    logger = logging.getLogger("hepsift")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("note: %(message)s"))
+    seen: set[str] = set()
+
+    def first_time(record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if text in seen:
+            return False
+        seen.add(text)
+        return True
+
+    handler.addFilter(first_time)
+    old = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
 
 
 def _fmt(x: float | None) -> str:
@@ -30,13 +61,20 @@ def print_inspect(info: dict[str, Any], console: Any, *, show: int | None = None
     from rich.table import Table
 
     console.print(f"[bold]{info['file']}[/bold]  ({info['size_bytes']:,} bytes)")
+    if not info["trees"]:
+        console.print(
+            f"no event tree (TTree or RNTuple); the file holds {info.get('contents', 'nothing')}",
+            markup=False,
+        )
     for tree, t in info["trees"].items():
         unit = f", energies in {t['energy_unit']}" if t.get("energy_unit") else ""
         schema = f", layout {t['schema']}" if t.get("schema") else ""
-        table = Table(
-            title=f"tree '{tree}': {t['entries']:,} entries, {len(t['branches'])} branches"
-            f"{schema}{unit}"
-        )
+        kind = t.get("format", "tree")
+        what = "fields" if kind == "RNTuple" else "branches"
+        head = f"{kind} '{tree}': {t['entries']:,} entries, {len(t['branches'])} {what}"
+        if tree == "(table)":
+            head = f"{kind} table: {t['entries']:,} rows, {len(t['branches'])} columns"
+        table = Table(title=f"{head}{schema}{unit}")
         for col in ("branch", "type", "objects/event min/mean/max", "min", "mean", "max"):
             table.add_column(col, justify="left" if col in ("branch", "type") else "right")
         rows = t["branches"] if show is None else t["branches"][:show]
@@ -76,7 +114,8 @@ def register(app: typer.Typer) -> None:
 
         from hepsift.io import inspect
 
-        info = inspect(file, tree=tree, max_entries=max_entries)
+        with show_notes():
+            info = inspect(file, tree=tree, max_entries=max_entries)
         print_inspect(info, Console(highlight=False), show=None if show_all else 200)
 
     @app.command("cutflow")
@@ -92,12 +131,13 @@ def register(app: typer.Typer) -> None:
 
         from hepsift.prepare import build_dataset
 
-        _, info = build_dataset(
-            [{"name": sample, "files": files, "label": "signal", "tree": tree}],
-            features=[],
-            selection=selection,
-            lumi_fb=lumi_fb,
-        )
+        with show_notes():
+            _, info = build_dataset(
+                [{"name": sample, "files": files, "label": "signal", "tree": tree}],
+                features=[],
+                selection=selection,
+                lumi_fb=lumi_fb,
+            )
         console = Console(highlight=False)
         console.print(info.cutflows[sample].table())
         console.print(info.yields_table())

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,17 @@ from hepsift.errors import DataError, HepsiftError, SchemaError, nearest
 from hepsift.io.schema import Schema, check_names, detect_root_schema, get_schema
 
 __all__ = [
+    "TREE_CLASSES",
     "PathLike",
+    "branch_names",
+    "branch_objects",
+    "choose_tree",
     "convert_units",
     "dask_root",
+    "describe_contents",
     "expand_paths",
     "inspect_root",
+    "is_rntuple",
     "iterate_root",
     "open_tree",
     "resolve_branches",
@@ -31,6 +39,7 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike[str]
+_log = logging.getLogger("hepsift.io")
 
 
 def expand_paths(paths_or_glob: PathLike | Sequence[PathLike]) -> list[Path]:
@@ -39,6 +48,12 @@ def expand_paths(paths_or_glob: PathLike | Sequence[PathLike]) -> list[Path]:
     DataError when nothing matches, naming the pattern and the nearest files in its folder.
     """
     items = [paths_or_glob] if isinstance(paths_or_glob, str | os.PathLike) else paths_or_glob
+    if not isinstance(items, Sequence | set | frozenset) or not all(
+        isinstance(i, str | os.PathLike) for i in items
+    ):
+        raise DataError(
+            f"expected a path, a glob pattern or a list of them; got {paths_or_glob!r}"[:300]
+        )
     out: list[Path] = []
     for item in items:
         text = os.fspath(item)
@@ -88,10 +103,45 @@ def _open_file(path: Path) -> Any:
     except HepsiftError:
         raise
     except Exception as exc:
+        other = _foreign_format(path)
+        if other is not None:
+            raise DataError(f"'{path}' is {other}, not a ROOT file") from None
         raise DataError(
             f"'{path}' is not a readable ROOT file (corrupt or truncated?): "
             f"{type(exc).__name__}: {_one_line(exc)}"
         ) from None
+
+
+#: first bytes of formats users hand over instead of ROOT files, and what to say about them
+_MAGIC = (
+    (b"\x93NUMPY", "a single NumPy array (.npy): save X and y together with numpy.savez(...npz)"),
+    (b"PK\x03\x04", "a zip archive (NumPy .npz?): name it .npz to read its X and y arrays"),
+    (b"\x89HDF", "an HDF5 file: hepsift reads ROOT, CSV, Parquet and NumPy .npz"),
+    (b"PAR1", "a Parquet file: name it .parquet"),
+    (b"\x1f\x8b", "gzip-compressed: name it .csv.gz if it is a CSV file"),
+    (b"\x80", "a Python pickle: hepsift never unpickles data"),
+)
+
+
+def _foreign_format(path: Path) -> str | None:
+    """What a file that is not ROOT is, from its first bytes (None: unknown)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None
+    if head.startswith(b"root"):
+        return None
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text.count(",") >= 1 and "\n" in text:
+        return "a text file with commas (CSV?): name it .csv"
+    return "a text file" if text.isprintable() or "\n" in text else None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -99,12 +149,112 @@ def _one_line(exc: BaseException) -> str:
     return text[:300] + ("..." if len(text) > 300 else "")
 
 
+#: ROOT classes read as event trees: the classic TTree and ROOT 7's RNTuple
+TREE_CLASSES = ("TTree", "ROOT::RNTuple", "ROOT::Experimental::RNTuple")
+#: event trees of known layouts, preferred in this order when a file holds several trees
+LAYOUT_TREES = (("Events", "NanoAOD"), ("mini", "ATLAS Open Data"))
+#: RNTupleImporter's untyped collections (``_collection0``...): their members are also top-level
+#: fields (``Muon_pt``), so they are internals, not branches
+_INTERNAL_FIELD = re.compile(r"_collection\d+")
+
+
+def _classnames(file: Any) -> dict[str, str]:
+    """Object path (without cycle) -> ROOT class name, for everything in ``file``."""
+    out: dict[str, str] = {}
+    for key, cls in file.classnames(recursive=True).items():
+        out.setdefault(key.split(";")[0], str(cls))
+    return out
+
+
 def _trees_in(file: Any) -> list[str]:
-    return [k.split(";")[0] for k, v in file.classnames(recursive=True).items() if v == "TTree"]
+    return [k for k, v in _classnames(file).items() if v in TREE_CLASSES]
+
+
+def is_rntuple(t: Any) -> bool:
+    """Whether ``t`` (from :func:`open_tree`) is an RNTuple rather than a TTree."""
+    return "RNTuple" in str(getattr(t, "classname", ""))
+
+
+def branch_names(t: Any) -> list[str]:
+    """Top-level branch (TTree) or field (RNTuple) names of ``t``, internals left out."""
+    names = [str(k) for k in t.keys(recursive=False)]
+    if is_rntuple(t):
+        names = [n for n in names if not _INTERNAL_FIELD.fullmatch(n)]
+    return names
+
+
+def branch_objects(t: Any) -> list[Any]:
+    """The top-level branches (TTree) or fields (RNTuple) of ``t``: each has ``name``,
+    ``typename``, ``num_entries`` and ``array(library=..., entry_stop=...)``."""
+    if is_rntuple(t):
+        return [f for f in t.fields if not _INTERNAL_FIELD.fullmatch(f.name)]
+    return list(t.branches)
+
+
+_KINDS = (
+    (("TH1", "TH2", "TH3", "TProfile"), "histogram", "histograms"),
+    (("TDirectory",), "directory", "directories"),
+    (("TGraph",), "graph", "graphs"),
+)
+
+
+def describe_contents(file: Any) -> str:
+    """What a ROOT file holds, grouped by kind: ``2 histograms (h1, h2), 1 directory (d)``."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, cls in _classnames(file).items():
+        kind = next(((one, many) for pre, one, many in _KINDS if cls.startswith(pre)), (cls, cls))
+        groups.setdefault(kind, []).append(name)
+    if not groups:
+        return "nothing (no keys)"
+    parts = []
+    for (one, many), names in groups.items():
+        more = f", +{len(names) - 4} more" if len(names) > 4 else ""
+        label = one if len(names) == 1 else many
+        parts.append(f"{len(names)} {label} ({', '.join(names[:4])}{more})")
+    return ", ".join(parts)
+
+
+def _entries(file: Any, name: str) -> int | None:
+    try:
+        return int(file[name].num_entries)
+    except Exception:
+        return None
+
+
+def choose_tree(file: Any, trees: Sequence[str], path: Path, schema: Schema | None) -> str:
+    """The event tree of a file holding several: the schema's, a known layout's (NanoAOD
+    ``Events``, ATLAS ``mini``), else the one with the most entries; logged at INFO."""
+    if schema is not None and schema.tree is not None and schema.tree in trees:
+        return schema.tree
+    if len(trees) == 1:
+        return trees[0]
+    if not trees:
+        raise SchemaError(f"'{path}' holds no TTree or RNTuple; it holds {describe_contents(file)}")
+    why = ""
+    chosen = next((t for t, _ in LAYOUT_TREES if t in trees), None)
+    if chosen is not None:
+        why = dict(LAYOUT_TREES)[chosen] + " event tree"
+    else:
+        sizes = {t: _entries(file, t) for t in trees}
+        ranked = sorted(trees, key=lambda t: -(sizes[t] or -1))
+        top, second = ranked[0], ranked[1]
+        if sizes[top] is None or sizes[top] == sizes[second]:
+            raise SchemaError(
+                f"'{path}' holds several trees of equal size {trees}; pass tree=... to choose one"
+            )
+        chosen, why = top, f"the most entries, {sizes[top]:,}"
+    _log.info(
+        "'%s' holds trees %s: reading '%s' (%s); pass tree=... for another",
+        path,
+        ", ".join(trees),
+        chosen,
+        why,
+    )
+    return chosen
 
 
 def open_tree(path: PathLike, tree: str | None = None, schema: Schema | str | None = None) -> Any:
-    """The uproot TTree ``tree`` of ``path`` (default: the schema's tree, or the only tree).
+    """The uproot TTree or RNTuple ``tree`` of ``path`` (default: :func:`choose_tree`).
 
     SchemaError naming the file and the nearest tree names when it is absent.
     """
@@ -116,27 +266,27 @@ def open_tree(path: PathLike, tree: str | None = None, schema: Schema | str | No
     except Exception as exc:
         raise DataError(f"cannot list the trees of '{p}': {_one_line(exc)}") from None
     if tree is None:
-        if sch is not None and sch.tree in trees:
-            tree = sch.tree
-        elif len(trees) == 1:
-            tree = trees[0]
-        elif not trees:
-            raise SchemaError(f"'{p}' holds no TTree (keys: {', '.join(file.keys()) or 'none'})")
-        else:
-            raise SchemaError(f"'{p}' holds several trees {trees}; pass tree=... to choose one")
+        tree = choose_tree(file, trees, p, sch)
     if tree not in trees:
         hints = nearest(tree, trees, n=3, cutoff=0.3)
         hint = f"; nearest: {', '.join(repr(h) for h in hints)}" if hints else ""
-        raise SchemaError(f"'{p}' has no tree '{tree}'{hint} (trees: {', '.join(trees) or 'none'})")
+        held = f"trees: {', '.join(trees)}" if trees else f"it holds {describe_contents(file)}"
+        raise SchemaError(f"'{p}' has no tree '{tree}'{hint} ({held})")
     try:
-        return file[tree]
+        t = file[tree]
+        branch_names(t)  # reads the metadata now, so that corruption fails here, in one line
+        int(t.num_entries)
     except Exception as exc:
-        raise DataError(f"cannot read tree '{tree}' of '{p}': {_one_line(exc)}") from None
+        raise DataError(
+            f"cannot read tree '{tree}' of '{p}' (corrupt or truncated?): "
+            f"{type(exc).__name__}: {_one_line(exc)}"
+        ) from None
+    return t
 
 
 def resolve_branches(t: Any, branches: Sequence[str] | None, *, where: str) -> list[str]:
     """Branch names of tree ``t`` selected by exact names or glob patterns (None: all)."""
-    available = list(t.keys(recursive=False))
+    available = branch_names(t)
     if branches is None:
         return available
     out: list[str] = []
@@ -200,10 +350,39 @@ def _plan(
     for p in files:
         t = open_tree(p, tree, detected)
         if detected is None and schema is None:
-            detected = detect_root_schema(t.name, t.keys(recursive=False))
+            detected = detect_root_schema(t.name, branch_names(t))
         names = resolve_branches(t, branches, where=f"tree '{t.name}' of '{p}'")
         plan.append((p, t, names))
     return plan, detected
+
+
+def _chunks(t: Any, names: Sequence[str], step_size: int | str, stop: int | None) -> Any:
+    """Chunks of the branches ``names`` of ``t`` up to entry ``stop``, as awkward records.
+
+    A TTree goes through ``TTree.iterate``. An RNTuple is read field by field per entry range:
+    uproot 5.7.7 builds the form of a whole RNTuple by rescanning every field record for every
+    field (14 s for 8 of the 969 fields of a NanoAOD RNTuple, against 0.2 s field by field;
+    scikit-hep/uproot5#1637, fix proposed in #1723). Its ``_collectionN`` internals never reach
+    the chunk. Reading *every* field stays slow (~25 ms per field: each field's first
+    ``fields`` lookup rescans all field records), so prefer naming the branches.
+    """
+    import awkward as ak
+
+    if not is_rntuple(t):
+        yield from t.iterate(
+            filter_name=list(names), step_size=step_size, entry_stop=stop, library="ak"
+        )
+        return
+    from hepsift.io.tables import rows_per_step
+
+    end = t.num_entries if stop is None else min(stop, t.num_entries)
+    rows = rows_per_step(step_size, len(names))
+    for start in range(0, end, rows):
+        cols = {
+            n: t[n].array(entry_start=start, entry_stop=min(end, start + rows), library="ak")
+            for n in names
+        }
+        yield ak.zip(cols, depth_limit=1)
 
 
 def iterate_root(
@@ -229,9 +408,7 @@ def iterate_root(
             return
         stop = None if remaining is None else min(remaining, t.num_entries)
         try:
-            for chunk in t.iterate(
-                filter_name=names, step_size=step_size, entry_stop=stop, library="ak"
-            ):
+            for chunk in _chunks(t, names, step_size, stop):
                 if remaining is not None:
                     remaining -= len(chunk)
                 yield convert_units(chunk, sch)
@@ -263,6 +440,8 @@ def dask_root(
     names = plan[0][2]
     spec = {str(p): t.name for p, t, _ in plan}
     arr = uproot.dask(spec, filter_name=names, step_size=step_size, library="ak")
+    if any(is_rntuple(t) for _, t, _ in plan):
+        arr = arr[list(names)]  # without the RNTuple's internal _collectionN fields
     return arr, sch
 
 
@@ -272,11 +451,9 @@ def inspect_root(
     """Trees, and per branch of the chosen tree(s): type, entries and a value summary.
 
     Summaries are in the file's own units (no conversion): min/mean/max for numbers; for
-    jagged branches also the per-event count min/mean/max.
+    jagged branches also the per-event count min/mean/max. TTrees and RNTuples alike; a file
+    with neither says what it holds under ``contents``.
     """
-    import awkward as ak
-    import numpy as np
-
     p = Path(path)
     file = _open_file(p)
     trees = _trees_in(file)
@@ -284,36 +461,44 @@ def inspect_root(
         open_tree(p, tree)  # raises with the nearest names
     chosen = [tree] if tree is not None else trees
     out: dict[str, Any] = {"file": str(p), "size_bytes": p.stat().st_size, "trees": {}}
+    if not trees:
+        out["contents"] = describe_contents(file)
     for name in chosen:
         t = open_tree(p, name)
-        sch = detect_root_schema(name, t.keys(recursive=False))
-        rows = []
-        for b in t.branches:
-            row: dict[str, Any] = {"branch": b.name, "type": b.typename, "entries": b.num_entries}
-            try:
-                arr = b.array(library="ak", entry_stop=max_entries)
-            except Exception as exc:  # unreadable branch: say so, keep going
-                row["error"] = _one_line(exc)
-                rows.append(row)
-                continue
-            depth = arr.ndim
-            if depth > 1:
-                counts = ak.to_numpy(ak.num(arr, axis=1))
-                row["count"] = value_summary(counts)
-                arr = ak.flatten(arr, axis=None)
-            try:
-                values = np.asarray(ak.to_numpy(arr), dtype=np.float64)
-                row["values"] = value_summary(values)
-            except Exception:
-                row["values"] = None
-            rows.append(row)
+        sch = detect_root_schema(name, branch_names(t))
         out["trees"][name] = {
             "entries": t.num_entries,
+            "format": "RNTuple" if is_rntuple(t) else "TTree",
             "schema": None if sch is None else sch.name,
             "energy_unit": None if sch is None else sch.energy_unit,
-            "branches": rows,
+            "branches": [_branch_row(b, max_entries) for b in branch_objects(t)],
         }
     return out
+
+
+def _branch_row(b: Any, max_entries: int | None) -> dict[str, Any]:
+    """type, entries and value summary of one branch/field; an unreadable one says why."""
+    import awkward as ak
+    import numpy as np
+
+    row: dict[str, Any] = {"branch": b.name, "type": b.typename, "entries": b.num_entries}
+    try:
+        arr = b.array(library="ak", entry_stop=max_entries)
+    except Exception as exc:  # unreadable branch: say so, keep going
+        row["error"] = _one_line(exc)
+        return row
+    if arr.ndim > 1:
+        try:
+            row["count"] = value_summary(ak.to_numpy(ak.num(arr, axis=1)))
+            arr = ak.flatten(arr, axis=None)
+        except Exception:
+            row["values"] = None
+            return row
+    try:
+        row["values"] = value_summary(np.asarray(ak.to_numpy(arr), dtype=np.float64))
+    except Exception:
+        row["values"] = None
+    return row
 
 
 def value_summary(values: Any) -> dict[str, float] | None:

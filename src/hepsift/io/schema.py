@@ -17,7 +17,9 @@ Layouts:
     CMS NanoAOD ``Events`` tree; already in GeV, nothing converted.
 ``higgs``
     UCI HIGGS CSV: no header, column 0 the label, then 21 low-level and 7 high-level features
-    (:data:`HIGGS_COLUMNS`); values are already normalised, nothing converted.
+    (:data:`HIGGS_COLUMNS`); values are already normalised, nothing converted. A file with the
+    label in the last column, or with a header line naming these columns, is read as such
+    (detected from the content, see :func:`hepsift.io.tables.csv_options`).
 ``hepmass``
     UCI HEPMASS CSV: header ``# label,f0,...,f26,mass``; nothing converted.
 ``photon-id``
@@ -125,6 +127,8 @@ def get_schema(name: str | Schema | None) -> Schema | None:
     """The :class:`Schema` named ``name`` (None stays None); ConfigError with a hint otherwise."""
     if name is None or isinstance(name, Schema):
         return name
+    if not isinstance(name, str):
+        raise ConfigError(f"schema must be a layout name ({', '.join(SCHEMAS)}); got {name!r}")
     if name not in SCHEMAS:
         raise ConfigError(
             f"unknown schema '{name}'{suggest(name, SCHEMAS)} (known: {', '.join(SCHEMAS)})"

@@ -31,6 +31,7 @@ from hepsift.prepare.samples import (
     SampleSpec,
     event_weights,
     plan_sample,
+    row_labels,
     sample_classes,
 )
 from hepsift.select import Selection
@@ -79,7 +80,7 @@ def _process(
     )
     label = None
     if plan.spec.label_branch is not None:
-        label = as_float64(chunk[plan.spec.label_branch]).astype(np.int64)
+        label = row_labels(chunk[plan.spec.label_branch], plan)
     param = None
     if plan.spec.param_branch is not None:
         param = as_float64(chunk[plan.spec.param_branch])
@@ -144,7 +145,7 @@ def build_dataset(
     info = BuildInfo()
     parts: list[dict[str, Any]] = []
     for k, spec in enumerate(specs):
-        plan, schema, files, ftype = plan_sample(spec, sel, features, lumi_fb, options)
+        plan, schema, files, ftype = plan_sample(spec, sel, features, lumi_fb, options, classes)
         info.kinds[spec.name] = plan.kind
         info.branches[spec.name] = list(plan.branches)
         info.norm[spec.name] = {

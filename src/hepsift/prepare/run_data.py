@@ -148,6 +148,8 @@ def _config_samples(cfg: RunConfig) -> list[dict[str, Any]]:
             "xsection_pb": s.xsec_pb,
             "sum_weights": s.sum_weights,
             "label_branch": s.label_branch,
+            "labels": s.labels,
+            "weight_branch": s.weight_branch,
             "param": s.param,
             "param_branch": s.param_branch,
             "entry_stop": s.entry_stop,

@@ -10,18 +10,22 @@ weight 1.
 from __future__ import annotations
 
 import json
+import math
+import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from hepsift.errors import ConfigError, DataError, suggest
 from hepsift.features.columns import F64, as_float64
 from hepsift.features.names import resolve_feature
 from hepsift.io import file_kind
-from hepsift.io.root import expand_paths, open_tree
+from hepsift.io.root import branch_names, expand_paths, open_tree
 from hepsift.io.schema import detect_root_schema, get_schema
 from hepsift.io.tables import table_columns
 
@@ -34,6 +38,7 @@ __all__ = [
     "SampleSpec",
     "event_weights",
     "plan_sample",
+    "row_labels",
     "sample_classes",
 ]
 
@@ -63,7 +68,10 @@ class SampleSpec:
     weight_branch: generator weight branch (default ``mcWeight`` or ``genWeight`` if present).
     scale_factors: scale-factor branches multiplied in (default
         :data:`DEFAULT_SCALE_FACTORS`, those present in the file).
-    label_branch: per-row integer label column instead of ``label``.
+    label_branch: per-row label column instead of ``label``: integers (class indices), or any
+        values mapped to classes by ``labels``.
+    labels: for ``label_branch``: value in the column -> class name or index, e.g.
+        ``{"s": "signal", "b": "background"}`` for HiggsML's text labels.
     param, param_branch: the physics parameter (e.g. a mass in GeV) of every event, or the
         column holding it (``mass`` for HEPMASS), for parametric models.
     entry_stop: read at most this many events of the sample.
@@ -82,15 +90,26 @@ class SampleSpec:
     weight_branch: str | None = None
     scale_factors: tuple[str, ...] | None = None
     label_branch: str | None = None
+    labels: Mapping[str, str | int] | tuple[tuple[str, str | int], ...] | None = None
     param: float | None = None
     param_branch: str | None = None
     entry_stop: int | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.files, list):
-            object.__setattr__(self, "files", tuple(str(f) for f in self.files))
+        if isinstance(self.files, os.PathLike):
+            object.__setattr__(self, "files", os.fspath(self.files))
+        if isinstance(self.files, list | tuple):
+            object.__setattr__(
+                self,
+                "files",
+                tuple(os.fspath(f) if isinstance(f, os.PathLike) else f for f in self.files),
+            )
         if isinstance(self.scale_factors, list):
             object.__setattr__(self, "scale_factors", tuple(self.scale_factors))
+        if isinstance(self.labels, Mapping):
+            pairs = tuple((_label_key(k), v) for k, v in self.labels.items())
+            object.__setattr__(self, "labels", pairs)
+        self._check_reading()
         if self.kind not in ("auto", "mc", "data"):
             raise ConfigError(
                 f"sample '{self.name}': kind '{self.kind}' is not one of auto, mc, data"
@@ -101,6 +120,53 @@ class SampleSpec:
                 f"sample '{self.name}': give exactly one of 'label' (class of the sample) or "
                 "'label_branch' (per-row label column)"
             )
+
+    def _check_reading(self) -> None:
+        """ConfigError (one line) for meaningless reading/weighting values."""
+        where = f"sample '{self.name}'"
+        files = [self.files] if isinstance(self.files, str) else self.files
+        if (
+            not isinstance(files, tuple | list)
+            or not files
+            or not all(isinstance(f, str) and f for f in files)
+        ):
+            raise ConfigError(
+                f"{where}: files must be a path or a list of paths; got {self.files!r}"
+            )
+        lab = self.label
+        if lab is not None and (isinstance(lab, bool) or not isinstance(lab, str | int)):
+            raise ConfigError(f"{where}: label must be a class name or index; got {lab!r}")
+        es = self.entry_stop
+        if es is not None and (isinstance(es, bool) or not isinstance(es, int) or es < 1):
+            raise ConfigError(f"{where}: entry_stop must be a whole number >= 1; got {es!r}")
+        for key in ("kfactor", "xsection_pb", "sum_weights"):
+            value = getattr(self, key)
+            if value is None and key != "kfactor":
+                continue
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{where}: {key} must be a finite number > 0; got {value!r}")
+        if self.labels is not None:
+            if self.label_branch is None:
+                raise ConfigError(f"{where}: 'labels' maps the values of 'label_branch'; set it")
+            pairs = self.labels
+            if not isinstance(pairs, tuple) or not all(
+                isinstance(q, tuple) and len(q) == 2 for q in pairs
+            ):
+                raise ConfigError(
+                    f"{where}: labels must be a mapping of column values to classes, e.g. "
+                    f"{{s: signal, b: background}}; got {self.labels!r}"[:300]
+                )
+            for cls in self.label_map().values():
+                if isinstance(cls, bool) or not isinstance(cls, str | int):
+                    raise ConfigError(
+                        f"{where}: labels must map column values to class names or indices; "
+                        f"got {cls!r}"
+                    )
+
+    def label_map(self) -> dict[str, str | int]:
+        """``labels`` as a dict (column value as text -> class name or index)."""
+        return dict(self.labels or ())  # type: ignore[arg-type]
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SampleSpec:
@@ -192,6 +258,8 @@ class SamplePlan:
     sum_weights: float | None
     lumi_pb: float
     event_branch: str | None
+    #: for ``spec.labels``: column value as text -> class index
+    label_codes: tuple[tuple[str, int], ...] = ()
 
 
 def event_weights(chunk: Any, plan: SamplePlan) -> F64:
@@ -220,8 +288,12 @@ def plan_sample(
     features: Sequence[str],
     lumi_fb: float,
     options: Mapping[str, Any],
+    classes: Sequence[str] = ("background", "signal"),
 ) -> tuple[SamplePlan, Any, list[Path], str]:
-    """(plan, schema, files, file kind) of one sample: what to read and how to weight it."""
+    """(plan, schema, files, file kind) of one sample: what to read and how to weight it.
+
+    ``classes`` resolves the class names of ``spec.labels`` to indices.
+    """
     files = expand_paths(spec.file_list())
     kind_of_file = file_kind(files)
     tree, available, schema = _open_sample(spec, files[0], kind_of_file)
@@ -232,6 +304,14 @@ def plan_sample(
         need.add(event_branch)
     weight_branch = _weight_branch(spec, available)
     kind = _sample_kind(spec, weight_branch, tree)
+    if kind == "mc" and weight_branch is None:
+        warnings.warn(
+            f"sample '{spec.name}' is kind 'mc' but its files have no weight branch "
+            f"(mcWeight, genWeight): every event gets generator weight 1; set weight_branch "
+            f"(columns: {', '.join(available[:8])}{', ...' if len(available) > 8 else ''})",
+            UserWarning,
+            stacklevel=3,
+        )
     xs, sw = _normalisation(spec)
     sfs: tuple[str, ...] = ()
     if kind == "mc":
@@ -259,8 +339,77 @@ def plan_sample(
         sum_weights=sw,
         lumi_pb=lumi_fb * 1000.0,
         event_branch=event_branch,
+        label_codes=_label_codes(spec, classes),
     )
     return plan, schema, files, kind_of_file
+
+
+def _label_key(value: Any) -> str:
+    """A label value as text: ``1``, ``1.0`` and ``"1"`` all become ``"1"``; ``"s"`` stays."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int | float | np.integer | np.floating):
+        f = float(value)
+        return str(int(f)) if f.is_integer() else repr(f)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    return str(value).strip()
+
+
+def _label_codes(spec: SampleSpec, classes: Sequence[str]) -> tuple[tuple[str, int], ...]:
+    codes = []
+    for key, cls in spec.label_map().items():
+        if isinstance(cls, str):
+            if cls not in classes:
+                raise ConfigError(
+                    f"sample '{spec.name}': labels maps '{key}' to '{cls}', not a class"
+                    f"{suggest(cls, classes)} (classes: {', '.join(classes)})"
+                )
+            codes.append((key, list(classes).index(cls)))
+        elif not 0 <= cls < len(classes):
+            raise ConfigError(
+                f"sample '{spec.name}': labels maps '{key}' to {cls}, outside 0..{len(classes) - 1}"
+            )
+        else:
+            codes.append((key, int(cls)))
+    return tuple(codes)
+
+
+def row_labels(values: Any, plan: SamplePlan) -> NDArray[np.int64]:
+    """The class index of every row from the label column ``values`` (integers, or any values
+    mapped by ``spec.labels``); DataError naming unmapped values or text without a mapping."""
+    import awkward as ak
+
+    spec = plan.spec
+    arr = ak.to_numpy(values) if values.ndim == 1 else None
+    text = arr is None or arr.dtype.kind in "OUS"
+    if not plan.label_codes:
+        if text:
+            seen = sorted({_label_key(v) for v in ak.to_list(values)[:10000]})[:4]
+            raise DataError(
+                f"sample '{spec.name}': column '{spec.label_branch}' holds text labels "
+                f"({', '.join(seen)}); map them to classes, e.g. labels: "
+                f"{{{seen[0] if seen else 's'}: signal, ...}}"
+            )
+        y = as_float64(values)
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            raise DataError(
+                f"sample '{spec.name}': column '{spec.label_branch}' holds {int(bad.sum())} "
+                f"labels that are not whole numbers (e.g. {y[bad][0]}); map them with labels:"
+            )
+        return y.astype(np.int64)
+    codes = dict(plan.label_codes)
+    raw = ak.to_list(values) if text else arr.tolist()  # type: ignore[union-attr]
+    uniq = {v: _label_key(v) for v in set(raw)}
+    missing = sorted({k for k in uniq.values() if k not in codes})
+    if missing:
+        raise DataError(
+            f"sample '{spec.name}': column '{spec.label_branch}' holds values "
+            f"{', '.join(missing[:4])} that labels does not map (it maps {', '.join(codes)})"
+        )
+    lookup = {v: codes[k] for v, k in uniq.items()}
+    return np.fromiter((lookup[v] for v in raw), dtype=np.int64, count=len(raw))
 
 
 def _open_sample(spec: SampleSpec, first: Path, kind_of_file: str) -> tuple[Any, list[str], Any]:
@@ -270,7 +419,7 @@ def _open_sample(spec: SampleSpec, first: Path, kind_of_file: str) -> tuple[Any,
         available, schema = table_columns(first, schema)
         return None, available, schema
     tree = open_tree(first, spec.tree, schema)
-    available = list(tree.keys(recursive=False))
+    available = branch_names(tree)
     if schema is None:
         schema = detect_root_schema(tree.name, available)
     return tree, available, schema
@@ -363,6 +512,7 @@ def sample_classes(specs: Sequence[SampleSpec], class_names: Sequence[str] | Non
         classes = [str(c) for c in class_names]
     else:
         labels = [s.label for s in specs if s.label is not None]
+        labels += [c for s in specs for c in s.label_map().values() if isinstance(c, str)]
         if all(isinstance(lab, str) for lab in labels):
             if set(labels) <= {"background", "signal"}:
                 classes = ["background", "signal"]
