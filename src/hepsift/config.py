@@ -70,9 +70,9 @@ class SampleConfig(_Section):
     class_: str | None = Field(default=None, alias="class")
     schema_: str | None = Field(default=None, alias="schema")
     kind: Literal["auto", "mc", "data"] = "auto"
-    kfactor: float = 1.0
-    xsec_pb: float | None = None
-    sum_weights: float | None = None
+    kfactor: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    xsec_pb: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    sum_weights: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     label_branch: str | None = None
     param: float | None = None
     param_branch: str | None = None
@@ -494,17 +494,34 @@ def _check_models(cfg: RunConfig, source: str) -> None:
                 )
 
 
-def _check_paths(cfg: RunConfig, source: str, base: Path) -> None:
+def _resolve_paths(cfg: RunConfig, source: str, base: Path) -> RunConfig:
+    """Sample paths made absolute: a relative one is relative to ``base``, the config file's
+    folder (the current folder for a mapping), as in ``hepsift tune``; missing files are a
+    ConfigError (globs and URLs are checked when read)."""
     if cfg.data.samples is None:
-        return
+        return cfg
+    samples = []
     for i, s in enumerate(cfg.data.samples):
+        resolved = []
         for j, p in enumerate(s.paths):
-            path = Path(p) if Path(p).is_absolute() else base / p
-            if not path.exists() and not any(ch in p for ch in "*?[") and "://" not in p:
+            remote = "://" in p
+            path = Path(p) if remote or Path(p).is_absolute() else base / p
+            if not path.exists() and not any(ch in p for ch in "*?[") and not remote:
+                hint = ""
+                if (Path.cwd() / p).exists() and base != Path.cwd():
+                    hint = (
+                        f"; paths are relative to the config file's folder, and '{p}' exists "
+                        "only relative to the current folder: give it relative to the config "
+                        "or absolute"
+                    )
                 raise ConfigError(
                     f"{source}: 'data.samples[{i}].paths[{j}]' '{p}' does not exist "
-                    f"(resolved to {path})"
+                    f"(resolved to {path}){hint}"
                 )
+            resolved.append(p if remote else str(path))
+        samples.append(s.model_copy(update={"paths": resolved}))
+    data = cfg.data.model_copy(update={"samples": samples})
+    return cfg.model_copy(update={"data": data})
 
 
 def _check_task(cfg: RunConfig, source: str) -> None:
@@ -633,6 +650,7 @@ def load_config(
     else:
         path = resolve_config(name_or_path)
         source = str(path)
+        base = path.resolve().parent
         try:
             raw = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
@@ -645,7 +663,7 @@ def load_config(
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
         raise config_error(exc, source) from None
-    _check_paths(cfg, source, base)
+    cfg = _resolve_paths(cfg, source, base)
     _check_task(cfg, source)
     _check_selection(cfg, source)
     _check_features(cfg, source)

@@ -193,7 +193,13 @@ def _best_cut(
     keep = score >= cut  # all False when no cut is eligible (nan)
     s_test = float(np.sum(w[keep & (y == 1)]))
     b_test = float(np.sum(w[keep & (y != 1)]))
-    z_test = float(metrics.asimov_significance(s_test, b_test + b_reg)) if keep.any() else math.nan
+    # negative MC weights can leave s <= 0 (Z = 0) or b <= 0 (Z undefined) on the test split
+    b_tot = b_test + b_reg
+    z_test = (
+        float(metrics.asimov_significance(max(s_test, 0.0), b_tot))
+        if keep.any() and b_tot > 0
+        else math.nan
+    )
     best: dict[str, Any] = {
         "cut": cut,
         "s": s_test if math.isfinite(cut) else math.nan,

@@ -10,6 +10,7 @@ weight 1.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -96,11 +97,25 @@ class SampleSpec:
                 f"sample '{self.name}': kind '{self.kind}' is not one of auto, mc, data"
                 f"{suggest(str(self.kind), ('auto', 'mc', 'data'))}"
             )
+        self._check_numbers()
         if (self.label is None) == (self.label_branch is None):
             raise ConfigError(
                 f"sample '{self.name}': give exactly one of 'label' (class of the sample) or "
                 "'label_branch' (per-row label column)"
             )
+
+    def _check_numbers(self) -> None:
+        """kfactor, xsection_pb and sum_weights scale every weight: each must be a finite
+        number > 0 (a negative one would flip the sign of the whole sample)."""
+        for key in ("kfactor", "xsection_pb", "sum_weights"):
+            value = getattr(self, key)
+            if value is None and key != "kfactor":
+                continue
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not (math.isfinite(value) and value > 0):
+                raise ConfigError(
+                    f"sample '{self.name}': {key} must be a finite number > 0; got {value!r}"
+                )
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SampleSpec:
