@@ -38,7 +38,14 @@ def _ranking_table(result: Any) -> Any:
     from hepsift.evaluate import ranking
 
     binary = len(result.metrics.get("classes", [])) == 2
-    table = Table(title=f"Which model is best? ({result.config.name}, test split)")
+    caption = None
+    if binary:
+        caption = (
+            "Z_A on event counts: unit weights, no luminosity (not a physics significance)"
+            if result.metrics.get("unit_weights")
+            else f"Z_A at {result.config.weights.lumi_fb:g} fb^-1"
+        )
+    table = Table(title=f"Which model is best? ({result.config.name}, test split)", caption=caption)
     table.add_column("#", justify="right")
     table.add_column("model", style="bold", no_wrap=True)
     table.add_column("family")
@@ -106,4 +113,7 @@ def register(app: typer.Typer) -> None:
             progress=not quiet,
         )
         console.print(_ranking_table(result))
+        low = (result.metrics.get("low_statistics") or {}).get("message")
+        if low:
+            console.print(f"[bold yellow]warning:[/bold yellow] {escape(low)}")
         console.print(f"report: [bold]{result.report}[/bold]")
