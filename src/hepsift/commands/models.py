@@ -21,14 +21,14 @@ def models_cmd(
     name: str | None = typer.Argument(None, help="a family: show its hyperparameters"),
 ) -> None:
     """List the model families, or the hyperparameters of NAME with their defaults."""
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    from hepsift.commands._rich import make_console
     from hepsift.extras import MissingExtraError
     from hepsift.models.registry import MODELS, hyperparameters, model_class
 
-    console = Console(highlight=False)
+    console = make_console()
     if name is None:
         table = Table(title="model families (every one exports to ONNX)")
         table.add_column("name")
@@ -65,12 +65,12 @@ def tune_cmd(
     out: str = typer.Option("tune-out", "--out", help="directory for the results"),
 ) -> None:
     """Tune hyperparameters with Optuna (seeded TPE; median pruning for torch models)."""
-    from rich.console import Console
     from rich.table import Table
 
+    from hepsift.commands._rich import make_console
     from hepsift.tuning.tune import tune
 
-    console = Console(highlight=False)
+    console = make_console()
     result = tune(config, out=out)
     table = Table(title=f"{result.model}: {len(result.trials)} trials, {result.n_pruned} pruned")
     table.add_column("trial", justify="right")
@@ -100,8 +100,8 @@ def onnx_cmd(
 ) -> None:
     """Export a saved model to ONNX and check ONNX Runtime against the model."""
     import numpy as np
-    from rich.console import Console
 
+    from hepsift.commands._rich import make_console
     from hepsift.export import check_parity, export_onnx
     from hepsift.models import load
 
@@ -119,7 +119,7 @@ def onnx_cmd(
             raise ConfigError(f"'{model_dir}' is a parametric model: pass --param VALUE")
         inputs["param"] = float(value)
     diff = check_parity(model, path, X.astype(np.float32), atol=atol, **inputs)
-    Console(highlight=False).print(
+    make_console().print(
         f"wrote {path}; parity on {events} events: max |diff| = {diff:.2e} (<= {atol:g})"
     )
 

@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the final table."),
     ) -> None:
         """Run a config end to end: data, features, models, evaluation, plots and report."""
-        from hepsift.commands._rich import make_console
+        from hepsift.commands._rich import interactive, make_console
 
         console = make_console()
         if list_:
@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
             out=out,
             scheduler=scheduler,
             log=log,
-            progress=not quiet,
+            progress=not quiet and interactive(console),
         )
         console.print(_ranking_table(result))
         low = (result.metrics.get("low_statistics") or {}).get("message")
