@@ -64,7 +64,30 @@ def tune_cmd(
     config: str = typer.Argument(..., help="YAML tuning config (model, space, trials, data)"),
     out: str = typer.Option("tune-out", "--out", help="directory for the results"),
 ) -> None:
-    """Tune hyperparameters with Optuna (seeded TPE; median pruning for torch models)."""
+    """Tune hyperparameters with Optuna (seeded TPE; median pruning for torch models).
+
+    Objective: the weighted validation AUC. Trials with AUC exactly 0.5 are flagged (FAIL).
+    Writes OUT/best_params.json, OUT/trials.json and, with refit, OUT/model.
+    Relative paths in CONFIG are relative to CONFIG's folder.
+
+    \b
+    CONFIG (YAML):
+      model: bdt                   # a classifier family (hepsift models)
+      params: {n_jobs: 1}          # fixed hyperparameters (optional)
+      space:                       # searched hyperparameters
+        max_depth: {type: int, low: 2, high: 8}
+        learning_rate: {type: float, low: 0.01, high: 0.3, log: true}
+        n_estimators: {type: categorical, choices: [100, 300]}
+      trials: 20                   # optional; also timeout_s, seed (default 0)
+      data:
+        path: train.parquet        # CSV or Parquet
+        label: label               # integer class column
+        weight: weight             # optional weight column
+        features: ["f0", "f1", "f2"]
+        validation_fraction: 0.25  # optional
+        negative_weights: keep     # keep | abs | drop (training weights)
+      refit: true                  # optional
+    """
     from rich.table import Table
 
     from hepsift.commands._rich import make_console
@@ -77,11 +100,17 @@ def tune_cmd(
     table.add_column("state")
     table.add_column("validation AUC", justify="right")
     table.add_column("params")
+    if result.n_flagged:
+        table.caption = (
+            f"{result.n_flagged} trial(s) flagged: validation AUC exactly 0.5 (no split "
+            "possible), recorded as FAIL"
+        )
     for t in sorted(result.trials, key=lambda t: -(t["value"] or 0.0))[:10]:
+        auc = t.get("validation_auc")
         table.add_row(
             str(t["number"]),
-            t["state"],
-            "-" if t["value"] is None else f"{t['value']:.4f}",
+            t["state"] + (" (flagged: AUC 0.5)" if t.get("flag") else ""),
+            "-" if auc is None else f"{auc:.4f}",
             ", ".join(f"{k}={v}" for k, v in t["params"].items()),
         )
     console.print(table)
