@@ -254,3 +254,13 @@ def test_sample_normalisation_must_be_positive(tmp_path, key, value):
     with pytest.raises(ConfigError, match=rf"data\.samples\[0\]\.{key}") as info:
         load_config(raw)
     assert "\n" not in str(info.value)
+
+
+def test_missing_keep_needs_families_that_take_nan() -> None:
+    raw = _nand()
+    raw["missing"] = "keep"
+    with pytest.raises(ConfigError, match=r"'missing' is 'keep' but 'models\[0\]\.family'") as e:
+        load_config(raw)
+    assert "bdt" in str(e.value) and "\n" not in str(e.value)
+    raw["models"] = [{"name": "b", "family": "bdt"}]
+    assert load_config(raw).missing == "keep"

@@ -352,3 +352,27 @@ def test_unweighted_low_statistics_run_says_so(tmp_path, capsys):
     assert "fb^-1" not in html
     assert "No scaling (scaling: none)" in html
     assert "Scaling is fit" not in html
+
+
+def test_missing_keep_gives_the_bdt_nan(toy_files, tmp_path):
+    """Issue 12: with `missing: keep` absent objects reach the BDT as NaN (XGBoost's missing
+    values) instead of 0, unscaled; the saved model and its ONNX graph agree on them."""
+    from hepsift.export import check_parity
+    from hepsift.models import load
+
+    cfg = _toy_config(toy_files)
+    cfg.update(
+        missing="keep",
+        features=["ptom_gg_0", "ptom_gg_1", "deta_jj", "m_jj"],
+        models=[{"name": "bdt", "family": "bdt", "params": {"n_estimators": 10, "max_depth": 3}}],
+        evaluation={"bootstrap": 5, "importance": False},
+        output={"formats": ["png"]},
+    )
+    prepared = prepare_data(load_config(cfg), log=lambda m: None, scheduler=None)
+    X = prepared.dataset.X
+    assert np.isnan(X[:, 2]).any() and not np.isnan(X[:, 0]).any()  # events with < 2 jets
+    result = run(cfg, out=tmp_path, prepared=prepared)
+    model = load(result.path / "models" / "bdt")
+    assert model.family == "bdt"  # not wrapped in a scaler: the scaler refuses NaN
+    assert check_parity(model, result.path / "models" / "bdt.onnx", X[:500]) <= 1e-5
+    assert math.isfinite(result.metrics["models"]["bdt"]["auc"])

@@ -245,6 +245,9 @@ class RunConfig(_Section):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     features: list[str] = Field(default_factory=list)
     scaling: Literal["standard", "robust", "none"] = "standard"
+    #: missing feature values (absent objects, NaN, the -999 sentinel): ``fill`` with 0, or
+    #: ``keep`` them as NaN for models that take missing values (bdt; not scaled)
+    missing: Literal["fill", "keep"] = "fill"
     split: SplitConfig = Field(default_factory=SplitConfig)
     weights: WeightsConfig = Field(default_factory=WeightsConfig)
     task: TaskConfig = Field(default_factory=TaskConfig)
@@ -457,6 +460,16 @@ def config_error(
 # -- semantic checks ---------------------------------------------------------------------------
 
 
+def _safe_class(name: str) -> Any:
+    """The class of a registered family, or None when its optional extra is not installed."""
+    from hepsift.models.registry import model_class
+
+    try:
+        return model_class(name)
+    except ImportError:
+        return None
+
+
 def _check_models(cfg: RunConfig, source: str) -> None:
     from hepsift.models.base import Classifier
     from hepsift.models.registry import MODELS, hyperparameters, model_class
@@ -479,6 +492,13 @@ def _check_models(cfg: RunConfig, source: str) -> None:
             raise ConfigError(
                 f"{source}: 'models[{i}].family' '{m.family}' is a regressor; a run trains "
                 f"classifiers (families: {', '.join(sorted(classifiers))})"
+            )
+        if cfg.missing == "keep" and not getattr(cls, "allows_nan", False):
+            takers = sorted(n for n in MODELS if getattr(_safe_class(n), "allows_nan", False))
+            raise ConfigError(
+                f"{source}: 'missing' is 'keep' but 'models[{i}].family' '{m.family}' cannot "
+                f"take missing values (families that can: {', '.join(takers)}); use "
+                "'missing: fill' (0 for missing values) for it"
             )
         if getattr(cls, "parametric", False):
             raise ConfigError(

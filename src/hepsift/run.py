@@ -137,7 +137,8 @@ def _train_one(
     model = create(spec.family, **params)
     w = train.training_weight(negative=cfg.weights.negative, balance_classes=cfg.weights.balance)
     fit_kwargs: dict[str, Any] = {}
-    if cfg.scaling != "none" and not cls.scales_inputs:
+    keeps_nan = cfg.missing == "keep" and cls.allows_nan  # (bdt) the scaler refuses NaN
+    if cfg.scaling != "none" and not cls.scales_inputs and not keeps_nan:
         model = Scaled(model, scaling=cfg.scaling)
         fit_kwargs["scaler_weight"] = train.weight  # |event weight|, as the run always scaled
     if valid is not None and len(valid) and cls.supports_eval_set:
