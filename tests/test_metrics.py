@@ -532,3 +532,21 @@ def test_significance_scan_min_background_events_excludes_cuts_with_few_raw_mc_e
     np.testing.assert_allclose(strict.z[raw_b >= 20], loose.z[raw_b >= 20])
     assert np.sum((score >= strict.best_cut) & (y == 0)) >= 20
     assert strict.best_z <= loose.best_z
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: auc([0, 1, 0, 1], ["x", "y", "z", "w"]),
+        lambda: auc([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], sample_weight=["a", "b", "c", "d"]),
+        lambda: roc_curve([0, 1, 0, 1], ["x", "y", "z", "w"]),
+        lambda: significance_scan([0, 1, 0, 1], ["x", "y", "z", "w"]),
+        lambda: binary_scores([0, 1, 0, 1], [0, 1, 1, 1], sample_weight=["a", "b", "c", "d"]),
+        lambda: confusion_matrix([0, 1, 0, 1], [0, 1, 1, 1], sample_weight=["a", "b", "c", "d"]),
+        lambda: metrics.auc_ovr([0, 1], "x"),
+    ],
+)
+def test_non_numeric_scores_and_weights_are_data_errors(call: Any) -> None:
+    """Strings where numbers belong: one DataError line, not NumPy's ValueError."""
+    with pytest.raises(DataError, match="must hold numbers"):
+        call()

@@ -69,6 +69,15 @@ def _as_1d(values: ArrayLike, name: str) -> NDArray[Any]:
     return arr
 
 
+def _floats(values: ArrayLike, name: str) -> FloatArray:
+    """``values`` as float64; a DataError (not NumPy's ValueError) when they are not numbers."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        kind = np.asarray(values).dtype
+        raise DataError(f"{name} must hold numbers; got values of type {kind}") from None
+
+
 def _labels(values: ArrayLike, name: str) -> NDArray[Any]:
     """Class labels as a 1-D array: NaN/inf and fractional numbers are refused (a label is a
     class number, a bool or a name, never a probability)."""
@@ -97,7 +106,7 @@ def _labels(values: ArrayLike, name: str) -> NDArray[Any]:
 def _weights(sample_weight: ArrayLike | None, n: int) -> FloatArray:
     if sample_weight is None:
         return np.ones(n, dtype=np.float64)
-    w = _as_1d(sample_weight, "sample_weight").astype(np.float64, copy=False)
+    w = _floats(_as_1d(sample_weight, "sample_weight"), "sample_weight")
     if w.shape != (n,):
         raise DataError(f"sample_weight has {w.shape[0]} entries; expected {n} (one per event)")
     if not np.all(np.isfinite(w)):
@@ -309,7 +318,7 @@ def _cumulative(
     """Weighted signal and background sums passing ``score >= t`` at each distinct score ``t``
     (descending). Sort once, cumulative sums: O(n log n)."""
     yt = _labels(y_true, "y_true")
-    s = _as_1d(score, "score").astype(np.float64, copy=False)
+    s = _floats(_as_1d(score, "score"), "score")
     _same_length(yt, s, ("y_true", "score"))
     if not np.all(np.isfinite(s)):
         raise DataError("score contains NaN or inf")
@@ -425,7 +434,7 @@ class AucScorer:
 
     def __init__(self, y_true: ArrayLike, score: ArrayLike, *, pos_label: Any = 1) -> None:
         yt = _labels(y_true, "y_true")
-        s = _as_1d(score, "score").astype(np.float64, copy=False)
+        s = _floats(_as_1d(score, "score"), "score")
         _same_length(yt, s, ("y_true", "score"))
         if not np.all(np.isfinite(s)):
             raise DataError("score contains NaN or inf")
@@ -437,7 +446,7 @@ class AucScorer:
         self._sig_sorted = self.is_signal[self._order]
 
     def __call__(self, weights: ArrayLike) -> FloatArray:
-        W = np.asarray(weights, dtype=np.float64)
+        W = _floats(weights, "weights")
         if W.ndim == 1:
             W = W[None, :]
         if W.ndim != 2 or W.shape[1] != self.n:
@@ -466,7 +475,7 @@ class OvrAucScorer:
     """
 
     def __init__(self, y_true: ArrayLike, proba: ArrayLike) -> None:
-        p = np.asarray(proba, dtype=np.float64)
+        p = _floats(proba, "proba")
         if p.ndim != 2 or p.shape[1] < 2:
             raise DataError(f"proba must be (events, classes >= 2); got shape {p.shape}")
         yt = _labels(y_true, "y_true")
@@ -491,7 +500,7 @@ class OvrAucScorer:
             }
 
     def __call__(self, weights: ArrayLike) -> tuple[FloatArray, dict[int, FloatArray]]:
-        W = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        W = np.atleast_2d(_floats(weights, "weights"))
         per = {c: scorer(W) for c, scorer in self._scorers.items()}
         if not per:
             return np.full(W.shape[0], np.nan), per
