@@ -262,5 +262,9 @@ def test_missing_keep_needs_families_that_take_nan() -> None:
     with pytest.raises(ConfigError, match=r"'missing' is 'keep' but 'models\[0\]\.family'") as e:
         load_config(raw)
     assert "bdt" in str(e.value) and "\n" not in str(e.value)
+    assert "impute: median" in str(e.value)
     raw["models"] = [{"name": "b", "family": "bdt"}]
     assert load_config(raw).missing == "keep"
+    raw["models"] = [{"name": "l", "family": "logistic"}]
+    raw["impute"] = "median"
+    assert load_config(raw).impute == "median"

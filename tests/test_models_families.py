@@ -494,3 +494,27 @@ def test_bdt_missing_values(rng: np.random.Generator, tmp_path: Path) -> None:
     assert check_parity(loaded, path, sentinel.astype(np.float32), atol=1e-5) <= 1e-5
     with pytest.raises(ConfigError, match="missing='x' is not allowed"):
         models.create("bdt", missing="x").fit(X, y)
+
+
+@pytest.mark.parametrize("how", ["median", "mean", -1.5])
+def test_scaled_imputes_nan_learned_on_training(
+    rng: np.random.Generator, tmp_path: Path, how: Any
+) -> None:
+    """Issue 12: the families that cannot take NaN get an imputer learned on the training
+    events, saved with the model and applied by its ONNX graph."""
+    X, y = binary(rng, 500)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    with pytest.raises(DataError, match="contain NaN"):
+        models.Scaled("logistic").fit(X, y)
+    model = models.Scaled("logistic", impute=how).fit(X, y)
+    col = X[:, 1][np.isfinite(X[:, 1])]
+    expected = {"median": np.median(col), "mean": np.mean(col)}.get(str(how), how)
+    assert model.impute_values_[1] == pytest.approx(expected, rel=1e-6)
+    filled = np.where(np.isnan(X), model.impute_values_[None, :], X)
+    np.testing.assert_allclose(model.predict_proba(X), model.predict_proba(filled), atol=1e-6)
+    loaded = models.load(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.impute_values_, model.impute_values_)
+    path = loaded.to_onnx(tmp_path / "m.onnx")
+    assert check_parity(loaded, path, X.astype(np.float32), atol=1e-5) <= 1e-5
+    with pytest.raises(ConfigError, match="impute='medain' is not allowed"):
+        models.Scaled("logistic", impute="medain").fit(X, y)

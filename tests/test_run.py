@@ -356,15 +356,20 @@ def test_unweighted_low_statistics_run_says_so(tmp_path, capsys):
 
 def test_missing_keep_gives_the_bdt_nan(toy_files, tmp_path):
     """Issue 12: with `missing: keep` absent objects reach the BDT as NaN (XGBoost's missing
-    values) instead of 0, unscaled; the saved model and its ONNX graph agree on them."""
+    values) instead of 0, unscaled; with `impute: median` the other families get the training
+    split's median, inside the saved model; saved models and ONNX graphs agree on NaN."""
     from hepsift.export import check_parity
     from hepsift.models import load
 
     cfg = _toy_config(toy_files)
     cfg.update(
         missing="keep",
+        impute="median",
         features=["ptom_gg_0", "ptom_gg_1", "deta_jj", "m_jj"],
-        models=[{"name": "bdt", "family": "bdt", "params": {"n_estimators": 10, "max_depth": 3}}],
+        models=[
+            {"name": "bdt", "family": "bdt", "params": {"n_estimators": 10, "max_depth": 3}},
+            {"name": "logistic", "family": "logistic"},
+        ],
         evaluation={"bootstrap": 5, "importance": False},
         output={"formats": ["png"]},
     )
@@ -372,7 +377,13 @@ def test_missing_keep_gives_the_bdt_nan(toy_files, tmp_path):
     X = prepared.dataset.X
     assert np.isnan(X[:, 2]).any() and not np.isnan(X[:, 0]).any()  # events with < 2 jets
     result = run(cfg, out=tmp_path, prepared=prepared)
-    model = load(result.path / "models" / "bdt")
-    assert model.family == "bdt"  # not wrapped in a scaler: the scaler refuses NaN
-    assert check_parity(model, result.path / "models" / "bdt.onnx", X[:500]) <= 1e-5
-    assert math.isfinite(result.metrics["models"]["bdt"]["auc"])
+    bdt = load(result.path / "models" / "bdt")
+    assert bdt.family == "bdt"  # not wrapped in a scaler: the scaler refuses NaN
+    assert check_parity(bdt, result.path / "models" / "bdt.onnx", X[:500]) <= 1e-5
+    lin = load(result.path / "models" / "logistic")
+    assert lin.family == "scaled" and lin.impute == "median"
+    finite = X[:, 2][np.isfinite(X[:, 2])]
+    assert 0 < lin.impute_values_[2] < finite.max()  # a median of the training split's values
+    assert check_parity(lin, result.path / "models" / "logistic.onnx", X[:500]) <= 1e-5
+    for name in ("bdt", "logistic"):
+        assert math.isfinite(result.metrics["models"][name]["auc"])

@@ -248,6 +248,9 @@ class RunConfig(_Section):
     #: missing feature values (absent objects, NaN, the -999 sentinel): ``fill`` with 0, or
     #: ``keep`` them as NaN for models that take missing values (bdt; not scaled)
     missing: Literal["fill", "keep"] = "fill"
+    #: with ``missing: keep``: how the other families get values (per column, learned on the
+    #: training split, saved in the model and its ONNX graph); None: only bdt is allowed
+    impute: Literal["median", "mean", "zero"] | None = None
     split: SplitConfig = Field(default_factory=SplitConfig)
     weights: WeightsConfig = Field(default_factory=WeightsConfig)
     task: TaskConfig = Field(default_factory=TaskConfig)
@@ -493,12 +496,12 @@ def _check_models(cfg: RunConfig, source: str) -> None:
                 f"{source}: 'models[{i}].family' '{m.family}' is a regressor; a run trains "
                 f"classifiers (families: {', '.join(sorted(classifiers))})"
             )
-        if cfg.missing == "keep" and not getattr(cls, "allows_nan", False):
+        if cfg.missing == "keep" and cfg.impute is None and not getattr(cls, "allows_nan", False):
             takers = sorted(n for n in MODELS if getattr(_safe_class(n), "allows_nan", False))
             raise ConfigError(
                 f"{source}: 'missing' is 'keep' but 'models[{i}].family' '{m.family}' cannot "
-                f"take missing values (families that can: {', '.join(takers)}); use "
-                "'missing: fill' (0 for missing values) for it"
+                f"take missing values (families that can: {', '.join(takers)}); set "
+                "'impute: median' (or mean, zero) or use 'missing: fill' (0 for missing values)"
             )
         if getattr(cls, "parametric", False):
             raise ConfigError(

@@ -184,12 +184,18 @@ class Model(BaseEstimator):  # type: ignore[misc]
             raise DataError(
                 f"X must hold numbers (one float column per feature): {first}"
             ) from None
-        check_features(arr, family=self.family or type(self).__name__, allow_nan=self.allows_nan)
+        family = self.family or type(self).__name__
+        check_features(arr, family=family, allow_nan=self._takes_nan())
         return arr
+
+    def _takes_nan(self) -> bool:
+        """Whether this instance takes NaN features (the class's ``allows_nan``; a wrapper
+        that imputes overrides it)."""
+        return bool(self.allows_nan)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = bool(self.allows_nan)
+        tags.input_tags.allow_nan = self._takes_nan()
         return tags
 
     def _check_n_features(self, arr: NDArray[Any], *, reset: bool) -> None:
@@ -229,7 +235,7 @@ class Model(BaseEstimator):  # type: ignore[misc]
         check_features(
             Xv,
             family=self.family or type(self).__name__,
-            allow_nan=self.allows_nan,
+            allow_nan=self._takes_nan(),
             name="eval_set X",
         )
         yv = encode(np.asarray(eval_set[1]))
@@ -512,8 +518,9 @@ def check_features(
         cols = np.flatnonzero(nan.any(axis=0)).tolist()
         raise DataError(
             f"{name} columns {cols[:10]} contain NaN ({int(nan.sum())} values) and family "
-            f"'{family}' cannot take missing values: impute them first (e.g. the training "
-            "split's median per column) or use family 'bdt', which takes NaN as missing"
+            f"'{family}' cannot take missing values: impute them (Scaled(model, "
+            "impute='median'); run config 'missing: keep' with 'impute: median') or use family "
+            "'bdt', which takes NaN as missing"
         )
 
 
