@@ -138,7 +138,9 @@ def test_cli_tune_models_onnx(
     assert main(["tune", str(cfg), "--out", str(tmp_path / "o")]) == 0
     assert "best validation AUC" in capsys.readouterr().out
     assert main(["onnx", str(tmp_path / "o" / "model"), str(tmp_path / "m.onnx")]) == 0
-    assert "parity" in capsys.readouterr().out and (tmp_path / "m.onnx").is_file()
+    out = capsys.readouterr().out
+    assert "parity" in out and (tmp_path / "m.onnx").is_file()
+    assert "10 % of the values missing (NaN)" in out  # a BDT is checked on missing values too
     assert main(["models"]) == 0
     assert "easy-ensemble" in capsys.readouterr().out
     if available("torch"):  # a core-only install lists mlp but cannot describe it

@@ -185,17 +185,17 @@ class Model(BaseEstimator):  # type: ignore[misc]
                 f"X must hold numbers (one float column per feature): {first}"
             ) from None
         family = self.family or type(self).__name__
-        check_features(arr, family=family, allow_nan=self._takes_nan())
+        check_features(arr, family=family, allow_nan=self.accepts_nan())
         return arr
 
-    def _takes_nan(self) -> bool:
+    def accepts_nan(self) -> bool:
         """Whether this instance takes NaN features (the class's ``allows_nan``; a wrapper
         that imputes overrides it)."""
         return bool(self.allows_nan)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = self._takes_nan()
+        tags.input_tags.allow_nan = self.accepts_nan()
         return tags
 
     def _check_n_features(self, arr: NDArray[Any], *, reset: bool) -> None:
@@ -235,7 +235,7 @@ class Model(BaseEstimator):  # type: ignore[misc]
         check_features(
             Xv,
             family=self.family or type(self).__name__,
-            allow_nan=self._takes_nan(),
+            allow_nan=self.accepts_nan(),
             name="eval_set X",
         )
         yv = encode(np.asarray(eval_set[1]))

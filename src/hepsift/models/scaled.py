@@ -74,7 +74,7 @@ class Scaled(Classifier):
         self.impute = impute
 
     # -- missing values ----------------------------------------------------------------------
-    def _takes_nan(self) -> bool:
+    def accepts_nan(self) -> bool:
         return self.impute is not None
 
     def _fill_values(self, X: NDArray[np.float64]) -> NDArray[np.float64] | None:
