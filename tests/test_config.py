@@ -202,3 +202,69 @@ def test_packaged_configs_dir_is_configs():
     # pyproject force-includes configs/ as hepsift/_configs; the source tree is found too
     files = list_configs()
     assert all(Path(p).suffix == ".yaml" for p in files.values())
+
+
+def _sample_config(path: str) -> dict[str, Any]:
+    return {
+        "name": "x",
+        "data": {"samples": [{"name": "s", "paths": [path], "class": "signal"}]},
+        "models": [{"name": "l", "family": "logistic"}],
+    }
+
+
+def test_sample_paths_are_relative_to_the_config_file(tmp_path, monkeypatch):
+    """Issue 12: `run` resolved sample paths against the current folder, `tune` against the
+    config file; both now use the config file's folder (a mapping: the current folder)."""
+    cfg_dir = tmp_path / "analysis"
+    (cfg_dir / "data").mkdir(parents=True)
+    (cfg_dir / "data" / "s.csv").write_text("a,label\n1,1\n")
+    path = cfg_dir / "run.yaml"
+    path.write_text(yaml.safe_dump(_sample_config("data/s.csv")))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cfg = load_config(path)
+    assert cfg.data.samples is not None
+    assert cfg.data.samples[0].paths == [str(cfg_dir / "data" / "s.csv")]
+    # a path that exists only relative to the current folder is refused with the rule
+    monkeypatch.chdir(cfg_dir)
+    path.write_text(yaml.safe_dump(_sample_config("s.csv")))
+    (tmp_path / "sub").mkdir()
+    moved = tmp_path / "sub" / "run.yaml"
+    path.rename(moved)
+    (cfg_dir / "s.csv").write_text("a,label\n1,1\n")
+    with pytest.raises(ConfigError, match="relative to the config file's folder") as info:
+        load_config(moved)
+    assert "\n" not in str(info.value)
+    # a mapping resolves against the current folder
+    cfg = load_config(_sample_config("s.csv"))
+    assert cfg.data.samples is not None
+    assert cfg.data.samples[0].paths == [str(cfg_dir / "s.csv")]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("kfactor", -2.0), ("kfactor", 0.0), ("xsec_pb", -1.0), ("sum_weights", 0.0),
+     ("kfactor", float("nan")), ("xsec_pb", float("inf"))],
+)  # fmt: skip
+def test_sample_normalisation_must_be_positive(tmp_path, key, value):
+    """Issue 12: kfactor=-2 and xsection_pb=-1 made every weight negative."""
+    raw = _sample_config(str(tmp_path))
+    raw["data"]["samples"][0][key] = value
+    with pytest.raises(ConfigError, match=rf"data\.samples\[0\]\.{key}") as info:
+        load_config(raw)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_keep_needs_families_that_take_nan() -> None:
+    raw = _nand()
+    raw["missing"] = "keep"
+    with pytest.raises(ConfigError, match=r"'missing' is 'keep' but 'models\[0\]\.family'") as e:
+        load_config(raw)
+    assert "bdt" in str(e.value) and "\n" not in str(e.value)
+    assert "impute: median" in str(e.value)
+    raw["models"] = [{"name": "b", "family": "bdt"}]
+    assert load_config(raw).missing == "keep"
+    raw["models"] = [{"name": "l", "family": "logistic"}]
+    raw["impute"] = "median"
+    assert load_config(raw).impute == "median"

@@ -321,3 +321,10 @@ def test_weighted_ks_pvalue_is_scipy_kolmogorov(rng):
     r = weighted_ks(a, b, wa, wb)
     en = np.sqrt(r.n1_eff * r.n2_eff / (r.n1_eff + r.n2_eff))
     assert r.pvalue == kolmogorov(en * r.statistic)
+
+
+@pytest.mark.parametrize("bad", [[0, 0.5, 1, 1], [0, float("nan"), 1, 1], [0, 2, 1, 1]])
+def test_bootstrap_auc_refuses_labels_that_are_not_signal_flags(bad) -> None:
+    """Issue 12: a label of 0.5 or NaN silently counted as signal."""
+    with pytest.raises(DataError, match="is_signal must be booleans or 0/1"):
+        bootstrap_auc([0.1, 0.4, 0.35, 0.8], bad, n=5)

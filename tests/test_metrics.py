@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -108,13 +109,38 @@ def test_confusion_matrix_matches_sklearn(rng: np.random.Generator, n_classes: i
         rtol=1e-12,
     )
     labels = list(range(n_classes))[::-1]  # reordered
-    if n_classes > 2:
-        labels = labels[:-1]  # and a subset: events of the dropped label are ignored
     np.testing.assert_allclose(
         confusion_matrix(yt, yp, sample_weight=w, labels=labels),
         skm.confusion_matrix(yt, yp, sample_weight=w, labels=labels),
         rtol=1e-12,
     )
+    if n_classes > 2:  # a label outside the declared ones is an error, not silently dropped
+        with pytest.raises(DataError, match="not among the declared labels"):
+            confusion_matrix(yt, yp, labels=labels[:-1])
+
+
+def test_labels_must_be_class_labels() -> None:
+    """Issue 12: auc took y_true 0.5 as background; a NaN label vanished from the confusion
+    matrix. Labels are whole numbers (or names), finite."""
+    score = [0.1, 0.4, 0.35, 0.8]
+    with pytest.raises(DataError, match="non-integer labels"):
+        auc([0, 0.5, 1, 1], score)
+    with pytest.raises(DataError, match="NaN/inf labels"):
+        auc([0, np.nan, 1, 1], score)
+    with pytest.raises(DataError, match="NaN/inf labels"):
+        confusion_matrix([0, np.nan, 1, 1], [0, 1, 1, 1])
+    with pytest.raises(DataError, match="NaN/inf labels"):
+        confusion_matrix([0, 1, 1, 1], [0, np.nan, 1, 1], labels=[0, 1])
+    with pytest.raises(DataError, match="non-integer labels"):
+        roc_curve([0, 0.5, 1, 1], score)
+    with pytest.raises(DataError, match="non-integer labels"):
+        binary_scores([0, 0.5, 1, 1], [0, 1, 1, 1])
+    with pytest.raises(DataError, match="non-integer labels"):
+        significance_scan([0, 0.5, 1, 1], score)
+    with pytest.raises(DataError, match="outside the 2 classes"):
+        metrics.auc_ovr([0, 2, 1, 1], np.full((4, 2), 0.5))
+    # whole numbers stored as floats are still labels
+    assert auc(np.array([0.0, 0.0, 1.0, 1.0]), score) == auc([0, 0, 1, 1], score)
 
 
 def test_confusion_matrix_string_labels_and_negative_weights(rng: np.random.Generator) -> None:
@@ -391,14 +417,35 @@ def test_asimov_limits_and_known_values() -> None:
     assert asimov_significance(10.0, 100.0, sigma_b=1e-4) == pytest.approx(
         asimov_significance(10.0, 100.0), rel=1e-6
     )
-    # vectorised, with broadcasting; s <= 0 gives 0, b <= 0 gives nan
+    # vectorised, with broadcasting; s == 0 gives 0, b == 0 gives nan (unbounded)
     z = asimov_significance(np.array([[1.0], [10.0]]), np.array([1.0, 10.0, 100.0]))
     assert z.shape == (2, 3)
     assert np.all(np.diff(z, axis=1) < 0)
-    out = asimov_significance(np.array([-1.0, 0.0, 1.0, 1.0]), np.array([1.0, 1.0, 0.0, -1.0]))
-    np.testing.assert_array_equal(out[:2], [0.0, 0.0])
-    assert np.all(np.isnan(out[2:]))
+    out = asimov_significance(np.array([0.0, 1.0]), np.array([1.0, 0.0]))
+    assert out[0] == 0.0
+    assert np.isnan(out[1])
     assert np.isnan(s_over_sqrt_b(1.0, 0.0))
+
+
+@pytest.mark.parametrize(
+    ("s", "b", "sigma", "what"),
+    [
+        (-1.0, 5.0, None, "s is"),
+        (1.0, -5.0, None, "b is"),
+        (np.nan, 5.0, None, "s is"),
+        (1.0, np.inf, None, "b is"),
+        ([1.0, -2.0], 5.0, None, "got -2"),
+        (1.0, 5.0, -0.5, "sigma_b is"),
+    ],
+)
+def test_asimov_refuses_meaningless_counts(s: Any, b: Any, sigma: Any, what: str) -> None:
+    """Issue 12: asimov_significance(-1, 5) returned 0; a negative count is meaningless."""
+    with pytest.raises(ConfigError, match=what) as info:
+        asimov_significance(s, b, sigma_b=sigma)
+    assert "\n" not in str(info.value)
+    if sigma is None:
+        with pytest.raises(ConfigError, match=what):
+            s_over_sqrt_b(s, b)
 
 
 @pytest.mark.parametrize("b_reg", [0.0, 10.0])
@@ -485,3 +532,21 @@ def test_significance_scan_min_background_events_excludes_cuts_with_few_raw_mc_e
     np.testing.assert_allclose(strict.z[raw_b >= 20], loose.z[raw_b >= 20])
     assert np.sum((score >= strict.best_cut) & (y == 0)) >= 20
     assert strict.best_z <= loose.best_z
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: auc([0, 1, 0, 1], ["x", "y", "z", "w"]),
+        lambda: auc([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], sample_weight=["a", "b", "c", "d"]),
+        lambda: roc_curve([0, 1, 0, 1], ["x", "y", "z", "w"]),
+        lambda: significance_scan([0, 1, 0, 1], ["x", "y", "z", "w"]),
+        lambda: binary_scores([0, 1, 0, 1], [0, 1, 1, 1], sample_weight=["a", "b", "c", "d"]),
+        lambda: confusion_matrix([0, 1, 0, 1], [0, 1, 1, 1], sample_weight=["a", "b", "c", "d"]),
+        lambda: metrics.auc_ovr([0, 1], "x"),
+    ],
+)
+def test_non_numeric_scores_and_weights_are_data_errors(call: Any) -> None:
+    """Strings where numbers belong: one DataError line, not NumPy's ValueError."""
+    with pytest.raises(DataError, match="must hold numbers"):
+        call()

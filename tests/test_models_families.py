@@ -243,11 +243,14 @@ def test_bad_inputs(name: str, rng: np.random.Generator) -> None:
     model = models.create(name, **FAST[name])
     Xn = X.copy()
     Xn[5, 2] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    if name == "bdt":  # XGBoost takes NaN as a missing value (tested in test_bdt_missing_values)
         model.fit(Xn, y)
+    else:  # issue 12: one line naming the column and the remedies
+        with pytest.raises(DataError, match=r"X columns \[2\] contain NaN.*impute.*'bdt'"):
+            model.fit(Xn, y)
     Xi = X.copy()
     Xi[5, 2] = np.inf
-    with pytest.raises(ValueError, match="infinity"):
+    with pytest.raises(DataError, match=r"X columns \[2\] contain \+-infinity"):
         model.fit(Xi, y)
     with pytest.raises(DataError, match="one class"):
         model.fit(X, np.zeros(200))
@@ -468,3 +471,50 @@ def test_scaled_scales_the_eval_set_and_saves_one_folder(
     # scaler_weight: the scaler's own weights (the run passes the event weights)
     other = models.Scaled("logistic").fit(X, y, sample_weight=w, scaler_weight=np.ones(1200))
     np.testing.assert_allclose(other.scaler_.center_, X.mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_bdt_missing_values(rng: np.random.Generator, tmp_path: Path) -> None:
+    """Issue 12: the BDT takes NaN (XGBoost's default branch) and, with ``missing``, a sentinel
+    such as -999; a saved model and its ONNX graph agree on inputs with missing values."""
+    X, y = binary(rng, 600)
+    X[rng.random(X.shape) < 0.15] = np.nan
+    model = models.create("bdt", n_estimators=20, max_depth=3, missing=-999.0, n_jobs=1)
+    model.fit(X, y, eval_set=(X[:100], y[:100]))
+    p_nan = model.predict_proba(X)
+    assert np.all(np.isfinite(p_nan))
+    sentinel = np.where(np.isnan(X), -999.0, X)
+    np.testing.assert_array_equal(model.predict_proba(sentinel), p_nan)
+    # without the sentinel option -999 is an ordinary (very small) value: different scores
+    plain = models.create("bdt", n_estimators=20, max_depth=3, n_jobs=1).fit(X, y)
+    assert np.abs(plain.predict_proba(sentinel) - plain.predict_proba(X)).max() > 1e-3
+    loaded = models.load(model.save(tmp_path / "bdt"))
+    np.testing.assert_array_equal(loaded.predict_proba(sentinel), p_nan)
+    path = loaded.to_onnx(tmp_path / "bdt.onnx")
+    assert check_parity(loaded, path, X.astype(np.float32), atol=1e-5) <= 1e-5
+    assert check_parity(loaded, path, sentinel.astype(np.float32), atol=1e-5) <= 1e-5
+    with pytest.raises(ConfigError, match="missing='x' is not allowed"):
+        models.create("bdt", missing="x").fit(X, y)
+
+
+@pytest.mark.parametrize("how", ["median", "mean", -1.5])
+def test_scaled_imputes_nan_learned_on_training(
+    rng: np.random.Generator, tmp_path: Path, how: Any
+) -> None:
+    """Issue 12: the families that cannot take NaN get an imputer learned on the training
+    events, saved with the model and applied by its ONNX graph."""
+    X, y = binary(rng, 500)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    with pytest.raises(DataError, match="contain NaN"):
+        models.Scaled("logistic").fit(X, y)
+    model = models.Scaled("logistic", impute=how).fit(X, y)
+    col = X[:, 1][np.isfinite(X[:, 1])]
+    expected = {"median": np.median(col), "mean": np.mean(col)}.get(str(how), how)
+    assert model.impute_values_[1] == pytest.approx(expected, rel=1e-6)
+    filled = np.where(np.isnan(X), model.impute_values_[None, :], X)
+    np.testing.assert_allclose(model.predict_proba(X), model.predict_proba(filled), atol=1e-6)
+    loaded = models.load(model.save(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.impute_values_, model.impute_values_)
+    path = loaded.to_onnx(tmp_path / "m.onnx")
+    assert check_parity(loaded, path, X.astype(np.float32), atol=1e-5) <= 1e-5
+    with pytest.raises(ConfigError, match="impute='medain' is not allowed"):
+        models.Scaled("logistic", impute="medain").fit(X, y)

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 import hepsift.prepare.run_data as run_data
 from hepsift.config import load_config
+from hepsift.errors import ConfigError
 from hepsift.generate import generate as real_generate
 from hepsift.prepare import PreparedData, build_dataset, cache_folder, finalise, prepare_data
 from hepsift.toydata import write_toy_gamgam
@@ -116,3 +118,15 @@ def test_generated_scenario_is_prepared_with_the_real_generate_signature(
     assert np.array_equal(again.dataset.X, ds.X)
     same = finalise(PreparedData(dataset=ds, source="test"), cfg)
     assert np.array_equal(same.dataset.y, ds.y)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("kfactor", -2.0), ("kfactor", float("nan")), ("xsection_pb", -1.0), ("sum_weights", 0.0)],
+)
+def test_sample_spec_normalisation_must_be_positive(key: str, value: float) -> None:
+    """Issue 12: kfactor=-2 and xsection_pb=-1 made every weight negative, no error."""
+    from hepsift.prepare import SampleSpec
+
+    with pytest.raises(ConfigError, match=f"{key} must be a finite number > 0"):
+        SampleSpec.from_dict({"name": "s", "files": "x.root", "label": "signal", key: value})

@@ -272,3 +272,118 @@ def test_shipped_config_smoke(name, tmp_path, shared_cache):
         assert study.get("status") != "skipped", study
         assert "dedicated" in study and "pnn" in study
         assert "pnn_auc_vs_mass" in result.report.read_text()
+
+
+# -- honest report text and low statistics (issue 12) ---------------------------------------
+
+
+def test_weighted_run_quotes_its_luminosity_and_scaling(toy_run):
+    """MC weights: Z_A at the config's luminosity, standard scaling named as such."""
+    doc = toy_run.metrics
+    assert doc["unit_weights"] is False
+    # the toy's diphoton selection keeps few continuum events: the flag follows the counts
+    few = {c: v["events"] for c, v in doc["yields_test"].items() if v["events"] < 50}
+    assert few, "the toy run is expected to have a class below 50 test events"
+    assert doc["low_statistics"]["flag"] is True
+    assert doc["low_statistics"]["classes"] == few
+    html = toy_run.report.read_text()
+    assert "at 36.1 fb^-1" in html
+    assert "Standard scaling, fit on the training split only" in html
+    assert 'id="warning-1">Low statistics' in html
+
+
+def test_low_statistics_are_flagged_in_metrics() -> None:
+    """Issue 12: 1 signal event of 40 reported an AUC interval and a Z without a warning."""
+    from hepsift.evaluate import MIN_TEST_EVENTS, metrics_document
+
+    y = np.zeros(40, dtype=np.int64)
+    y[0] = 1
+    test = Dataset(
+        X=np.zeros((40, 1), dtype=np.float32),
+        y=y,
+        weight=np.ones(40),
+        feature_names=("a",),
+        class_names=("background", "signal"),
+    )
+    doc = metrics_document([], test=test)
+    low = doc["low_statistics"]
+    assert MIN_TEST_EVENTS == 50
+    assert low["flag"] is True
+    assert low["classes"] == {"background": 39, "signal": 1}
+    assert "signal (1 event)" in low["message"] and "\n" not in low["message"]
+    assert doc["unit_weights"] is True
+
+
+def test_report_notes_follow_the_config() -> None:
+    """Issue 12: the report claimed scaling with `scaling: none` and a luminosity for unit
+    weights."""
+    from types import SimpleNamespace
+
+    from hepsift.report.build import scaling_note, significance_note
+
+    cfg = load_config("nand")
+    logistic = SimpleNamespace(name="lin", family="logistic")
+    net = SimpleNamespace(name="net", family="mlp")
+    assert scaling_note(cfg, [logistic]) == (
+        "No scaling (scaling: none): every model takes the raw features."
+    )
+    assert "except inside net" in scaling_note(cfg, [logistic, net])
+    standard = load_config("nand", overrides=["scaling=standard"])
+    assert scaling_note(standard, [logistic]).startswith("Standard scaling, fit on the training")
+    unit = significance_note(cfg, unit=True, validation=False)
+    assert "fb^-1" not in unit and "unit" in unit and "test split itself" in unit
+    assert "at 36.1 fb^-1" in significance_note(cfg, unit=False, validation=True)
+
+
+@pytest.mark.slow
+def test_unweighted_low_statistics_run_says_so(tmp_path, capsys):
+    """End to end: NAND (4 unit-weight events, scaling none) warns on the console and in the
+    HTML, claims no luminosity and no scaling."""
+    code = main(["run", "nand", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "warning: Low statistics" in " ".join(out.split())
+    assert "unit weights" in out
+    (folder,) = [p for p in tmp_path.iterdir() if p.name.startswith("nand-")]
+    doc = json.loads((folder / "metrics.json").read_text())
+    assert doc["low_statistics"]["classes"] == {"false": 1, "true": 3}
+    html = (folder / "report.html").read_text()
+    assert 'id="warning-1">Low statistics' in html
+    assert "fb^-1" not in html
+    assert "No scaling (scaling: none)" in html
+    assert "Scaling is fit" not in html
+
+
+def test_missing_keep_gives_the_bdt_nan(toy_files, tmp_path):
+    """Issue 12: with `missing: keep` absent objects reach the BDT as NaN (XGBoost's missing
+    values) instead of 0, unscaled; with `impute: median` the other families get the training
+    split's median, inside the saved model; saved models and ONNX graphs agree on NaN."""
+    from hepsift.export import check_parity
+    from hepsift.models import load
+
+    cfg = _toy_config(toy_files)
+    cfg.update(
+        missing="keep",
+        impute="median",
+        features=["ptom_gg_0", "ptom_gg_1", "deta_jj", "m_jj"],
+        models=[
+            {"name": "bdt", "family": "bdt", "params": {"n_estimators": 10, "max_depth": 3}},
+            {"name": "logistic", "family": "logistic"},
+        ],
+        evaluation={"bootstrap": 5, "importance": False},
+        output={"formats": ["png"]},
+    )
+    prepared = prepare_data(load_config(cfg), log=lambda m: None, scheduler=None)
+    X = prepared.dataset.X
+    assert np.isnan(X[:, 2]).any() and not np.isnan(X[:, 0]).any()  # events with < 2 jets
+    result = run(cfg, out=tmp_path, prepared=prepared)
+    bdt = load(result.path / "models" / "bdt")
+    assert bdt.family == "bdt"  # not wrapped in a scaler: the scaler refuses NaN
+    assert check_parity(bdt, result.path / "models" / "bdt.onnx", X[:500]) <= 1e-5
+    lin = load(result.path / "models" / "logistic")
+    assert lin.family == "scaled" and lin.impute == "median"
+    finite = X[:, 2][np.isfinite(X[:, 2])]
+    assert 0 < lin.impute_values_[2] < finite.max()  # a median of the training split's values
+    assert check_parity(lin, result.path / "models" / "logistic.onnx", X[:500]) <= 1e-5
+    for name in ("bdt", "logistic"):
+        assert math.isfinite(result.metrics["models"][name]["auc"])

@@ -138,7 +138,9 @@ def test_cli_tune_models_onnx(
     assert main(["tune", str(cfg), "--out", str(tmp_path / "o")]) == 0
     assert "best validation AUC" in capsys.readouterr().out
     assert main(["onnx", str(tmp_path / "o" / "model"), str(tmp_path / "m.onnx")]) == 0
-    assert "parity" in capsys.readouterr().out and (tmp_path / "m.onnx").is_file()
+    out = capsys.readouterr().out
+    assert "parity" in out and (tmp_path / "m.onnx").is_file()
+    assert "10 % of the values missing (NaN)" in out  # a BDT is checked on missing values too
     assert main(["models"]) == 0
     assert "easy-ensemble" in capsys.readouterr().out
     if available("torch"):  # a core-only install lists mlp but cannot describe it
@@ -212,3 +214,56 @@ def test_tune_out_onto_existing_folder(rng: np.random.Generator, tmp_path: Path)
         "notes.txt",
         "trials.json",
     ]
+
+
+def test_trials_without_a_split_are_flagged(rng: np.random.Generator, tmp_path: Path) -> None:
+    """Issue 12: a trial whose validation AUC is exactly 0.5 (min_child_weight too large for
+    the weights: no split) was recorded as complete; now it is flagged and FAIL."""
+    table = _table(tmp_path, rng, n=400)
+    space = {
+        "min_child_weight": {"type": "categorical", "choices": [1.0, 1.0e9]},
+        "max_depth": {"type": "int", "low": 1, "high": 3},
+    }
+    cfg = _config(tmp_path, table, space=space, trials=8, params={"n_jobs": 1, "n_estimators": 5})
+    res = tune(cfg, out=tmp_path / "o")
+    flagged = [t for t in res.trials if t["flag"]]
+    complete = [t for t in res.trials if t["state"] == "COMPLETE"]
+    assert flagged and complete
+    assert res.n_flagged == len(flagged)
+    for t in flagged:
+        assert t["state"] == "FAIL" and t["value"] is None and t["validation_auc"] == 0.5
+        assert t["params"]["min_child_weight"] == 1.0e9
+    assert all(t["value"] != 0.5 and not t["flag"] for t in complete)
+    assert res.best_params["min_child_weight"] == 1.0
+    best = json.loads((tmp_path / "o" / "best_params.json").read_text())
+    assert best["n_flagged"] == len(flagged)
+    # every trial without a split: one line saying why, not a "best" AUC of 0.5
+    cfg = _config(
+        tmp_path,
+        table,
+        trials=2,
+        params={"n_jobs": 1, "n_estimators": 5, "min_child_weight": 1.0e9},
+    )
+    with pytest.raises(DataError, match=r"2 of 2 had validation AUC exactly 0\.5"):
+        tune(cfg)
+
+
+def test_tune_help_shows_the_config_format(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 12: the tuning config format was only in a docstring."""
+    assert main(["tune", "--help"]) == 0
+    out = capsys.readouterr().out
+    for key in ("space:", "{type: int, low: 2, high: 8}", "validation_fraction", "refit:"):
+        assert key in out, key
+    assert '["f0", "f1", "f2"]' in out  # not eaten as rich markup
+
+
+def test_readme_tuning_config_is_valid(tmp_path: Path) -> None:
+    """The README's tuning config (its documented format) loads as written."""
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    section = readme.read_text().split("### Tuning hyperparameters", 1)[1]
+    block = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "tune.yaml"
+    path.write_text(block)
+    cfg = load_tune_config(path)
+    assert cfg.model == "bdt" and cfg.data.path == tmp_path / "train.parquet"
+    assert set(cfg.space) == {"max_depth", "learning_rate", "min_child_weight", "n_estimators"}

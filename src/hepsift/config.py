@@ -262,6 +262,12 @@ class RunConfig(_Section):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     features: list[str] = Field(default_factory=list)
     scaling: Literal["standard", "robust", "none"] = "standard"
+    #: missing feature values (absent objects, NaN, the -999 sentinel): ``fill`` with 0, or
+    #: ``keep`` them as NaN for models that take missing values (bdt; not scaled)
+    missing: Literal["fill", "keep"] = "fill"
+    #: with ``missing: keep``: how the other families get values (per column, learned on the
+    #: training split, saved in the model and its ONNX graph); None: only bdt is allowed
+    impute: Literal["median", "mean", "zero"] | None = None
     split: SplitConfig = Field(default_factory=SplitConfig)
     weights: WeightsConfig = Field(default_factory=WeightsConfig)
     task: TaskConfig = Field(default_factory=TaskConfig)
@@ -474,6 +480,16 @@ def config_error(
 # -- semantic checks ---------------------------------------------------------------------------
 
 
+def _safe_class(name: str) -> Any:
+    """The class of a registered family, or None when its optional extra is not installed."""
+    from hepsift.models.registry import model_class
+
+    try:
+        return model_class(name)
+    except ImportError:
+        return None
+
+
 def _check_models(cfg: RunConfig, source: str) -> None:
     from hepsift.models.base import Classifier
     from hepsift.models.registry import MODELS, hyperparameters, model_class
@@ -504,6 +520,13 @@ def _check_models(cfg: RunConfig, source: str) -> None:
                 f"{source}: 'models[{i}].family' '{m.family}' is a regressor; a run trains "
                 f"classifiers (families: {', '.join(sorted(classifiers))})"
             )
+        if cfg.missing == "keep" and cfg.impute is None and not getattr(cls, "allows_nan", False):
+            takers = sorted(n for n in MODELS if getattr(_safe_class(n), "allows_nan", False))
+            raise ConfigError(
+                f"{source}: 'missing' is 'keep' but 'models[{i}].family' '{m.family}' cannot "
+                f"take missing values (families that can: {', '.join(takers)}); set "
+                "'impute: median' (or mean, zero) or use 'missing: fill' (0 for missing values)"
+            )
         if getattr(cls, "parametric", False):
             raise ConfigError(
                 f"{source}: 'models[{i}].family' '{m.family}' is parametric (it needs the mass "
@@ -518,17 +541,34 @@ def _check_models(cfg: RunConfig, source: str) -> None:
                 )
 
 
-def _check_paths(cfg: RunConfig, source: str, base: Path) -> None:
+def _resolve_paths(cfg: RunConfig, source: str, base: Path) -> RunConfig:
+    """Sample paths made absolute: a relative one is relative to ``base``, the config file's
+    folder (the current folder for a mapping), as in ``hepsift tune``; missing files are a
+    ConfigError (globs and URLs are checked when read)."""
     if cfg.data.samples is None:
-        return
+        return cfg
+    samples = []
     for i, s in enumerate(cfg.data.samples):
+        resolved = []
         for j, p in enumerate(s.paths):
-            path = Path(p) if Path(p).is_absolute() else base / p
-            if not path.exists() and not any(ch in p for ch in "*?[") and "://" not in p:
+            remote = "://" in p
+            path = Path(p) if remote or Path(p).is_absolute() else base / p
+            if not path.exists() and not any(ch in p for ch in "*?[") and not remote:
+                hint = ""
+                if (Path.cwd() / p).exists() and base != Path.cwd():
+                    hint = (
+                        f"; paths are relative to the config file's folder, and '{p}' exists "
+                        "only relative to the current folder: give it relative to the config "
+                        "or absolute"
+                    )
                 raise ConfigError(
                     f"{source}: 'data.samples[{i}].paths[{j}]' '{p}' does not exist "
-                    f"(resolved to {path})"
+                    f"(resolved to {path}){hint}"
                 )
+            resolved.append(p if remote else str(path))
+        samples.append(s.model_copy(update={"paths": resolved}))
+    data = cfg.data.model_copy(update={"samples": samples})
+    return cfg.model_copy(update={"data": data})
 
 
 def _check_task(cfg: RunConfig, source: str) -> None:
@@ -671,6 +711,7 @@ def load_config(
     else:
         path = resolve_config(name_or_path)
         source = str(path)
+        base = path.resolve().parent
         try:
             raw = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
@@ -683,7 +724,7 @@ def load_config(
         cfg = RunConfig.model_validate(raw)
     except ValidationError as exc:
         raise config_error(exc, source) from None
-    _check_paths(cfg, source, base)
+    cfg = _resolve_paths(cfg, source, base)
     _check_task(cfg, source)
     _check_selection(cfg, source)
     _check_features(cfg, source)

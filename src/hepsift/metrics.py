@@ -69,10 +69,44 @@ def _as_1d(values: ArrayLike, name: str) -> NDArray[Any]:
     return arr
 
 
+def _floats(values: ArrayLike, name: str) -> FloatArray:
+    """``values`` as float64; a DataError (not NumPy's ValueError) when they are not numbers."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        kind = np.asarray(values).dtype
+        raise DataError(f"{name} must hold numbers; got values of type {kind}") from None
+
+
+def _labels(values: ArrayLike, name: str) -> NDArray[Any]:
+    """Class labels as a 1-D array: NaN/inf and fractional numbers are refused (a label is a
+    class number, a bool or a name, never a probability)."""
+    arr = _as_1d(values, name)
+    if arr.dtype.kind in "fc":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            raise DataError(
+                f"{name} holds {int((~finite).sum())} NaN/inf labels; class labels must be "
+                "finite (0 background, 1 signal, or the class numbers)"
+            )
+        frac = arr != np.round(arr)
+        if frac.any():
+            bad = np.unique(arr[frac])[:3].tolist()
+            raise DataError(
+                f"{name} holds non-integer labels {bad}; class labels are whole numbers "
+                "(0 background, 1 signal), not probabilities"
+            )
+    elif arr.dtype.kind == "O":
+        bad_obj = [v for v in arr[:100_000].tolist() if isinstance(v, float) and v != v]
+        if bad_obj:
+            raise DataError(f"{name} holds NaN labels; class labels must be finite")
+    return arr
+
+
 def _weights(sample_weight: ArrayLike | None, n: int) -> FloatArray:
     if sample_weight is None:
         return np.ones(n, dtype=np.float64)
-    w = _as_1d(sample_weight, "sample_weight").astype(np.float64, copy=False)
+    w = _floats(_as_1d(sample_weight, "sample_weight"), "sample_weight")
     if w.shape != (n,):
         raise DataError(f"sample_weight has {w.shape[0]} entries; expected {n} (one per event)")
     if not np.all(np.isfinite(w)):
@@ -116,8 +150,8 @@ def confusion_matrix(
     label is not in ``labels`` are ignored. Without weights the counts are integers (int64),
     with weights the sums are float64.
     """
-    yt = _as_1d(y_true, "y_true")
-    yp = _as_1d(y_pred, "y_pred")
+    yt = _labels(y_true, "y_true")
+    yp = _labels(y_pred, "y_pred")
     _same_length(yt, yp, ("y_true", "y_pred"))
     if labels is None:
         lab = np.unique(np.concatenate([np.unique(yt), np.unique(yp)]))
@@ -139,6 +173,13 @@ def confusion_matrix(
 
     it, ft = encode(yt)
     ip, fp = encode(yp)
+    for name, y, found in (("y_true", yt, ft), ("y_pred", yp, fp)):
+        if not found.all():
+            bad = np.unique(y[~found])[:5].tolist()
+            raise DataError(
+                f"confusion_matrix: {name} holds labels {bad} that are not among the declared "
+                f"labels {lab.tolist()}"
+            )
     keep = ft & fp
     flat = it[keep] * k + ip[keep]
     if sample_weight is None:
@@ -184,8 +225,8 @@ def binary_scores(
     zero denominator (e.g. precision with no predicted positives) is ``nan`` with an
     :class:`UndefinedMetricWarning`.
     """
-    yt = _as_1d(y_true, "y_true")
-    yp = _as_1d(y_pred, "y_pred")
+    yt = _labels(y_true, "y_true")
+    yp = _labels(y_pred, "y_pred")
     _same_length(yt, yp, ("y_true", "y_pred"))
     w = _weights(sample_weight, yt.shape[0])
     t = yt == pos_label
@@ -276,8 +317,8 @@ def _cumulative(
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Weighted signal and background sums passing ``score >= t`` at each distinct score ``t``
     (descending). Sort once, cumulative sums: O(n log n)."""
-    yt = _as_1d(y_true, "y_true")
-    s = _as_1d(score, "score").astype(np.float64, copy=False)
+    yt = _labels(y_true, "y_true")
+    s = _floats(_as_1d(score, "score"), "score")
     _same_length(yt, s, ("y_true", "score"))
     if not np.all(np.isfinite(s)):
         raise DataError("score contains NaN or inf")
@@ -392,8 +433,8 @@ class AucScorer:
     """
 
     def __init__(self, y_true: ArrayLike, score: ArrayLike, *, pos_label: Any = 1) -> None:
-        yt = _as_1d(y_true, "y_true")
-        s = _as_1d(score, "score").astype(np.float64, copy=False)
+        yt = _labels(y_true, "y_true")
+        s = _floats(_as_1d(score, "score"), "score")
         _same_length(yt, s, ("y_true", "score"))
         if not np.all(np.isfinite(s)):
             raise DataError("score contains NaN or inf")
@@ -405,7 +446,7 @@ class AucScorer:
         self._sig_sorted = self.is_signal[self._order]
 
     def __call__(self, weights: ArrayLike) -> FloatArray:
-        W = np.asarray(weights, dtype=np.float64)
+        W = _floats(weights, "weights")
         if W.ndim == 1:
             W = W[None, :]
         if W.ndim != 2 or W.shape[1] != self.n:
@@ -434,11 +475,20 @@ class OvrAucScorer:
     """
 
     def __init__(self, y_true: ArrayLike, proba: ArrayLike) -> None:
-        p = np.asarray(proba, dtype=np.float64)
+        p = _floats(proba, "proba")
         if p.ndim != 2 or p.shape[1] < 2:
             raise DataError(f"proba must be (events, classes >= 2); got shape {p.shape}")
-        yt = _as_1d(y_true, "y_true")
+        yt = _labels(y_true, "y_true")
         _same_length(yt, p, ("y_true", "proba"))
+        if yt.dtype.kind not in "iubf":
+            raise DataError(f"y_true must hold class numbers 0..{p.shape[1] - 1}; got {yt.dtype}")
+        out_of_range = (yt < 0) | (yt >= p.shape[1])
+        if out_of_range.any():
+            bad = np.unique(yt[out_of_range])[:5].tolist()
+            raise DataError(
+                f"y_true holds labels {bad} outside the {p.shape[1]} classes of proba "
+                f"(0..{p.shape[1] - 1})"
+            )
         self.n = int(p.shape[0])
         if p.shape[1] == 2:
             self._scorers = {1: AucScorer(yt, p[:, 1], pos_label=1)}
@@ -450,7 +500,7 @@ class OvrAucScorer:
             }
 
     def __call__(self, weights: ArrayLike) -> tuple[FloatArray, dict[int, FloatArray]]:
-        W = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        W = np.atleast_2d(_floats(weights, "weights"))
         per = {c: scorer(W) for c, scorer in self._scorers.items()}
         if not per:
             return np.full(W.shape[0], np.nan), per
@@ -464,13 +514,30 @@ class OvrAucScorer:
 
 
 # -- significance ----------------------------------------------------------------------------
+def _counts(values: ArrayLike, name: str, where: str) -> FloatArray:
+    """Expected event counts: finite and >= 0 (a ConfigError names the first bad value)."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {name} must be a number of events; got {values!r}") from None
+    bad = ~(np.isfinite(arr) & (arr >= 0))
+    if bad.any():
+        first = float(np.atleast_1d(arr)[np.atleast_1d(bad)][0])
+        raise ConfigError(
+            f"{where}: {name} is an expected number of events, finite and >= 0; got {first:g}"
+        )
+    return arr
+
+
 def s_over_sqrt_b(s: ArrayLike, b: ArrayLike) -> Any:
-    """The naive significance ``s / sqrt(b)`` (vectorised); ``nan`` where ``b <= 0``.
+    """The naive significance ``s / sqrt(b)`` (vectorised); ``nan`` where ``b == 0``.
+
+    ``s`` and ``b`` are expected event counts: a negative or non-finite one is a ConfigError.
 
     Valid only for ``s << b``; prefer :func:`asimov_significance`.
     """
-    s_arr = np.asarray(s, dtype=np.float64)
-    b_arr = np.asarray(b, dtype=np.float64)
+    s_arr = _counts(s, "s", "s_over_sqrt_b")
+    b_arr = _counts(b, "b", "s_over_sqrt_b")
     s_arr, b_arr = np.broadcast_arrays(s_arr, b_arr)
     out = np.full(s_arr.shape, np.nan)
     np.divide(s_arr, np.sqrt(np.maximum(b_arr, 0.0)), out=out, where=b_arr > 0)
@@ -498,12 +565,19 @@ def asimov_significance(s: ArrayLike, b: ArrayLike, *, sigma_b: ArrayLike | None
     ``Z = sqrt(2 ((s+b) ln((s+b)(b+σ²) / (b² + (s+b)σ²)) - (b²/σ²) ln(1 + σ² s / (b (b+σ²)))))``.
     Both tend to ``s / sqrt(b)`` (respectively ``s / sqrt(b + σ²)``) for ``s << b``.
 
-    ``Z = 0`` for ``s <= 0`` (a discovery test is one-sided); ``nan`` where ``b <= 0`` or
-    ``sigma_b < 0``.
+    ``s``, ``b`` and ``sigma_b`` are expected counts: a negative or non-finite one is a
+    ConfigError (one line naming it). ``Z = 0`` for ``s == 0``; ``nan`` where ``b == 0`` (the
+    significance is unbounded).
     """
-    s_arr = np.asarray(s, dtype=np.float64)
-    b_arr = np.asarray(b, dtype=np.float64)
-    sig = np.zeros(()) if sigma_b is None else np.asarray(sigma_b, dtype=np.float64)
+    s_arr = _counts(s, "s", "asimov_significance")
+    b_arr = _counts(b, "b", "asimov_significance")
+    sig = np.zeros(()) if sigma_b is None else _counts(sigma_b, "sigma_b", "asimov_significance")
+    return _asimov(s_arr, b_arr, sig)
+
+
+def _asimov(s_arr: FloatArray, b_arr: FloatArray, sig: FloatArray) -> Any:
+    """:func:`asimov_significance` without the argument checks, for the scan: ``Z = 0`` for
+    ``s <= 0`` (negative weights can make a cut's ``s`` negative), ``nan`` where ``b <= 0``."""
     s_arr, b_arr, sig = (
         np.array(a, dtype=np.float64) for a in np.broadcast_arrays(s_arr, b_arr, sig)
     )
@@ -599,8 +673,8 @@ def significance_scan(
         )
     tps, fps, thr = _cumulative(y_true, score, sample_weight, pos_label)
     cuts, s, b = thr[::-1].copy(), tps[::-1].copy(), fps[::-1].copy()
-    sigma = None if sigma_b_rel is None else sigma_b_rel * np.abs(b)
-    z = np.asarray(asimov_significance(s, b + b_reg, sigma_b=sigma), dtype=np.float64)
+    sigma = np.zeros(()) if sigma_b_rel is None else sigma_b_rel * np.abs(b)
+    z = np.asarray(_asimov(s, b + b_reg, sigma), dtype=np.float64)
     z = z.reshape(s.shape)
     z[~(b >= min_background)] = np.nan
     if min_background_events > 0:

@@ -137,8 +137,13 @@ def _train_one(
     model = create(spec.family, **params)
     w = train.training_weight(negative=cfg.weights.negative, balance_classes=cfg.weights.balance)
     fit_kwargs: dict[str, Any] = {}
-    if cfg.scaling != "none" and not cls.scales_inputs:
-        model = Scaled(model, scaling=cfg.scaling)
+    keeps_nan = cfg.missing == "keep" and cls.allows_nan  # (bdt) the scaler refuses NaN
+    impute = cfg.missing == "keep" and not cls.allows_nan and cfg.impute is not None
+    if impute or (cfg.scaling != "none" and not cls.scales_inputs and not keeps_nan):
+        # imputation (learned on the training split) lives in the same wrapper as the scaler
+        scaling = "none" if cls.scales_inputs else cfg.scaling
+        fill = {"median": "median", "mean": "mean", "zero": 0.0}.get(cfg.impute or "")
+        model = Scaled(model, scaling=scaling, impute=fill if impute else None)
         fit_kwargs["scaler_weight"] = train.weight  # |event weight|, as the run always scaled
     if valid is not None and len(valid) and cls.supports_eval_set:
         wv = valid.training_weight(

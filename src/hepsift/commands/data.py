@@ -110,13 +110,12 @@ def register(app: typer.Typer) -> None:
         show_all: bool = typer.Option(False, "--all", help="list every branch (default: 200)"),
     ) -> None:
         """Show trees, branches, types, entries and per-branch value summaries of FILE."""
-        from rich.console import Console
-
+        from hepsift.commands._rich import make_console
         from hepsift.io import inspect
 
         with show_notes():
             info = inspect(file, tree=tree, max_entries=max_entries)
-        print_inspect(info, Console(highlight=False), show=None if show_all else 200)
+        print_inspect(info, make_console(), show=None if show_all else 200)
 
     @app.command("cutflow")
     def cutflow_cmd(
@@ -127,8 +126,7 @@ def register(app: typer.Typer) -> None:
         sample: str = typer.Option("sample", "--name", help="sample name for the table"),
     ) -> None:
         """Apply a selection to FILES and print the weighted cutflow."""
-        from rich.console import Console
-
+        from hepsift.commands._rich import make_console
         from hepsift.prepare import build_dataset
 
         with show_notes():
@@ -138,6 +136,6 @@ def register(app: typer.Typer) -> None:
                 selection=selection,
                 lumi_fb=lumi_fb,
             )
-        console = Console(highlight=False)
+        console = make_console()
         console.print(info.cutflows[sample].table())
         console.print(info.yields_table())

@@ -16,13 +16,13 @@ __all__ = ["register"]
 
 
 def _print_list() -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    from hepsift.commands._rich import make_console
     from hepsift.generate.scenarios import SCENARIOS, samples_for
 
-    console = Console()
+    console = make_console(highlight=True)
     for name, sc in SCENARIOS.items():
         table = Table(title=f"[bold]{name}[/bold]: {sc.description}", title_justify="left")
         for col in ("sample", "channelNumber", "class", "Pythia processes"):
@@ -82,9 +82,10 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("--events N is required (Pythia events per sample)")
         if out is None:
             raise ConfigError("--out DIR is required (output folder)")
-        from rich.console import Console
-
+        from hepsift.commands._rich import interactive, make_console
         from hepsift.generate import generate
+
+        console = make_console(highlight=True, soft_wrap=True)
 
         manifest = generate(
             scenario,
@@ -95,11 +96,10 @@ def register(app: typer.Typer) -> None:
             images=images,
             masses=masses,
             scheduler=scheduler,
-            progress=not quiet,
+            progress=not quiet and interactive(console),
             chunk_size=chunk_size,
             samples=None if samples is None else [x.strip() for x in samples.split(",")],
         )
-        console = Console(soft_wrap=True)
         for s in manifest["samples"]:
             console.print(
                 f"{s['name']:<16} generated {s['events_generated']:>7}  accepted "

@@ -21,14 +21,14 @@ def models_cmd(
     name: str | None = typer.Argument(None, help="a family: show its hyperparameters"),
 ) -> None:
     """List the model families, or the hyperparameters of NAME with their defaults."""
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    from hepsift.commands._rich import make_console
     from hepsift.extras import MissingExtraError
     from hepsift.models.registry import MODELS, hyperparameters, model_class
 
-    console = Console(highlight=False)
+    console = make_console()
     if name is None:
         table = Table(title="model families (every one exports to ONNX)")
         table.add_column("name")
@@ -64,24 +64,53 @@ def tune_cmd(
     config: str = typer.Argument(..., help="YAML tuning config (model, space, trials, data)"),
     out: str = typer.Option("tune-out", "--out", help="directory for the results"),
 ) -> None:
-    """Tune hyperparameters with Optuna (seeded TPE; median pruning for torch models)."""
-    from rich.console import Console
+    """Tune hyperparameters with Optuna (seeded TPE; median pruning for torch models).
+
+    Objective: the weighted validation AUC. Trials with AUC exactly 0.5 are flagged (FAIL).
+    Writes OUT/best_params.json, OUT/trials.json and, with refit, OUT/model.
+    Relative paths in CONFIG are relative to CONFIG's folder.
+
+    \b
+    CONFIG (YAML):
+      model: bdt                   # a classifier family (hepsift models)
+      params: {n_jobs: 1}          # fixed hyperparameters (optional)
+      space:                       # searched hyperparameters
+        max_depth: {type: int, low: 2, high: 8}
+        learning_rate: {type: float, low: 0.01, high: 0.3, log: true}
+        n_estimators: {type: categorical, choices: [100, 300]}
+      trials: 20                   # optional; also timeout_s, seed (default 0)
+      data:
+        path: train.parquet        # CSV or Parquet
+        label: label               # integer class column
+        weight: weight             # optional weight column
+        features: ["f0", "f1", "f2"]
+        validation_fraction: 0.25  # optional
+        negative_weights: keep     # keep | abs | drop (training weights)
+      refit: true                  # optional
+    """
     from rich.table import Table
 
+    from hepsift.commands._rich import make_console
     from hepsift.tuning.tune import tune
 
-    console = Console(highlight=False)
+    console = make_console()
     result = tune(config, out=out)
     table = Table(title=f"{result.model}: {len(result.trials)} trials, {result.n_pruned} pruned")
     table.add_column("trial", justify="right")
     table.add_column("state")
     table.add_column("validation AUC", justify="right")
     table.add_column("params")
+    if result.n_flagged:
+        table.caption = (
+            f"{result.n_flagged} trial(s) flagged: validation AUC exactly 0.5 (no split "
+            "possible), recorded as FAIL"
+        )
     for t in sorted(result.trials, key=lambda t: -(t["value"] or 0.0))[:10]:
+        auc = t.get("validation_auc")
         table.add_row(
             str(t["number"]),
-            t["state"],
-            "-" if t["value"] is None else f"{t['value']:.4f}",
+            t["state"] + (" (flagged: AUC 0.5)" if t.get("flag") else ""),
+            "-" if auc is None else f"{auc:.4f}",
             ", ".join(f"{k}={v}" for k, v in t["params"].items()),
         )
     console.print(table)
@@ -100,16 +129,21 @@ def onnx_cmd(
 ) -> None:
     """Export a saved model to ONNX and check ONNX Runtime against the model."""
     import numpy as np
-    from rich.console import Console
 
+    from hepsift.commands._rich import make_console
     from hepsift.export import check_parity, export_onnx
     from hepsift.models import load
 
     model = load(model_dir)
     path = export_onnx(model, output)
-    X = np.random.default_rng(0).normal(size=(events, int(model.n_features_in_)))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(events, int(model.n_features_in_)))
     if hasattr(model, "scaler_"):  # draw inputs in the model's own units
         X = model.scaler_.inverse_transform(X)
+    missing = ""
+    if model.accepts_nan():  # the graph must treat missing values as the model does
+        X[rng.random(X.shape) < 0.1] = np.nan
+        missing = ", 10 % of the values missing (NaN)"
     inputs: dict[str, float] = {}
     if model.parametric:
         value = param if param is not None else getattr(model, "param_center_", None)
@@ -119,8 +153,8 @@ def onnx_cmd(
             raise ConfigError(f"'{model_dir}' is a parametric model: pass --param VALUE")
         inputs["param"] = float(value)
     diff = check_parity(model, path, X.astype(np.float32), atol=atol, **inputs)
-    Console(highlight=False).print(
-        f"wrote {path}; parity on {events} events: max |diff| = {diff:.2e} (<= {atol:g})"
+    make_console().print(
+        f"wrote {path}; parity on {events} events{missing}: max |diff| = {diff:.2e} (<= {atol:g})"
     )
 
 

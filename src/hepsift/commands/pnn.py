@@ -170,12 +170,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Compare a pNN with dedicated per-mass networks; mechanisms, policies, interpolation."""
-        from rich.console import Console
-
+        from hepsift.commands._rich import make_console
         from hepsift.report.studies import pnn_tables, write_pnn_study
         from hepsift.studies import pnn as pnn_study
 
-        console = Console(highlight=False)
+        console = make_console()
 
         def log(message: str) -> None:
             console.print(f"[dim]hepsift pnn:[/dim] {message}")

@@ -38,7 +38,14 @@ def _ranking_table(result: Any) -> Any:
     from hepsift.evaluate import ranking
 
     binary = len(result.metrics.get("classes", [])) == 2
-    table = Table(title=f"Which model is best? ({result.config.name}, test split)")
+    caption = None
+    if binary:
+        caption = (
+            "Z_A on event counts: unit weights, no luminosity (not a physics significance)"
+            if result.metrics.get("unit_weights")
+            else f"Z_A at {result.config.weights.lumi_fb:g} fb^-1"
+        )
+    table = Table(title=f"Which model is best? ({result.config.name}, test split)", caption=caption)
     table.add_column("#", justify="right")
     table.add_column("model", style="bold", no_wrap=True)
     table.add_column("family")
@@ -99,7 +106,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only print the final table."),
     ) -> None:
         """Run a config end to end: data, features, models, evaluation, plots and report."""
-        from hepsift.commands._rich import make_console
+        from hepsift.commands._rich import interactive, make_console
 
         console = make_console()
         if list_:
@@ -119,8 +126,11 @@ def register(app: typer.Typer) -> None:
             out=out,
             scheduler=scheduler,
             log=log,
-            progress=not quiet,
+            progress=not quiet and interactive(console),
         )
         regression = result.metrics.get("task") == "regression"
         console.print(_calibration_table(result) if regression else _ranking_table(result))
+        low = (result.metrics.get("low_statistics") or {}).get("message")
+        if low:
+            console.print(f"[bold yellow]warning:[/bold yellow] {escape(low)}")
         console.print(f"report: [bold]{result.report}[/bold]")

@@ -14,14 +14,17 @@ from hepsift.evaluate.stats import (
     weighted_ks,
 )
 from hepsift.evaluate.summary import (
+    MIN_TEST_EVENTS,
     ModelEvaluation,
     evaluate_model,
     expected_yield_scale,
+    low_statistics_message,
     metrics_document,
     ranking,
 )
 
 __all__ = [
+    "MIN_TEST_EVENTS",
     "Importance",
     "KSResult",
     "ModelEvaluation",
@@ -30,6 +33,7 @@ __all__ = [
     "effective_size",
     "evaluate_model",
     "expected_yield_scale",
+    "low_statistics_message",
     "metrics_document",
     "permutation_importance",
     "poisson_bootstrap",

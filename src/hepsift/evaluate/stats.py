@@ -56,7 +56,18 @@ def _binary_inputs(
     score: ArrayLike, is_signal: ArrayLike, weight: ArrayLike | None
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:
     s = _as_1d("score", score)
-    sig = np.asarray(is_signal).astype(bool)
+    raw = np.asarray(is_signal)
+    if raw.dtype.kind != "b":
+        try:
+            numeric = raw.astype(np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"is_signal must be booleans or 0/1; got {raw.dtype}") from None
+        bad = ~np.isin(numeric, (0.0, 1.0))
+        if bad.any():
+            raise DataError(
+                f"is_signal must be booleans or 0/1; got values {np.unique(numeric[bad])[:3].tolist()}"
+            )
+    sig = raw.astype(bool)
     if sig.shape != s.shape:
         raise DataError(f"labels have shape {sig.shape}; scores have {s.shape}")
     w = np.ones_like(s) if weight is None else _as_1d("weight", weight, s.size)

@@ -36,14 +36,20 @@ from hepsift.evaluate.importance import Importance, permutation_importance
 from hepsift.evaluate.stats import KSResult, poisson_bootstrap, weighted_ks
 
 __all__ = [
+    "MIN_TEST_EVENTS",
     "ModelEvaluation",
     "evaluate_model",
     "expected_yield_scale",
+    "low_statistics_message",
     "metrics_document",
     "ranking",
 ]
 
 ProbaFn = Callable[[NDArray[np.float32]], NDArray[np.float64]]
+
+#: a class with fewer raw (unweighted) test events than this is flagged ``low_statistics``:
+#: its AUC interval, rejections and significance rest on a handful of events
+MIN_TEST_EVENTS = 50
 
 
 @dataclass
@@ -193,7 +199,13 @@ def _best_cut(
     keep = score >= cut  # all False when no cut is eligible (nan)
     s_test = float(np.sum(w[keep & (y == 1)]))
     b_test = float(np.sum(w[keep & (y != 1)]))
-    z_test = float(metrics.asimov_significance(s_test, b_test + b_reg)) if keep.any() else math.nan
+    # negative MC weights can leave s <= 0 (Z = 0) or b <= 0 (Z undefined) on the test split
+    b_tot = b_test + b_reg
+    z_test = (
+        float(metrics.asimov_significance(max(s_test, 0.0), b_tot))
+        if keep.any() and b_tot > 0
+        else math.nan
+    )
     best: dict[str, Any] = {
         "cut": cut,
         "s": s_test if math.isfinite(cut) else math.nan,
@@ -398,6 +410,18 @@ def ranking(evaluations: Sequence[ModelEvaluation]) -> list[ModelEvaluation]:
     return sorted(evaluations, key=key)
 
 
+def low_statistics_message(few: Mapping[str, int]) -> str:
+    """One line warning about the classes with fewer than :data:`MIN_TEST_EVENTS` raw test
+    events (``""`` when there are none)."""
+    if not few:
+        return ""
+    listed = ", ".join(f"{name} ({n} event{'s' if n != 1 else ''})" for name, n in few.items())
+    return (
+        f"Low statistics: fewer than {MIN_TEST_EVENTS} test events for {listed}; the AUC, its "
+        "interval, the rejections and the significance are not reliable"
+    )
+
+
 def metrics_document(
     evaluations: Sequence[ModelEvaluation],
     *,
@@ -423,6 +447,7 @@ def metrics_document(
         for c, name in enumerate(test.class_names)
     }
     scalar = np.ndim(yield_scale) == 0
+    few = {n: int(v["events"]) for n, v in yields.items() if v["events"] < MIN_TEST_EVENTS}
     doc: dict[str, Any] = {
         "task": "binary" if test.n_classes == 2 else "multiclass",
         "classes": list(test.class_names),
@@ -431,6 +456,13 @@ def metrics_document(
         "n_train": None if train is None else len(train),
         "yield_scale": float(np.asarray(yield_scale)) if scalar else None,
         "yields_test": yields,
+        "unit_weights": bool(np.all(test.weight == 1.0)),
+        "low_statistics": {
+            "flag": bool(few),
+            "min_test_events": MIN_TEST_EVENTS,
+            "classes": few,
+            "message": low_statistics_message(few),
+        },
         "models": {e.name: e.as_dict() for e in evaluations},
         "ranking": [e.name for e in ranked],
         "best_model": ranked[0].name if ranked else None,

@@ -52,7 +52,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from hepsift._files import atomic_write_text, dumps_json, jsonable
-from hepsift.errors import ConfigError, DataError, ModelError, suggest
+from hepsift.errors import ConfigError, DataError, HepsiftError, ModelError, suggest
 
 __all__ = [
     "INPUTS",
@@ -60,6 +60,7 @@ __all__ = [
     "Classifier",
     "Model",
     "Regressor",
+    "check_features",
     "read_model_meta",
     "write_model_dir",
 ]
@@ -106,6 +107,8 @@ class Model(BaseEstimator):  # type: ignore[misc]
     reports_epochs: ClassVar[bool] = False
     seed_param: ClassVar[str | None] = None
     progress_param: ClassVar[str | None] = None
+    #: the family takes NaN features as missing values (XGBoost); the others refuse them
+    allows_nan: ClassVar[bool] = False
     #: the optional install extra the family needs (``"torch"``), checked by
     #: :func:`hepsift.models.model_class` before the family is used (:mod:`hepsift.extras`)
     requires_extra: ClassVar[str | None] = None
@@ -163,11 +166,37 @@ class Model(BaseEstimator):  # type: ignore[misc]
 
     # -- validation helpers ------------------------------------------------------------------
     def _validate_X(self, X: ArrayLike, *, reset: bool) -> NDArray[np.float64]:
-        from sklearn.utils.validation import check_array
-
-        arr = check_array(X, dtype=np.float64, ensure_all_finite=True, ensure_2d=True)
+        arr = self._feature_array(X, dtype=np.float64)
         self._check_n_features(arr, reset=reset)
         return np.asarray(arr, dtype=np.float64)
+
+    def _feature_array(self, X: ArrayLike, *, dtype: Any) -> Any:
+        """``X`` as a 2-D float array; NaN only for families that take missing values
+        (``allows_nan``), never inf; a DataError names the columns and the remedies."""
+        from sklearn.utils.validation import check_array
+
+        try:
+            arr = check_array(X, dtype=dtype, ensure_all_finite=False, ensure_2d=True)
+        except ValueError as exc:
+            if isinstance(exc, HepsiftError) or "Expected 2D array" in str(exc):
+                raise
+            first = (str(exc).strip().splitlines() or ["not numbers"])[0][:200]
+            raise DataError(
+                f"X must hold numbers (one float column per feature): {first}"
+            ) from None
+        family = self.family or type(self).__name__
+        check_features(arr, family=family, allow_nan=self.accepts_nan())
+        return arr
+
+    def accepts_nan(self) -> bool:
+        """Whether this instance takes NaN features (the class's ``allows_nan``; a wrapper
+        that imputes overrides it)."""
+        return bool(self.allows_nan)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self.accepts_nan()
+        return tags
 
     def _check_n_features(self, arr: NDArray[Any], *, reset: bool) -> None:
         if reset:
@@ -203,8 +232,12 @@ class Model(BaseEstimator):  # type: ignore[misc]
         n_features = int(self.n_features_in_)
         if Xv.ndim != 2 or Xv.shape[1] != n_features:
             raise DataError(f"eval_set X has shape {Xv.shape}; expected (n, {n_features})")
-        if not np.all(np.isfinite(Xv)):
-            raise DataError("eval_set X contains NaN or inf")
+        check_features(
+            Xv,
+            family=self.family or type(self).__name__,
+            allow_nan=self.accepts_nan(),
+            name="eval_set X",
+        )
         yv = encode(np.asarray(eval_set[1]))
         if yv.shape[0] != Xv.shape[0]:
             raise DataError(f"eval_set y has {yv.shape[0]} events; X has {Xv.shape[0]}")
@@ -461,6 +494,34 @@ class Regressor(Model):
 
     def _restore_meta(self, meta: dict[str, Any]) -> None:
         self.n_outputs_ = int(meta.get("n_outputs", 1))
+
+
+def check_features(
+    X: NDArray[Any], *, family: str, allow_nan: bool = False, name: str = "X"
+) -> None:
+    """Refuse inf always and NaN unless ``allow_nan``: one DataError line naming the columns
+    (0-based, in the order the model was given them) and what to do instead."""
+    if X.dtype.kind not in "fc" or X.size == 0:
+        return
+    finite = np.isfinite(X)
+    if finite.all():
+        return
+    nan = np.isnan(X)
+    inf = ~finite & ~nan
+    if inf.any():
+        cols = np.flatnonzero(inf.any(axis=0)).tolist()
+        raise DataError(
+            f"{name} columns {cols[:10]} contain +-infinity ({int(inf.sum())} values); "
+            "features must be finite numbers (NaN marks a missing value)"
+        )
+    if not allow_nan:
+        cols = np.flatnonzero(nan.any(axis=0)).tolist()
+        raise DataError(
+            f"{name} columns {cols[:10]} contain NaN ({int(nan.sum())} values) and family "
+            f"'{family}' cannot take missing values: impute them (Scaled(model, "
+            "impute='median'); run config 'missing: keep' with 'impute: median') or use family "
+            "'bdt', which takes NaN as missing"
+        )
 
 
 def write_model_dir(

@@ -8,6 +8,12 @@ the best round (so saved files and ONNX graphs hold exactly what ``predict_proba
 Per-round losses are in ``evals_result_``; ``feature_importances_`` is the total gain per
 feature, normalised to sum 1.
 
+Missing values: NaN in a feature is a missing value, which XGBoost routes down the default
+branch it learned for each split (``predict_proba``, saved models and the ONNX graph agree on
+inputs with NaN). ``missing=-999.0`` (any finite number) marks a sentinel as missing too: it is
+mapped to NaN before training and prediction, and the ONNX graph maps it the same way. Inf is
+refused.
+
 Class imbalance: ``class_weight="balanced"`` (or a dict) and, for binary problems,
 ``scale_pos_weight``. XGBoost refuses negative weights: use ``negative_weights="abs"`` or
 ``"drop"`` with signed MC weights. Files: the booster's own JSON (``booster.json``).
@@ -22,10 +28,10 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from hepsift.errors import ModelError
+from hepsift.errors import ConfigError, ModelError
 from hepsift.models.base import Classifier, payload_path
 
-__all__ = ["BDT", "BoosterModel", "xgb_params"]
+__all__ = ["BDT", "BoosterModel", "sentinel_to_nan", "xgb_params"]
 
 _BOOSTER_FILE = "booster.json"
 
@@ -145,12 +151,61 @@ class BoosterModel:
         )
 
 
+def sentinel_to_nan(X: NDArray[np.float64], missing: float | None) -> NDArray[np.float64]:
+    """``X`` with the sentinel value ``missing`` replaced by NaN (``X`` itself when None)."""
+    if missing is None:
+        return X
+    # compared in float32, as the ONNX graph compares (a float32 -999.9 is the sentinel too)
+    return np.where(X.astype(np.float32) == np.float32(missing), np.nan, X)
+
+
+def check_missing(missing: Any) -> float | None:
+    """The ``missing`` hyperparameter checked: None or a finite number (one line otherwise)."""
+    if missing is None:
+        return None
+    ok = isinstance(missing, int | float) and not isinstance(missing, bool)
+    if not ok or not np.isfinite(missing):
+        raise ConfigError(
+            f"bdt: missing={missing!r} is not allowed; use a finite number marking missing "
+            "values (e.g. -999.0) or None (NaN is always missing)"
+        )
+    return float(missing)
+
+
+def prepend_missing(proto: Any, missing: float) -> Any:
+    """``proto`` with ``X == missing -> NaN`` in front of its input ``X`` (float32)."""
+    from onnx import TensorProto, helper
+
+    graph = proto.graph
+    prefix = "hepsift_missing_"
+    inits = [
+        helper.make_tensor(prefix + "value", TensorProto.FLOAT, [], [float(missing)]),
+        helper.make_tensor(prefix + "nan", TensorProto.FLOAT, [], [float("nan")]),
+    ]
+    nodes = [
+        helper.make_node("Equal", ["X", prefix + "value"], [prefix + "is"]),
+        helper.make_node("Where", [prefix + "is", prefix + "nan", "X"], [prefix + "out"]),
+    ]
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name == "X":
+                node.input[i] = prefix + "out"
+    old_nodes = list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes + old_nodes)
+    graph.initializer.extend(inits)
+    if not any(op.domain in ("", "ai.onnx") for op in proto.opset_import):
+        proto.opset_import.append(helper.make_opsetid("", 15))  # Equal, Where
+    return proto
+
+
 class BDT(BoosterModel, Classifier):
     """XGBoost boosted decision trees (see the module docstring)."""
 
     family: ClassVar[str] = "bdt"
     supports_eval_set: ClassVar[bool] = True
     seed_param: ClassVar[str | None] = "seed"
+    allows_nan: ClassVar[bool] = True
     booster_: Any
 
     def __init__(
@@ -172,6 +227,7 @@ class BDT(BoosterModel, Classifier):
         negative_weights: str = "keep",
         n_jobs: int | None = None,
         seed: int = 0,
+        missing: float | None = None,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -189,6 +245,7 @@ class BDT(BoosterModel, Classifier):
         self.negative_weights = negative_weights
         self.n_jobs = n_jobs
         self.seed = seed
+        self.missing = missing
 
     def _params(self) -> dict[str, Any]:
         params = xgb_params(self)
@@ -215,13 +272,15 @@ class BDT(BoosterModel, Classifier):
         w: NDArray[np.float64],
         **fit_params: Any,
     ) -> None:
+        missing = check_missing(self.missing)
+        X = sentinel_to_nan(X, missing)
         wt = self._training_weights(y, w)
         check_xgb_weights(wt, "bdt training weights")
         valid = None
         if fit_params.get("eval_set") is not None:
             valid = self._parse_eval_set(fit_params["eval_set"])
             valid = (
-                valid[0],
+                sentinel_to_nan(valid[0], missing),
                 valid[1],
                 np.abs(valid[2])
                 if self.negative_weights == "abs"
@@ -235,13 +294,16 @@ class BDT(BoosterModel, Classifier):
         self.best_iteration_ = best
 
     def _predict_proba(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        X = sentinel_to_nan(X, check_missing(getattr(self, "missing", None)))
         p = np.asarray(self.booster_.inplace_predict(X), dtype=np.float64)
         if p.ndim == 1:
             return np.column_stack([1.0 - p, p])
         return p
 
     def _onnx_proto(self) -> Any:
-        return self._booster_onnx_proto()
+        proto = self._booster_onnx_proto()
+        missing = check_missing(getattr(self, "missing", None))
+        return proto if missing is None else prepend_missing(proto, missing)
 
 
 def load_booster(path: Path) -> Any:

@@ -408,9 +408,7 @@ class LogisticRegression(Classifier):
     def _validate_X(self, X: Any, *, reset: bool) -> Any:
         """Like the base class, but float32 input stays float32 (no float64 copy of the whole
         array: the solver converts chunk by chunk)."""
-        from sklearn.utils.validation import check_array
-
-        arr = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=True, ensure_2d=True)
+        arr = self._feature_array(X, dtype=(np.float64, np.float32))
         self._check_n_features(arr, reset=reset)
         return arr
 

@@ -201,6 +201,7 @@ def _pipeline_dataset(
         lumi_fb=cfg.weights.lumi_fb,
         class_names=class_names,
         scheduler=scheduler,
+        fill_value=float("nan") if cfg.missing == "keep" else 0.0,
     )
     cutflows = {name: cf.as_rows() for name, cf in info.cutflows.items()}
     return PreparedData(

@@ -16,7 +16,14 @@ import numpy as np
 from hepsift.report.figures import FigureRecord, FigureSet
 from hepsift.report.html import Block, Section, Table, write_report
 
-__all__ = ["build_report", "comparison_rows", "working_point_rows"]
+__all__ = [
+    "build_report",
+    "comparison_rows",
+    "scaling_note",
+    "significance_note",
+    "unit_weights",
+    "working_point_rows",
+]
 
 
 def _rows_from_dicts(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
@@ -175,7 +182,32 @@ def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text.lower()).strip("_") or "x"
 
 
-def _feature_table(train: Any) -> Table:
+def unit_weights(*datasets: Any) -> bool:
+    """True when every event weight is 1 (unweighted data: yields are event counts, no
+    luminosity applies)."""
+    return all(ds is None or bool(np.all(np.asarray(ds.weight) == 1.0)) for ds in datasets)
+
+
+def scaling_note(cfg: Any, trained: Sequence[Any]) -> str:
+    """What the run did to the features before each model, as the config says."""
+    from hepsift.models import model_class
+
+    own = [tm.name for tm in trained if model_class(tm.family).scales_inputs]
+    if cfg.scaling == "none":
+        if own:
+            return (
+                "No scaling (scaling: none), except inside "
+                f"{', '.join(own)}, which scale their own inputs (fit on the training split, "
+                "saved inside the model)."
+            )
+        return "No scaling (scaling: none): every model takes the raw features."
+    return (
+        f"{cfg.scaling.capitalize()} scaling, fit on the training split only and saved inside "
+        "each model (model.json)."
+    )
+
+
+def _feature_table(train: Any, note: str) -> Table:
     cols = ["feature"]
     for c in train.class_names:
         cols += [f"mean ({c})", f"std ({c})"]
@@ -193,11 +225,12 @@ def _feature_table(train: Any) -> Table:
                 mean = std = float("nan")
             row += [mean, std]
         rows.append(row)
+    weighting = "unweighted" if unit_weights(train) else "weighted by |w|"
     return Table(
-        "Input features (train split, before scaling, weighted by |w|; GeV for energies)",
+        f"Input features (train split, before scaling, {weighting}; GeV for energies)",
         cols,
         rows,
-        note="Scaling is fit on the training split only and saved inside each model (model.json).",
+        note=note,
     )
 
 
@@ -224,10 +257,14 @@ def _data_section(
             cols, rows = _rows_from_dicts([{k: r[k] for k in keep if k in r} for r in rows_])
             cut_blocks.append(Table(f"Cutflow: {sample}", cols, rows))
     yields = metrics.get("yields", {})
+    if metrics.get("unit_weights"):
+        title = "Selected events per class (unit weights: yields are event counts)"
+    elif cfg.data.inline is None:
+        title = f"Selected events per class (weighted yields at {cfg.weights.lumi_fb:g} fb^-1)"
+    else:
+        title = "Events per class (weighted)"
     ytab = Table(
-        f"Selected events per class (weighted yields at {cfg.weights.lumi_fb:g} fb^-1)"
-        if cfg.data.inline is None
-        else "Events per class",
+        title,
         ["class", "events", "yield", "stat. error"],
         [[c, v["events"], v["yield"], v["error"]] for c, v in yields.items()],
     )
@@ -259,12 +296,15 @@ def _yield_note(per_sample: Any, overall: float) -> str:
     return f"Test weights are scaled by {overall:.4g} to expected yields for significances."
 
 
-def _features_section(figs: FigureSet, cfg: Any, train: Any, raw_train: Any) -> Section:
+def _features_section(
+    figs: FigureSet, cfg: Any, train: Any, raw_train: Any, trained: Sequence[Any]
+) -> Section:
     feat_block = Block(heading="Inputs", id="features-inputs")
+    note = scaling_note(cfg, trained)
     feat_block.paragraphs.append(
-        f"{train.n_features} features: {', '.join(train.feature_names)}; scaling: {cfg.scaling}."
+        f"{train.n_features} features: {', '.join(train.feature_names)}. {note}"
     )
-    feat_block.tables.append(_feature_table(raw_train))
+    feat_block.tables.append(_feature_table(raw_train, note))
     feat_block.figures.extend(_feature_figures(figs, raw_train))
     return Section("features", "Features", [feat_block])
 
@@ -325,25 +365,47 @@ def _study_block(figs: FigureSet, study: Mapping[str, Any]) -> Block:
     return blk
 
 
+def significance_note(cfg: Any, *, unit: bool, validation: bool) -> str:
+    """What the quoted Z_A means: at the config's luminosity for weighted MC, on event counts
+    (no luminosity) for unit weights."""
+    chosen = "chosen on the validation split" if validation else "chosen on the test split itself"
+    if unit:
+        return (
+            f"Z_A: Asimov significance on the test split of the best cut {chosen}, computed on "
+            "event counts: the weights are unit (no cross sections, no luminosity), so Z_A "
+            "only grows with the sample size and is not a physics significance."
+        )
+    return (
+        f"Z_A: Asimov significance on the test split of the best cut {chosen}, at "
+        f"{cfg.weights.lumi_fb:g} fb^-1."
+    )
+
+
 def _comparison_section(
     figs: FigureSet,
     cfg: Any,
     evaluations: Sequence[Any],
     class_names: list[str],
     study: Mapping[str, Any] | None,
+    metrics: Mapping[str, Any],
 ) -> Section:
     """Ranking, metrics at the threshold, ROC / working points (binary) or one-vs-rest AUCs,
     and the parametric-network study when the run made one."""
     blk = Block(heading="Which model is best?", id="comparison-ranking")
+    low = (metrics.get("low_statistics") or {}).get("message")
+    if low:
+        blk.warnings.append(f"{low}.")
     cols, rows = comparison_rows(evaluations)
+    z_note = significance_note(
+        cfg, unit=bool(metrics.get("unit_weights")), validation=bool(metrics.get("n_validation"))
+    )
     blk.tables.append(
         Table(
             "Ranking on the test split",
             cols,
             rows,
             note="AUC intervals: central 68 % of a weighted Poisson bootstrap "
-            f"({cfg.evaluation.bootstrap} replicas). Z_A: Asimov significance on the test split "
-            f"of the best cut chosen on the validation split, at {cfg.weights.lumi_fb:g} fb^-1.",
+            f"({cfg.evaluation.bootstrap} replicas). {z_note}",
         )
     )
     cols, rows = _metric_rows(evaluations)
@@ -405,7 +467,9 @@ def build_report(
         rd.path / "plots",
         formats=cfg.output.formats,
         dpi=cfg.output.dpi,
-        lumi_fb=cfg.weights.lumi_fb if cfg.data.inline is None else None,
+        lumi_fb=None
+        if cfg.data.inline is not None or metrics.get("unit_weights")
+        else cfg.weights.lumi_fb,
         defer=cfg.output.workers > 1,
     )
     by_name = {ev.name: ev for ev in evaluations}
@@ -414,9 +478,9 @@ def build_report(
     ]
     sections = [
         _data_section(cfg, prepared, metrics, yield_scale),
-        _features_section(figs, cfg, train, raw_train),
+        _features_section(figs, cfg, train, raw_train, trained),
         Section("models", "Models", model_blocks),
-        _comparison_section(figs, cfg, evaluations, list(test.class_names), study),
+        _comparison_section(figs, cfg, evaluations, list(test.class_names), study, metrics),
     ]
     figs.render(cfg.output.workers)
     sections.append(_provenance_section(cfg, timings))
@@ -428,12 +492,14 @@ def build_report(
             f"Best model: {best} ({ev.family}) with AUC {_ci(ev)} on {metrics.get('n_test')} "
             f"test events."
         )
+    low = (metrics.get("low_statistics") or {}).get("message")
     write_report(
         rd.path / "report.html",
         title=f"hepsift run: {cfg.name}",
         subtitle=cfg.description or f"{len(evaluations)} models, task {metrics.get('task')}",
         sections=sections,
         summary=summary,
+        warnings=[f"{low}."] if low else [],
     )
     return {f"plots/{k}": r.seconds for k, r in figs.records.items()}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def render_report(*, title: str, subtitle: str, sections: list[Section], summary: str = "") -> str:
-    """The report HTML as text."""
+def render_report(
+    *,
+    title: str,
+    subtitle: str,
+    sections: list[Section],
+    summary: str = "",
+    warnings: Sequence[str] = (),
+) -> str:
+    """The report HTML as text; ``warnings`` are shown under the summary, before any section."""
     import jinja2
 
     env = jinja2.Environment(
@@ -72,13 +80,22 @@ def render_report(*, title: str, subtitle: str, sections: list[Section], summary
     )
     env.filters["fmt"] = _fmt
     template = env.get_template("report.html.j2")
-    return template.render(title=title, subtitle=subtitle, sections=sections, summary=summary)
+    return template.render(
+        title=title, subtitle=subtitle, sections=sections, summary=summary, warnings=list(warnings)
+    )
 
 
 def write_report(
-    path: Path, *, title: str, subtitle: str, sections: list[Section], summary: str = ""
+    path: Path,
+    *,
+    title: str,
+    subtitle: str,
+    sections: list[Section],
+    summary: str = "",
+    warnings: Sequence[str] = (),
 ) -> Path:
     """Render and write ``report.html`` atomically; returns its path."""
-    return atomic_write_text(
-        path, render_report(title=title, subtitle=subtitle, sections=sections, summary=summary)
+    text = render_report(
+        title=title, subtitle=subtitle, sections=sections, summary=summary, warnings=warnings
     )
+    return atomic_write_text(path, text)

@@ -29,8 +29,11 @@ validation AUC after every epoch to a MedianPruner, which stops unpromising tria
 The config is checked by the pydantic models :class:`TuneConfig`, :class:`SpaceRange` and
 :class:`DataSpec` (unknown keys are rejected with the nearest valid one, as in a run config).
 Results go to ``OUT/best_params.json`` (best value and hyperparameters, fixed ones included)
-and ``OUT/trials.json`` (every trial: number, state, value, params, duration); both are written
-atomically. CLI: ``hepsift tune CONFIG [--out DIR]``.
+and ``OUT/trials.json`` (every trial: number, state, value, params, duration, flag); both are
+written atomically. A trial whose validation AUC is exactly 0.5 (the model scores every event
+alike: no split was possible) is flagged (``flag``) and recorded as ``FAIL``, never as the best.
+A relative ``data.path`` is relative to the config file's folder, as the sample paths of a run
+config are. CLI: ``hepsift tune CONFIG [--out DIR]``.
 """
 
 from __future__ import annotations
@@ -107,6 +110,17 @@ class TuneConfig(_Section):
     refit: bool = True
 
 
+#: the flag of a trial whose validation AUC is exactly 0.5 (recorded as FAIL, never as best)
+NO_SPLIT_FLAG = (
+    "validation AUC exactly 0.5: the model scores every event alike (no split possible, e.g. "
+    "min_child_weight above the training weight of any leaf); not a trained model"
+)
+
+
+class _NoSplit(Exception):
+    """Raised in the objective for a trial flagged :data:`NO_SPLIT_FLAG` (Optuna: FAIL)."""
+
+
 @dataclass
 class TuneResult:
     """Best trial and the whole study history."""
@@ -120,6 +134,11 @@ class TuneResult:
     @property
     def n_pruned(self) -> int:
         return sum(t["state"] == "PRUNED" for t in self.trials)
+
+    @property
+    def n_flagged(self) -> int:
+        """Trials flagged as not trained (validation AUC exactly 0.5), recorded as FAIL."""
+        return sum(bool(t.get("flag")) for t in self.trials)
 
 
 def _unknown(keys: Any, allowed: tuple[str, ...], where: str) -> None:
@@ -354,6 +373,10 @@ def _objective(cfg: TuneConfig, split: _Split) -> Any:
         value = _objective_score(model, split.Xv, split.yv, split.wv)
         if not math.isfinite(value):
             raise DataError("validation AUC is undefined (a class has no positive weight)")
+        if value == 0.5:
+            trial.set_user_attr("flag", NO_SPLIT_FLAG)
+            trial.set_user_attr("validation_auc", value)
+            raise _NoSplit(NO_SPLIT_FLAG)
         return value
 
     return objective
@@ -366,7 +389,8 @@ def _optimise(cfg: TuneConfig, split: _Split) -> Any:
 
     prunes = bool(getattr(model_class(cfg.model), "reports_epochs", False))
     old_verbosity = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: a flagged trial (caught _NoSplit) is recorded in trials.json, not logged
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         study = optuna.create_study(
             direction="maximize",
@@ -380,7 +404,7 @@ def _optimise(cfg: TuneConfig, split: _Split) -> Any:
             n_trials=cfg.trials,
             timeout=cfg.timeout_s,
             show_progress_bar=False,
-            catch=(),
+            catch=(_NoSplit,),
         )
     finally:
         optuna.logging.set_verbosity(old_verbosity)
@@ -403,6 +427,10 @@ def _trial_rows(study: Any, space: Mapping[str, SpaceRange]) -> list[dict[str, A
                 "params": _decode_params(t.params, space),
                 "duration_s": dur,
                 "last_step": t.last_step,
+                "flag": t.user_attrs.get("flag"),
+                "validation_auc": t.value
+                if t.value is not None
+                else t.user_attrs.get("validation_auc"),
             }
         )
     return rows
@@ -428,6 +456,7 @@ def _write_results(
             "best_params": best_params,
             "n_trials": len(trials),
             "n_pruned": sum(t["state"] == "PRUNED" for t in trials),
+            "n_flagged": sum(bool(t.get("flag")) for t in trials),
             "seed": cfg.seed,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         },
@@ -458,7 +487,14 @@ def tune(
     trials = _trial_rows(study, cfg.space)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
-        raise DataError("no tuning trial completed (all pruned or failed)")
+        flagged = sum(bool(t.get("flag")) for t in trials)
+        why = (
+            f"{flagged} of {len(trials)} had validation AUC exactly 0.5 (no split possible: "
+            "check min_child_weight and similar limits against the scale of the weights)"
+            if flagged
+            else "all pruned or failed"
+        )
+        raise DataError(f"no tuning trial completed: {why}")
     best = study.best_trial
     best_params = {**cfg.params, **_decode_params(best.params, cfg.space)}
     out_dir = Path(out) if out is not None else None
