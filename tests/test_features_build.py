@@ -227,3 +227,16 @@ def test_sample_spec_and_manifest_errors(files: dict[str, Path], tmp_path: Path)
             [{"name": "ggh", "files": str(files["sig"]), "label": 1, "manifest": str(manifest)}],
             features=["m_gg"],
         )
+
+
+def test_slot_feature_alone_reads_its_collection_count(files: dict[str, Path]) -> None:
+    """`features: [jet_pt_0]` alone: the count branch is read with the field, so the read
+    events still show `jet` as a collection (it failed as an unknown feature before)."""
+    feats = ["jet_pt_0", "jet_valid_1", "jet_max_eta"]
+    ds, _ = build_dataset(
+        [{"name": "yy", "files": str(files["bkg"]), "label": "background"}], features=feats
+    )
+    ev = hio.read(files["bkg"])
+    ref, _ = compute_features(ev, feats)
+    np.testing.assert_array_equal(ds.X, ref)
+    assert "jet_n" in resolve_feature("jet_pt_0", ev.fields).requires

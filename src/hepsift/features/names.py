@@ -171,14 +171,14 @@ def _collection_feature(name: str, br: _Branches) -> Feature | None:
         rest = name[len(c) + 1 :]
         if rest == "n":
             first = next(f for f in br.avail if br.members.get(f) == c)
-            return Feature(name, (first,), _agg_fn(first, "count", 0.0))
+            return Feature(name, (first, br.colls[c]), _agg_fn(first, "count", 0.0))
         feat = _slot_feature(name, c, rest, br)
         if feat is not None:
             return feat
         m = re.fullmatch(r"(sum|max|min|mean)_(.+)", rest)
         if m and f"{c}_{m.group(2)}" in br.have:
             how, branch = m.group(1), f"{c}_{m.group(2)}"
-            return Feature(name, (branch,), _agg_fn(branch, how, np.nan))
+            return Feature(name, (branch, br.colls[c]), _agg_fn(branch, how, np.nan))
     return None
 
 
@@ -192,10 +192,12 @@ def _slot_feature(name: str, c: str, rest: str, br: _Branches) -> Feature | None
         first = (
             f"{c}_pt" if f"{c}_pt" in br.have else next(f for f in br.members if br.members[f] == c)
         )
-        return Feature(name, (first,), _slot_fn(first, i, mask=True))
+        # the count branch is read too: without it a later resolve over the read fields
+        # would not see ``c`` as a collection
+        return Feature(name, (first, br.colls[c]), _slot_fn(first, i, mask=True))
     branch = f"{c}_{fld}"
     if branch in br.have:
-        return Feature(name, (branch,), _slot_fn(branch, i, mask=False))
+        return Feature(name, (branch, br.colls[c]), _slot_fn(branch, i, mask=False))
     return None
 
 
