@@ -74,6 +74,9 @@ def register(app: typer.Typer) -> None:
         """Show trees, branches, types, entries and per-branch value summaries of FILE."""
         from rich.console import Console
 
+        from hepsift.commands._checks import check_count
+
+        check_count(max_entries, "--max-entries")
         from hepsift.io import inspect
 
         info = inspect(file, tree=tree, max_entries=max_entries)
@@ -98,6 +101,6 @@ def register(app: typer.Typer) -> None:
             selection=selection,
             lumi_fb=lumi_fb,
         )
-        console = Console(highlight=False)
+        console = Console(highlight=False, markup=False)  # sample and cut names are user text
         console.print(info.cutflows[sample].table())
         console.print(info.yields_table())

@@ -68,8 +68,10 @@ def tune_cmd(
     from rich.console import Console
     from rich.table import Table
 
+    from hepsift.commands._checks import check_out
     from hepsift.tuning.tune import tune
 
+    check_out(out)
     console = Console(highlight=False)
     result = tune(config, out=out)
     table = Table(title=f"{result.model}: {len(result.trials)} trials, {result.n_pruned} pruned")
@@ -102,9 +104,16 @@ def onnx_cmd(
     import numpy as np
     from rich.console import Console
 
+    from hepsift.commands._checks import check_count, check_out
     from hepsift.export import check_parity, export_onnx
     from hepsift.models import load
 
+    check_out(output, "OUTPUT")
+    check_count(events, "--events")
+    if not atol > 0:
+        from hepsift.errors import ConfigError
+
+        raise ConfigError(f"--atol must be a number > 0; got {atol}")
     model = load(model_dir)
     path = export_onnx(model, output)
     X = np.random.default_rng(0).normal(size=(events, int(model.n_features_in_)))
