@@ -427,6 +427,8 @@ def config_error(
 ) -> ConfigError:
     """The first problem of a pydantic validation of ``root`` as one line, with the nearest key."""
     err = exc.errors()[0]
+    given = repr(err.get("input"))  # one line, bounded: the input may be a huge value
+    given = " ".join(given.split())[:80] + ("..." if len(given) > 80 else "")
     loc = [p for p in err["loc"] if isinstance(p, str | int)]
     where = _format_loc(loc)
     etype = err["type"]
@@ -440,14 +442,14 @@ def config_error(
     elif etype == "missing":
         msg = f"missing required key '{where}'"
     elif etype == "literal_error":
-        msg = f"'{where}': {err['msg']}; got {err.get('input')!r}"
+        msg = f"'{where}': {err['msg']}; got {given}"
         given = err.get("input")
         expected = (err.get("ctx") or {}).get("expected", "")
         choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",")]
         if isinstance(given, str):
             msg += suggest(given, [c for c in choices if c])
     else:
-        msg = f"'{where}': {err['msg']}; got {err.get('input')!r}"
+        msg = f"'{where}': {err['msg']}; got {given}"
     more = len(exc.errors()) - 1
     if more:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
@@ -459,6 +461,7 @@ def config_error(
 
 def _check_models(cfg: RunConfig, source: str) -> None:
     from hepsift.models.base import Classifier
+    from hepsift.models.params import check_params
     from hepsift.models.registry import MODELS, hyperparameters, model_class
 
     for i, m in enumerate(cfg.models):
@@ -492,6 +495,7 @@ def _check_models(cfg: RunConfig, source: str) -> None:
                     f"{source}: unknown key 'models[{i}].params.{key}'{suggest(key, allowed)} "
                     f"(hyperparameters of '{m.family}': {', '.join(allowed)})"
                 )
+        check_params(m.family, m.params, where=f"{source}: 'models[{i}]' ({m.family})")
 
 
 def _check_paths(cfg: RunConfig, source: str, base: Path) -> None:

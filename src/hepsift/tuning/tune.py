@@ -76,10 +76,10 @@ class SpaceRange(_Section):
     """One searched hyperparameter: a float or int range, or a list of categorical choices."""
 
     type: Literal["float", "int", "categorical"]
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(None, allow_inf_nan=False)
+    high: float | None = Field(None, allow_inf_nan=False)
     log: bool = False
-    step: float | None = None
+    step: float | None = Field(None, allow_inf_nan=False)
     choices: list[Any] | None = None
 
 
@@ -100,9 +100,9 @@ class TuneConfig(_Section):
     model: str
     params: dict[str, Any] = Field(default_factory=dict)
     space: dict[str, SpaceRange] = Field(min_length=1)
-    trials: int = Field(20, ge=1)
-    timeout_s: float | None = Field(None, gt=0.0)
-    seed: int = 0
+    trials: int = Field(20, ge=1, le=1_000_000)
+    timeout_s: float | None = Field(None, gt=0.0, allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     data: DataSpec
     refit: bool = True
 
@@ -134,12 +134,18 @@ def _unknown(keys: Any, allowed: tuple[str, ...], where: str) -> None:
 def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
+    if path.is_dir():
+        raise ConfigError(f"tuning config '{path}' is a folder; give a YAML file")
     if not path.is_file():
         raise ConfigError(f"tuning config '{path}' does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"tuning config '{path}' is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
         raise ConfigError(f"tuning config '{path}' is not valid YAML: {first}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"tuning config '{path}' must be a mapping at the top level")
@@ -187,6 +193,24 @@ def _check_model(cfg: TuneConfig) -> None:
     _unknown(cfg.space, allowed, f"tuning config space of '{name}'")
 
 
+def _check_values(cfg: TuneConfig) -> None:
+    """Fixed params, categorical choices and range ends are values the family allows."""
+    from hepsift.models.params import check_params
+
+    check_params(cfg.model, cfg.params, where=f"tuning config params of '{cfg.model}'")
+    for hp, spec in cfg.space.items():
+        where = f"tuning config space '{hp}' of '{cfg.model}'"
+        if spec.type == "categorical":
+            for value in spec.choices or ():
+                choice = tuple(value) if isinstance(value, list) else value
+                check_params(cfg.model, {hp: choice}, where=where)
+            continue
+        for end in (spec.low, spec.high):
+            if end is not None:
+                as_type = int(end) if spec.type == "int" and float(end).is_integer() else end
+                check_params(cfg.model, {hp: as_type}, where=where)
+
+
 def load_tune_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> TuneConfig:
     """Read and check a tuning config (YAML path or mapping); ConfigError names what is wrong.
 
@@ -212,6 +236,7 @@ def load_tune_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> Tune
     _check_model(cfg)
     for hp, spec in cfg.space.items():
         _check_range(hp, spec)
+    _check_values(cfg)
     data_path = cfg.data.path if cfg.data.path.is_absolute() else base / cfg.data.path
     return cfg.model_copy(update={"data": cfg.data.model_copy(update={"path": data_path})})
 
