@@ -240,7 +240,7 @@ class RunConfig(_Section):
 
     name: str = Field(pattern=SAFE_NAME)  # becomes runs/<name>-<time>/
     description: str = ""
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)  # NumPy seeds are non-negative
     data: DataConfig
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     features: list[str] = Field(default_factory=list)
@@ -290,6 +290,11 @@ def resolve_config(name_or_path: str | os.PathLike[str] | None) -> Path:
     """A config file from a shipped name (``higgs-diphoton``) or a path; ConfigError otherwise."""
     if name_or_path is None:
         name_or_path = DEFAULT_CONFIG
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise ConfigError(
+            f"config must be a shipped name, a YAML path or a mapping; got "
+            f"{type(name_or_path).__name__}"
+        )
     text = os.fspath(name_or_path)
     path = Path(text)
     if path.is_file():

@@ -213,9 +213,9 @@ class _Compiler:
 
     def bad(self, node: ast.AST, what: str) -> ConfigError:
         return ConfigError(
-            f"{self.where}: '{_short(ast.unparse(node))}' is not allowed in a cut ({what}); allowed: "
-            "numbers, names, x[i], + - * / ** %, comparisons, and/or/not, "
-            f"{', '.join([*FUNCTIONS, *REDUCERS])}"
+            f"{self.where}: '{_short(ast.unparse(node), 40)}' is not allowed in a cut ({what}); "
+            "allowed: numbers, names, x[i], + - * / ** %, comparisons, and/or/not, and the "
+            "functions abs, sqrt, log, exp, cos, sin, ... count, sum, max, min, mean, any, all"
         )
 
     def build(self, node: ast.AST) -> _Fn:
