@@ -181,6 +181,7 @@ TUNE_CONFIGS: dict[str, Any] = {
     "tune-label-missing.yaml": _with(TUNE, "data.label", "lable"),
     "tune-toplevel.yaml": "- 1\n- 2\n",
     "tune-invalid.yaml": "model: [\n",
+    "tune-good.yaml": TUNE,  # valid: for the output-path cases
 }
 SELECTIONS: dict[str, Any] = {
     "sel-deep.yaml": {"cuts": [{"name": "deep", "cut": DEEP}]},
@@ -393,7 +394,11 @@ CLI_CASES: list[tuple[str, str, str]] = [
     ("tune-dir", "tune adir.yaml", "folder"),
     ("tune-nonutf8", "tune nonutf8.yaml", "UTF-8"),
     ("tune-out-empty", "tune tune-trials-str.yaml --out ''", "--out"),
-    *[(f"tune-{name[5:-5]}", f"tune {name}", "") for name in TUNE_CONFIGS],
+    *[
+        (f"tune-{name[5:-5]}", f"tune {name}", "")
+        for name in TUNE_CONFIGS
+        if name != "tune-good.yaml"
+    ],
     ("onnx-missing-model", "onnx missing o.onnx", "missing"),
     ("onnx-not-a-model", "onnx adir o.onnx", "model.json"),
     ("onnx-bad-model-json", "onnx notamodel o.onnx", "notamodel"),
@@ -418,6 +423,18 @@ CLI_CASES: list[tuple[str, str, str]] = [
     ("pnn-holdout-abc", "pnn study --toy --holdout middle", "--holdout"),
     ("pnn-data-missing", "pnn study --data missing.csv", "does not exist"),
     ("pnn-config-missing", "pnn study missing.yaml", "missing.yaml"),
+    # -- output paths that cannot be written: refused before any work ----------------------------
+    ("out-file-generate", "generate photon-id --events 5 --out toy.csv", "is a file"),
+    ("out-under-file-generate", "generate photon-id --events 5 --out toy.csv/o", "not a folder"),
+    ("out-file-run", "run nand --out toy.csv", "is a file"),
+    ("out-under-file-run", "run nand --out toy.csv/o", "not a folder"),
+    ("out-file-tune", "tune tune-good.yaml --out toy.csv", "is a file"),
+    ("out-under-file-tune", "tune tune-good.yaml --out toy.csv/o", "not a folder"),
+    ("out-file-pnn", "pnn study --toy --out toy.csv", "is a file"),
+    ("out-under-file-pnn", "pnn study --toy --out toy.csv/o/p", "not a folder"),
+    ("cache-under-file-pnn", "pnn study --generate --cache toy.csv/c", "not a folder"),
+    ("out-folder-onnx", "onnx notamodel adir", "is a folder"),
+    ("out-under-file-onnx", "onnx notamodel toy.csv/o.onnx", "not a folder"),
     # -- example --------------------------------------------------------------------------------
     ("example-unknown", "example nandd", "nand"),
 ]
@@ -473,6 +490,18 @@ def test_subprocess_matches_in_process(in_workspace: Path, argv: str) -> None:
     # the command path differs ('python -m hepsift.cli' vs the test runner): compare the rest
     strip = lambda s: s.strip().split(" (see '")[0]  # noqa: E731
     assert (code, strip(stderr)) == (proc.returncode, strip(proc.stderr))
+
+
+def test_os_errors_become_one_line(in_workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operating-system error no check foresaw (permissions, disk full) is one line too."""
+    import hepsift.io
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise PermissionError(13, "Permission denied", "toy.root")
+
+    monkeypatch.setattr(hepsift.io, "inspect", refuse)
+    code, stdout, stderr = run_cli(["inspect", "toy.root"])
+    _assert_one_line_exit_2(code, stdout, stderr, "'toy.root': Permission denied")
 
 
 def test_markup_in_names_is_printed_as_written(in_workspace: Path) -> None:

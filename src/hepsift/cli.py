@@ -74,6 +74,17 @@ def _one_line(exc: Exception) -> str:
     return f"{message} (see '{path} --help')" if path else message
 
 
+def _os_error_line(exc: OSError) -> str:
+    """An operating-system error on a user's path as one bounded line."""
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = f"'{paths[0]}'" + (f" -> '{paths[1]}'" if len(paths) > 1 else "") if paths else ""
+    line = f"{where}: {reason}" if where else reason
+    return (
+        line if len(line) <= 240 else line[:237] + "..."
+    ) + " (check the path and its permissions)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (2 on a user error, with one line on stderr)."""
     try:
@@ -97,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except _usage_errors() as exc:  # click usage errors arrive here in non-standalone mode
         typer.echo(f"error: {_one_line(exc)}", err=True)
+        return 2
+    except OSError as exc:  # a path the system refuses (not a folder, read-only, disk full...)
+        typer.echo(f"error: {_os_error_line(exc)}", err=True)
         return 2
     return 0
 

@@ -6,7 +6,9 @@ given and what is allowed. Kept free of heavy imports so that the CLI starts at 
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from hepsift.errors import ConfigError
@@ -29,10 +31,29 @@ SCHEDULER_TIMEOUT_S = 3.0
 _SCHEMES = ("tcp", "tls", "ws", "wss")
 
 
-def check_out(value: str | None, option: str = "--out") -> None:
-    """An output path must not be empty (``--out ''`` would write into the current folder)."""
-    if value is not None and not value.strip():
-        raise ConfigError(f"{option} is empty; give a folder or file name (e.g. {option} results)")
+def check_out(value: str | None, option: str = "--out", *, folder: bool = True) -> None:
+    """An output path (a ``folder``, else a file) that can be written, checked before the work.
+
+    Not empty (``--out ''`` would write into the current folder), not a file where a folder
+    is asked (or the reverse), and its nearest existing parent is a folder one can write in.
+    Whether an existing output may be replaced is the writer's rule, not checked here.
+    """
+    if value is None:
+        return
+    what = "folder" if folder else "file"
+    if not value.strip():
+        raise ConfigError(f"{option} is empty; give a {what} name")
+    path = Path(value)
+    if path.exists() and path.is_dir() != folder:
+        other = "file" if folder else "folder"
+        raise ConfigError(f"{option} '{value}' is a {other}; give a {what}")
+    parent = path.parent if path.parent != path else path
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{option} '{value}': '{parent}' is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} '{value}': cannot write in '{parent}' (permission denied)")
 
 
 def check_count(value: int | None, option: str, *, minimum: int = 1) -> None:

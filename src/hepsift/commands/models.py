@@ -108,7 +108,7 @@ def onnx_cmd(
     from hepsift.export import check_parity, export_onnx
     from hepsift.models import load
 
-    check_out(output, "OUTPUT")
+    check_out(output, "OUTPUT", folder=False)
     check_count(events, "--events")
     if not atol > 0:
         from hepsift.errors import ConfigError
