@@ -368,6 +368,8 @@ CLI_CASES: list[tuple[str, str, str]] = [
     ("run-set-scaling", "run nand --set scaling=minmax", "scaling"),
     ("run-set-name-markup", "run nand --set 'name=[bold]x[/'", "name"),
     ("run-set-name-slash", "run nand --set name=../x", "name"),
+    ("run-set-bootstrap-huge", "run nand --set evaluation.bootstrap=100000000000", "bootstrap"),
+    ("run-set-list-index", "run nand --set models.0.params.C=abc", "models.0"),
     ("run-out-empty", "run nand --out ''", "--out"),
     ("run-scheduler-bad", "run nand --scheduler notanaddress", "--scheduler"),
     ("run-scheduler-noport", "run nand --scheduler tcp://127.0.0.1", "--scheduler"),

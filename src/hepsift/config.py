@@ -192,7 +192,7 @@ class EvaluationConfig(_Section):
     """How the models are judged on the test split."""
 
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    bootstrap: int = Field(default=200, ge=0)
+    bootstrap: int = Field(default=200, ge=0, le=100_000)  # resamples; more is a typo
     working_points: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.9])
     ks_alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     importance: bool = True

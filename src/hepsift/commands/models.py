@@ -64,7 +64,29 @@ def tune_cmd(
     config: str = typer.Argument(..., help="YAML tuning config (model, space, trials, data)"),
     out: str = typer.Option("tune-out", "--out", help="directory for the results"),
 ) -> None:
-    """Tune hyperparameters with Optuna (seeded TPE; median pruning for torch models)."""
+    """Tune hyperparameters with Optuna (seeded TPE; median pruning for torch models).
+
+    CONFIG is a YAML file:
+
+    \b
+      model: bdt                 # a classifier family (hepsift models)
+      params: {n_estimators: 300}          # fixed hyperparameters (optional)
+      space:                     # searched hyperparameters
+        max_depth: {type: int, low: 2, high: 8}
+        learning_rate: {type: float, low: 0.01, high: 0.3, log: true}
+        subsample: {type: categorical, choices: [0.8, 1.0]}
+      trials: 20                 # timeout_s: optional wall-time limit
+      seed: 0
+      data:                      # path relative to the config file
+        path: table.parquet      # CSV or Parquet
+        label: label             # integer class column
+        weight: weight           # optional
+        features: ["f0", "f1", "f2"]
+        validation_fraction: 0.25
+      refit: true                # fit the best model again into OUT/model
+
+    Every value is checked (types and ranges, per family) before the first trial.
+    """
     from rich.console import Console
     from rich.table import Table
 
