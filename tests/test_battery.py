@@ -506,6 +506,22 @@ def test_os_errors_become_one_line(in_workspace: Path, monkeypatch: pytest.Monke
     _assert_one_line_exit_2(code, stdout, stderr, "'toy.root': Permission denied")
 
 
+def test_long_multiline_errors_are_cut_to_one_line(
+    in_workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever a layer puts in its message (a 3 MB YAML excerpt), the CLI prints one line."""
+    import hepsift.io
+    from hepsift.errors import DataError
+
+    def huge(*args: Any, **kwargs: Any) -> None:
+        raise DataError("start\n" + "x: [a, b]\n" * 300_000 + "; did you mean 'mini'?")
+
+    monkeypatch.setattr(hepsift.io, "inspect", huge)
+    code, stdout, stderr = run_cli(["inspect", "toy.root"])
+    _assert_one_line_exit_2(code, stdout, stderr, "did you mean 'mini'?")
+    assert stderr.startswith("error: start x: [a, b]")
+
+
 def test_markup_in_names_is_printed_as_written(in_workspace: Path) -> None:
     """Rich markup in user text (--name) is neither interpreted nor an error."""
     for name in ("[bold]x[/", "[/bold]", "[red]sample"):

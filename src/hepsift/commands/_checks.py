@@ -28,7 +28,7 @@ MAX_EVENTS_PER_SAMPLE = 100_000_000
 #: how long ``--scheduler`` may take to answer a TCP connection before the command gives up
 SCHEDULER_TIMEOUT_S = 3.0
 #: the Dask protocols whose address is HOST:PORT (what ``--scheduler`` is checked for)
-_SCHEMES = ("tcp", "tls", "ws", "wss")
+_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
 
 
 def check_out(value: str | None, option: str = "--out", *, folder: bool = True) -> None:
@@ -74,7 +74,7 @@ def check_events(value: int | None, option: str = "--events") -> None:
 
 def _host_port(address: str) -> tuple[str, int]:
     """(host, port) of a Dask scheduler address such as ``tcp://10.0.0.5:8786``."""
-    allowed = "tcp://HOST:PORT (or tls://, ws://, wss://), e.g. tcp://127.0.0.1:8786"
+    allowed = "tcp://HOST:PORT (or tls://, ws://, wss://, ucx://), e.g. tcp://127.0.0.1:8786"
     text = address.strip()
     scheme = text.partition("://")[0].lower() if "://" in text else "tcp"
     if scheme not in _SCHEMES:
