@@ -723,3 +723,17 @@ def test_valid_values_still_create() -> None:
     create("forest", max_features=0.5, class_weight={0: 1.0, 1: 2.5}, max_depth=None)
     create("logistic", C=math.inf, solver="gd")
     create("bagging", base="tree", base_params={"max_depth": 3})
+
+
+def test_a_listening_scheduler_address_passes_the_check() -> None:
+    """The --scheduler check refuses what cannot work, not a port that answers."""
+    import socket
+
+    from hepsift.commands._checks import check_scheduler
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        check_scheduler(f"tcp://127.0.0.1:{port}")
+        check_scheduler(f"127.0.0.1:{port}")
+    with pytest.raises(HepsiftError, match="cannot reach"):
+        check_scheduler(f"tcp://127.0.0.1:{port}")
