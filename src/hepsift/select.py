@@ -290,7 +290,7 @@ class _Compiler:
     def _folded(self, node: ast.AST, value: Any) -> _Fn:
         """A constant sub-expression, computed once: refused unless it is a finite number."""
         if not np.isfinite(value):
-            raise self.bad(node, "a constant that overflows or divides by zero")
+            raise self.bad(node, "a constant that is not a finite number: overflow, 1/0, ...")
         folded = float(value)
         return lambda r: folded
 
