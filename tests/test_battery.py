@@ -181,6 +181,14 @@ TUNE_CONFIGS: dict[str, Any] = {
     "tune-label-missing.yaml": _with(TUNE, "data.label", "lable"),
     "tune-toplevel.yaml": "- 1\n- 2\n",
     "tune-invalid.yaml": "model: [\n",
+    "tune-feature-strings.yaml": _with(TUNE, "data.path", "strings.csv"),
+    "tune-label-strings.yaml": _with(TUNE, "data.path", "label-strings.csv"),
+    "tune-label-fraction.yaml": _with(TUNE, "data.path", "label-fraction.csv"),
+    "tune-label-empty.yaml": _with(TUNE, "data.path", "label-empty.csv"),
+    "tune-weight-strings.yaml": {
+        **TUNE,
+        "data": {**TUNE["data"], "path": "weight-strings.csv", "weight": "w"},
+    },
     "tune-good.yaml": TUNE,  # valid: for the output-path cases
 }
 SELECTIONS: dict[str, Any] = {
@@ -230,6 +238,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rows = ["f0,f1,label"] + [f"{a:.3f},{b:.3f},{int(a > 0)}" for a, b in rng.normal(size=(40, 2))]
     (ws / "toy.csv").write_text("\n".join(rows) + "\n")
     (ws / "strings.csv").write_text("f0,f1,label\na,b,0\nc,d,1\n")
+    (ws / "label-strings.csv").write_text("f0,f1,label\n1,2,s\n3,4,b\n")
+    (ws / "label-fraction.csv").write_text("f0,f1,label\n1,2,0.5\n3,4,1\n5,6,0\n")
+    (ws / "label-empty.csv").write_text("f0,f1,label\n1,2,\n3,4,1\n5,6,0\n")
+    (ws / "weight-strings.csv").write_text("f0,f1,label,w\n1,2,1,a\n3,4,0,b\n")
     (ws / "empty.root").write_bytes(b"")
     (ws / "garbage.root").write_bytes(b"root" + bytes(range(256)) * 4)
     (ws / "truncated.root").write_bytes((ws / "toy.root").read_bytes()[:3000])

@@ -262,11 +262,39 @@ def load_table(
             f"'{path}' has no column '{missing[0]}'{suggest(missing[0], table.fields)} "
             f"(columns: {', '.join(table.fields)})"
         )
-    X = np.column_stack([ak.to_numpy(table[f]).astype(np.float32) for f in features])
-    y_raw = ak.to_numpy(table[label])
-    y = np.asarray(y_raw).astype(np.int64)
-    w = ak.to_numpy(table[weight]).astype(np.float64) if weight else np.ones(len(y))
+    X = np.column_stack([_numbers(table, f, path, "feature").astype(np.float32) for f in features])
+    y = _labels(_numbers(table, label, path, "label"), label, path)
+    w = _numbers(table, weight, path, "weight") if weight else np.ones(len(y))
+    if weight and not np.isfinite(w).all():
+        raise DataError(f"weight column '{weight}' of '{path}' holds NaN or inf values")
     return X, y, w
+
+
+def _numbers(table: Any, column: str, path: Path, what: str) -> np.ndarray:
+    """A column as float64; DataError naming the column when it holds text or lists."""
+    import awkward as ak
+
+    try:
+        values = np.asarray(ak.to_numpy(table[column]))
+        return values.astype(np.float64)
+    except (ValueError, TypeError):
+        example = str(ak.to_list(table[column][:1]))[:40]
+        raise DataError(
+            f"{what} column '{column}' of '{path}' is not numeric (first value {example}); "
+            "tuning needs numbers"
+        ) from None
+
+
+def _labels(values: np.ndarray, label: str, path: Path) -> np.ndarray:
+    """Integer class labels (0, 1, ...) from a numeric column; DataError otherwise."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0)
+    if bad.any():
+        raise DataError(
+            f"label column '{label}' of '{path}' holds {int(bad.sum())} values that are not "
+            f"class numbers 0, 1, ... (e.g. {float(values[bad][0])!r})"
+        )
+    return values.astype(np.int64)
 
 
 def _suggest(trial: Any, name: str, spec: SpaceRange) -> Any:
