@@ -749,3 +749,10 @@ def test_a_listening_scheduler_address_passes_the_check() -> None:
         check_scheduler(f"127.0.0.1:{port}")
     with pytest.raises(HepsiftError, match="cannot reach"):
         check_scheduler(f"tcp://127.0.0.1:{port}")
+
+
+def test_models_name_lists_what_each_hyperparameter_allows(in_workspace: Path) -> None:
+    code, stdout, stderr = run_cli(["models", "bdt"])
+    assert code == 0, stderr
+    row = next(line for line in stdout.splitlines() if " max_depth " in line)
+    assert "an integer in [1, 64]" in row

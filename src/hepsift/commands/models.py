@@ -52,11 +52,16 @@ def models_cmd(
             )
         console.print(table)
         return
+    from hepsift.models.params import PARAMS
+
     table = Table(title=f"hyperparameters of '{name}'")
     table.add_column("name")
     table.add_column("default")
+    table.add_column("allowed")
+    specs = PARAMS.get(name, {})
     for key, default in hyperparameters(name).items():
-        table.add_row(key, repr(default))
+        spec = specs.get(key)
+        table.add_row(key, escape(repr(default)), escape(spec.allowed) if spec else "")
     console.print(table)
 
 
