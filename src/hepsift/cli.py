@@ -74,6 +74,33 @@ def _one_line(exc: Exception) -> str:
     return f"{message} (see '{path} --help')" if path else message
 
 
+#: the longest error line printed (messages quoting user input are cut in the middle)
+MAX_ERROR_CHARS = 290
+
+
+def _error(message: str) -> None:
+    """Print ``error: MESSAGE`` as one line of at most :data:`MAX_ERROR_CHARS` characters.
+
+    Whitespace (newlines included) collapses to single spaces; a longer message keeps its
+    start and its end (where the allowed values and the "did you mean" usually are)."""
+    line = "error: " + " ".join(message.split())
+    if len(line) > MAX_ERROR_CHARS:
+        head, tail = MAX_ERROR_CHARS * 2 // 3, MAX_ERROR_CHARS // 3 - 5
+        line = f"{line[:head]} ... {line[-tail:]}"
+    typer.echo(line, err=True)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """An operating-system error on a user's path as one bounded line."""
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    where = f"'{paths[0]}'" + (f" -> '{paths[1]}'" if len(paths) > 1 else "") if paths else ""
+    line = f"{where}: {reason}" if where else reason
+    return (
+        line if len(line) <= 240 else line[:237] + "..."
+    ) + " (check the path and its permissions)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (2 on a user error, with one line on stderr)."""
     try:
@@ -85,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 typer.echo(INTERRUPTED, err=True)
             return code
     except HepsiftError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        _error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         typer.echo(INTERRUPTED, err=True)
@@ -96,7 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("aborted", err=True)
         return 1
     except _usage_errors() as exc:  # click usage errors arrive here in non-standalone mode
-        typer.echo(f"error: {_one_line(exc)}", err=True)
+        _error(_one_line(exc))
+        return 2
+    except OSError as exc:  # a path the system refuses (not a folder, read-only, disk full...)
+        _error(_os_error_line(exc))
         return 2
     return 0
 

@@ -209,7 +209,7 @@ class EvaluationConfig(_Section):
     """How the models are judged on the test split."""
 
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
-    bootstrap: int = Field(default=200, ge=0)
+    bootstrap: int = Field(default=200, ge=0, le=100_000)  # resamples; more is a typo
     working_points: list[float] = Field(default_factory=lambda: [0.5, 0.8, 0.9])
     ks_alpha: float = Field(default=0.05, gt=0.0, lt=1.0)
     importance: bool = True
@@ -257,7 +257,7 @@ class RunConfig(_Section):
 
     name: str = Field(pattern=SAFE_NAME)  # becomes runs/<name>-<time>/
     description: str = ""
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)  # NumPy seeds are non-negative
     data: DataConfig
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     features: list[str] = Field(default_factory=list)
@@ -313,6 +313,11 @@ def resolve_config(name_or_path: str | os.PathLike[str] | None) -> Path:
     """A config file from a shipped name (``higgs-diphoton``) or a path; ConfigError otherwise."""
     if name_or_path is None:
         name_or_path = DEFAULT_CONFIG
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise ConfigError(
+            f"config must be a shipped name, a YAML path or a mapping; got "
+            f"{type(name_or_path).__name__}"
+        )
     text = os.fspath(name_or_path)
     path = Path(text)
     if path.is_file():
@@ -450,6 +455,8 @@ def config_error(
 ) -> ConfigError:
     """The first problem of a pydantic validation of ``root`` as one line, with the nearest key."""
     err = exc.errors()[0]
+    given = repr(err.get("input"))  # one line, bounded: the input may be a huge value
+    given = " ".join(given.split())[:80] + ("..." if len(given) > 80 else "")
     loc = [p for p in err["loc"] if isinstance(p, str | int)]
     where = _format_loc(loc)
     etype = err["type"]
@@ -463,14 +470,14 @@ def config_error(
     elif etype == "missing":
         msg = f"missing required key '{where}'"
     elif etype == "literal_error":
-        msg = f"'{where}': {err['msg']}; got {err.get('input')!r}"
+        msg = f"'{where}': {err['msg']}; got {given}"
         given = err.get("input")
         expected = (err.get("ctx") or {}).get("expected", "")
         choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",")]
         if isinstance(given, str):
             msg += suggest(given, [c for c in choices if c])
     else:
-        msg = f"'{where}': {err['msg']}; got {err.get('input')!r}"
+        msg = f"'{where}': {err['msg']}; got {given}"
     more = len(exc.errors()) - 1
     if more:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
@@ -492,6 +499,7 @@ def _safe_class(name: str) -> Any:
 
 def _check_models(cfg: RunConfig, source: str) -> None:
     from hepsift.models.base import Classifier
+    from hepsift.models.params import check_params
     from hepsift.models.registry import MODELS, hyperparameters, model_class
 
     for i, m in enumerate(cfg.models):
@@ -539,6 +547,7 @@ def _check_models(cfg: RunConfig, source: str) -> None:
                     f"{source}: unknown key 'models[{i}].params.{key}'{suggest(key, allowed)} "
                     f"(hyperparameters of '{m.family}': {', '.join(allowed)})"
                 )
+        check_params(m.family, m.params, where=f"{source}: 'models[{i}]' ({m.family})")
 
 
 def _resolve_paths(cfg: RunConfig, source: str, base: Path) -> RunConfig:

@@ -90,6 +90,52 @@ _CMPOPS: dict[type[ast.cmpop], Callable[..., Any]] = {
 
 Resolver = Callable[[str], Any]
 
+#: grammar limits: a cut is one short line, not a program (deep nesting would exhaust the
+#: parser's and the compiler's stacks; huge literals and constant powers would overflow)
+MAX_EXPR_CHARS = 1000
+MAX_EXPR_DEPTH = 50
+MAX_INDEX = 9999
+#: integer literals beyond this are refused (float64 holds integers exactly up to 2**53)
+MAX_INT_LITERAL = 2**53
+#: the operators of a foldable constant expression
+_ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod)
+#: functions of :data:`FUNCTIONS` that take two arguments (every other one takes one)
+_TWO_ARGS = frozenset({"arctan2", "minimum", "maximum"})
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``text`` on one line, cut to ``limit`` characters for an error message."""
+    one = " ".join(str(text).split())
+    return one if len(one) <= limit else one[: limit - 3] + "..."
+
+
+def _no_names(name: str) -> Any:  # pragma: no cover - constants read no names
+    raise ConfigError(f"a constant expression read the name '{name}'")
+
+
+def _is_constant(node: ast.AST) -> bool:
+    """Whether ``node`` is numbers and arithmetic only (folded once at compile time)."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        return _is_constant(node.operand)
+    if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+        return _is_constant(node.left) and _is_constant(node.right)
+    return False
+
+
+def _depth(tree: ast.AST) -> int:
+    """The nesting depth of an AST, walked without recursion."""
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > MAX_EXPR_DEPTH:
+            break
+        stack.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
 
 def _reduce(how: str, value: Any) -> Any:
     import awkward as ak
@@ -120,11 +166,25 @@ class Expr:
 def compile_expr(text: str, *, where: str = "cut") -> Expr:
     """Parse ``text`` with the whitelist grammar (module docstring) into an :class:`Expr`."""
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f"{where}: expression must be a non-empty string; got {text!r}")
+        raise ConfigError(
+            f"{where}: expression must be a non-empty string; got {_short(repr(text))}"
+        )
+    if len(text) > MAX_EXPR_CHARS:
+        raise ConfigError(
+            f"{where}: expression of {len(text):,} characters; a cut takes at most "
+            f"{MAX_EXPR_CHARS} (split it into several cuts)"
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ConfigError(f"{where}: cannot parse '{text}': {exc.msg}") from None
+        raise ConfigError(f"{where}: cannot parse '{_short(text)}': {_short(exc.msg)}") from None
+    except (ValueError, MemoryError, RecursionError) as exc:  # digit limit, parser stack
+        what = "nested too deeply" if not isinstance(exc, ValueError) else _short(str(exc))
+        raise ConfigError(f"{where}: cannot parse '{_short(text)}': {what}") from None
+    if _depth(tree.body) > MAX_EXPR_DEPTH:
+        raise ConfigError(
+            f"{where}: '{_short(text)}' is nested more than {MAX_EXPR_DEPTH} levels deep"
+        )
     compiler = _Compiler(where)
     fn = compiler.build(tree.body)
     return Expr(text=text.strip(), names=frozenset(compiler.names), _fn=fn)
@@ -153,9 +213,9 @@ class _Compiler:
 
     def bad(self, node: ast.AST, what: str) -> ConfigError:
         return ConfigError(
-            f"{self.where}: '{ast.unparse(node)}' is not allowed in a cut ({what}); allowed: "
-            "numbers, names, x[i], + - * / ** %, comparisons, and/or/not, "
-            f"{', '.join([*FUNCTIONS, *REDUCERS])}"
+            f"{self.where}: '{_short(ast.unparse(node), 40)}' is not allowed in a cut ({what}); "
+            "allowed: numbers, names, x[i], + - * / ** %, comparisons, and/or/not, and the "
+            "functions abs, sqrt, log, exp, cos, sin, ... count, sum, max, min, mean, any, all"
         )
 
     def build(self, node: ast.AST) -> _Fn:
@@ -165,8 +225,13 @@ class _Compiler:
         return handler(node)
 
     def _constant(self, node: ast.Constant) -> _Fn:
-        if isinstance(node.value, bool | int | float):
-            v = node.value
+        if isinstance(node.value, bool):
+            flag = node.value
+            return lambda r: flag
+        if isinstance(node.value, int) and abs(node.value) > MAX_INT_LITERAL:
+            raise self.bad(node, "integers are limited to +-2**53")
+        if isinstance(node.value, int | float):
+            v = float(node.value)  # arithmetic in float64: no silent int64 wrap-around
             return lambda r: v
         raise self.bad(node, "only numbers and True/False are constants")
 
@@ -183,6 +248,8 @@ class _Compiler:
         idx = node.slice
         if not (isinstance(idx, ast.Constant) and type(idx.value) is int and idx.value >= 0):
             raise self.bad(node, "the index must be a non-negative integer")
+        if idx.value > MAX_INDEX:
+            raise self.bad(node, f"the index must be <= {MAX_INDEX}")
         self.names.add(node.value.id)
         key = f"{node.value.id}[{int(idx.value)}]"
         return lambda r: r(key)
@@ -214,7 +281,18 @@ class _Compiler:
         if func is None:
             raise self.bad(node, "operator not allowed")
         left, right = self.build(node.left), self.build(node.right)
+        if _is_constant(node):
+            with np.errstate(all="ignore"):
+                value = func(left(_no_names), right(_no_names))
+            return self._folded(node, value)
         return lambda r: func(left(r), right(r))
+
+    def _folded(self, node: ast.AST, value: Any) -> _Fn:
+        """A constant sub-expression, computed once: refused unless it is a finite number."""
+        if not np.isfinite(value):
+            raise self.bad(node, "a constant that is not a finite number: overflow, 1/0, ...")
+        folded = float(value)
+        return lambda r: folded
 
     def _compare(self, node: ast.Compare) -> _Fn:
         terms = [self.build(node.left), *(self.build(c) for c in node.comparators)]
@@ -240,6 +318,9 @@ class _Compiler:
         fname = node.func.id
         args = [self.build(a) for a in node.args]
         if fname in FUNCTIONS:
+            n_args = 2 if fname in _TWO_ARGS else 1
+            if len(args) != n_args:
+                raise self.bad(node, f"{fname}() takes {n_args} argument{'s' * (n_args > 1)}")
             f = FUNCTIONS[fname]
             return lambda r: f(*(a(r) for a in args))
         if fname in REDUCERS:
@@ -337,6 +418,8 @@ class Cutflow:
         """A rich Table of the cutflow."""
         from rich.table import Table
 
+        # sample and cut names are user text: print the table with a console whose markup is
+        # off (``print`` below), so that '[bold]x[/' is shown as written
         t = Table(title=title or f"cutflow {self.sample}".strip())
         cols = (
             "cut",
@@ -366,7 +449,7 @@ class Cutflow:
     def print(self, console: Any = None) -> None:
         from rich.console import Console
 
-        (console or Console()).print(self.table())
+        (console or Console(markup=False)).print(self.table())
 
 
 def _ratio(a: float, b: float) -> float:
@@ -489,8 +572,12 @@ class Selection:
         return selected, flow, index
 
 
-def _selection_mapping(config: Any) -> Mapping[str, Any]:
-    """A selection config (preset name, YAML path, list of cuts or mapping) as a mapping."""
+def _selection_mapping(config: Any, *, hops: int = 0) -> Mapping[str, Any]:
+    """A selection config (preset name, YAML path, list of cuts or mapping) as a mapping.
+
+    A YAML file may hold just the name of a preset or of another file (``hops`` of them)."""
+    if hops > 4:
+        raise ConfigError(f"selection '{_short(str(config))}': more than 4 files name each other")
     if isinstance(config, str | os.PathLike) and not str(config).endswith((".yaml", ".yml")):
         key = str(config)
         if key in PRESETS:
@@ -506,11 +593,18 @@ def _selection_mapping(config: Any) -> Mapping[str, Any]:
         if not path.is_file():
             raise ConfigError(f"selection file '{path}' does not exist")
         try:
-            loaded = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"selection file '{path}' is not valid YAML: {exc}") from None
+            loaded = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"selection file '{path}' is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+            ) from None
+        except (yaml.YAMLError, RecursionError) as exc:
+            first = _short(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 120)
+            raise ConfigError(f"selection file '{path}' is not valid YAML: {first}") from None
         if isinstance(loaded, str | os.PathLike):  # a file naming a preset or another file
-            return _selection_mapping(loaded)
+            if (path.parent / str(loaded)).is_file():
+                loaded = path.parent / str(loaded)
+            return _selection_mapping(loaded, hops=hops + 1)
         config = loaded
     if isinstance(config, list):
         config = {"cuts": config}
@@ -525,7 +619,7 @@ def _check_keys(mapping: Mapping[Any, Any], allowed: tuple[str, ...], what: str)
     for key in mapping:
         if key not in allowed:
             raise ConfigError(
-                f"{what} has unknown key '{key}'{suggest(str(key), allowed)} "
+                f"{what} has unknown key '{_short(str(key))}'{suggest(str(key), allowed)} "
                 f"(allowed: {', '.join(allowed)})"
             )
 
@@ -535,12 +629,17 @@ def _parse_cut(i: int, item: Any) -> Cut:
     if isinstance(item, str):
         item = {"name": item, "cut": item}
     if not isinstance(item, Mapping):
-        raise ConfigError(f"selection cut #{i + 1} must be a mapping; got {item!r}")
+        raise ConfigError(f"selection cut #{i + 1} must be a mapping; got {_short(repr(item))}")
     _check_keys(item, _CUT_KEYS, f"selection cut #{i + 1}")
     if "cut" not in item:
         raise ConfigError(f"selection cut #{i + 1} has no 'cut' expression")
     name = str(item.get("name", item["cut"]))
-    expr = compile_expr(str(item["cut"]), where=f"selection cut '{name}'")
+    if not isinstance(item["cut"], str | int | float | bool):
+        raise ConfigError(
+            f"selection cut '{_short(name)}': 'cut' must be an expression string; "
+            f"got {type(item['cut']).__name__} {_short(repr(item['cut']))}"
+        )
+    expr = compile_expr(str(item["cut"]), where=f"selection cut '{_short(name)}'")
     obj = item.get("object")
     return Cut(name=name, expr=expr, object=None if obj is None else str(obj))
 

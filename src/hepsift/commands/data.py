@@ -110,7 +110,10 @@ def register(app: typer.Typer) -> None:
         show_all: bool = typer.Option(False, "--all", help="list every branch (default: 200)"),
     ) -> None:
         """Show trees, branches, types, entries and per-branch value summaries of FILE."""
+        from hepsift.commands._checks import check_count
         from hepsift.commands._rich import make_console
+
+        check_count(max_entries, "--max-entries")
         from hepsift.io import inspect
 
         with show_notes():
@@ -136,6 +139,6 @@ def register(app: typer.Typer) -> None:
                 selection=selection,
                 lumi_fb=lumi_fb,
             )
-        console = make_console()
+        console = make_console(markup=False)  # sample and cut names are user text
         console.print(info.cutflows[sample].table())
         console.print(info.yields_table())

@@ -82,6 +82,11 @@ def register(app: typer.Typer) -> None:
             raise ConfigError("--events N is required (Pythia events per sample)")
         if out is None:
             raise ConfigError("--out DIR is required (output folder)")
+        from hepsift.commands._checks import check_events, check_out, check_scheduler
+
+        check_events(events)
+        check_out(out)
+        check_scheduler(scheduler)
         from hepsift.commands._rich import interactive, make_console
         from hepsift.generate import generate
 

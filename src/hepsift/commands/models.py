@@ -52,11 +52,16 @@ def models_cmd(
             )
         console.print(table)
         return
+    from hepsift.models.params import PARAMS
+
     table = Table(title=f"hyperparameters of '{name}'")
     table.add_column("name")
     table.add_column("default")
+    table.add_column("allowed")
+    specs = PARAMS.get(name, {})
     for key, default in hyperparameters(name).items():
-        table.add_row(key, repr(default))
+        spec = specs.get(key)
+        table.add_row(key, escape(repr(default)), escape(spec.allowed) if spec else "")
     console.print(table)
 
 
@@ -87,12 +92,16 @@ def tune_cmd(
         validation_fraction: 0.25  # optional
         negative_weights: keep     # keep | abs | drop (training weights)
       refit: true                  # optional
+
+    Every value is checked (types and ranges, per family) before the first trial.
     """
     from rich.table import Table
 
+    from hepsift.commands._checks import check_out
     from hepsift.commands._rich import make_console
     from hepsift.tuning.tune import tune
 
+    check_out(out)
     console = make_console()
     result = tune(config, out=out)
     table = Table(title=f"{result.model}: {len(result.trials)} trials, {result.n_pruned} pruned")
@@ -130,10 +139,17 @@ def onnx_cmd(
     """Export a saved model to ONNX and check ONNX Runtime against the model."""
     import numpy as np
 
+    from hepsift.commands._checks import check_count, check_out
     from hepsift.commands._rich import make_console
     from hepsift.export import check_parity, export_onnx
     from hepsift.models import load
 
+    check_out(output, "OUTPUT", folder=False)
+    check_count(events, "--events")
+    if not atol > 0:
+        from hepsift.errors import ConfigError
+
+        raise ConfigError(f"--atol must be a number > 0; got {atol}")
     model = load(model_dir)
     path = export_onnx(model, output)
     rng = np.random.default_rng(0)

@@ -28,15 +28,31 @@ _QUICK = {"epochs": 8, "patience": 3, "hidden": (32, 32)}
 
 
 def _floats(text: str, what: str) -> list[float]:
+    import math
+
     from hepsift.errors import ConfigError
 
     out = []
     for item in text.split(","):
         try:
-            out.append(float(item.strip()))
+            value = float(item.strip())
         except ValueError:
-            raise ConfigError(f"{what}: {item!r} is not a number (e.g. 500,750,1000)") from None
+            value = math.nan
+        if not math.isfinite(value):
+            raise ConfigError(f"{what}: {item[:40]!r} is not a number (e.g. 500,750,1000)")
+        out.append(value)
     return out
+
+
+def _check_counts(counts: dict[str, int | None], *, events: int, out: str, cache: str) -> None:
+    """The integer options are >= 1 (--events also <= the generation cap); paths not empty."""
+    from hepsift.commands._checks import check_count, check_events, check_out
+
+    for option, value in counts.items():
+        check_count(value, option)
+    check_events(events)
+    check_out(out)
+    check_out(cache, "--cache")
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -179,6 +195,14 @@ def register(app: typer.Typer) -> None:
         def log(message: str) -> None:
             console.print(f"[dim]hepsift pnn:[/dim] {message}")
 
+        counts = {
+            "--max-events": max_events,
+            "--entry-stop": entry_stop,
+            "--epochs": epochs,
+            "--batch-size": batch_size,
+            "--threads": threads,
+        }
+        _check_counts(counts, events=events, out=out, cache=cache)
         mass_list = _floats(masses, "--masses") if masses else None
         ds, cfg_params, mass_list, seed_used = _load(
             config,

@@ -33,11 +33,13 @@ def _list(console: Any) -> None:
 def _ranking_table(result: Any) -> Any:
     import math
 
+    from rich.markup import escape
     from rich.table import Table
 
     from hepsift.evaluate import ranking
 
     binary = len(result.metrics.get("classes", [])) == 2
+    # config and model names are user text: escaped, so '[bold]x[/' prints as written
     caption = None
     if binary:
         caption = (
@@ -45,7 +47,9 @@ def _ranking_table(result: Any) -> Any:
             if result.metrics.get("unit_weights")
             else f"Z_A at {result.config.weights.lumi_fb:g} fb^-1"
         )
-    table = Table(title=f"Which model is best? ({result.config.name}, test split)", caption=caption)
+    table = Table(
+        title=f"Which model is best? ({escape(result.config.name)}, test split)", caption=caption
+    )
     table.add_column("#", justify="right")
     table.add_column("model", style="bold", no_wrap=True)
     table.add_column("family")
@@ -58,7 +62,7 @@ def _ranking_table(result: Any) -> Any:
         low, high = ev.auc_ci68
         ks = min((r.pvalue for r in ev.ks.values()), default=float("nan"))
         ks_text = f"{ks:.3g}" + (" [red]![/red]" if ks < ev.extra.get("ks_alpha", 0.05) else "")
-        row = [str(i), ev.name, ev.family, f"{ev.auc:.4f} [{low:.4f}, {high:.4f}]"]
+        row = [str(i), escape(ev.name), ev.family, f"{ev.auc:.4f} [{low:.4f}, {high:.4f}]"]
         if binary:
             rej = ev.rejection_at(0.5)
             z = (ev.best_cut or {}).get("z", float("nan"))
@@ -114,6 +118,10 @@ def register(app: typer.Typer) -> None:
             return
         from rich.markup import escape
 
+        from hepsift.commands._checks import check_out, check_scheduler
+
+        check_out(out)
+        check_scheduler(scheduler)
         from hepsift.run import run
 
         def log(message: str) -> None:
@@ -133,4 +141,4 @@ def register(app: typer.Typer) -> None:
         low = (result.metrics.get("low_statistics") or {}).get("message")
         if low:
             console.print(f"[bold yellow]warning:[/bold yellow] {escape(low)}")
-        console.print(f"report: [bold]{result.report}[/bold]")
+        console.print(f"report: [bold]{escape(str(result.report))}[/bold]")

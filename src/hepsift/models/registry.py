@@ -82,7 +82,12 @@ def hyperparameters(name: str) -> dict[str, Any]:
 
 
 def create(name: str, **params: Any) -> Any:
-    """Build an unfitted model of family ``name`` with the given hyperparameters."""
+    """Build an unfitted model of family ``name`` with the given hyperparameters.
+
+    Names, types and ranges are checked here (:mod:`hepsift.models.params`): a bad value is a
+    one-line ConfigError now rather than an exception deep inside ``fit``."""
+    from hepsift.models.params import check_params
+
     cls = model_class(name)
     allowed = hyperparameters(name)
     for key in params:
@@ -91,4 +96,5 @@ def create(name: str, **params: Any) -> Any:
                 f"model '{name}' has no hyperparameter '{key}'{suggest(key, allowed)} "
                 f"(allowed: {', '.join(allowed)})"
             )
+    check_params(name, params)
     return cls(**params)

@@ -79,10 +79,10 @@ class SpaceRange(_Section):
     """One searched hyperparameter: a float or int range, or a list of categorical choices."""
 
     type: Literal["float", "int", "categorical"]
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(None, allow_inf_nan=False)
+    high: float | None = Field(None, allow_inf_nan=False)
     log: bool = False
-    step: float | None = None
+    step: float | None = Field(None, allow_inf_nan=False)
     choices: list[Any] | None = None
 
 
@@ -103,9 +103,9 @@ class TuneConfig(_Section):
     model: str
     params: dict[str, Any] = Field(default_factory=dict)
     space: dict[str, SpaceRange] = Field(min_length=1)
-    trials: int = Field(20, ge=1)
-    timeout_s: float | None = Field(None, gt=0.0)
-    seed: int = 0
+    trials: int = Field(20, ge=1, le=1_000_000)
+    timeout_s: float | None = Field(None, gt=0.0, allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     data: DataSpec
     refit: bool = True
 
@@ -153,12 +153,18 @@ def _unknown(keys: Any, allowed: tuple[str, ...], where: str) -> None:
 def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
+    if path.is_dir():
+        raise ConfigError(f"tuning config '{path}' is a folder; give a YAML file")
     if not path.is_file():
         raise ConfigError(f"tuning config '{path}' does not exist")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"tuning config '{path}' is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
         raise ConfigError(f"tuning config '{path}' is not valid YAML: {first}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"tuning config '{path}' must be a mapping at the top level")
@@ -206,6 +212,24 @@ def _check_model(cfg: TuneConfig) -> None:
     _unknown(cfg.space, allowed, f"tuning config space of '{name}'")
 
 
+def _check_values(cfg: TuneConfig) -> None:
+    """Fixed params, categorical choices and range ends are values the family allows."""
+    from hepsift.models.params import check_params
+
+    check_params(cfg.model, cfg.params, where=f"tuning config params of '{cfg.model}'")
+    for hp, spec in cfg.space.items():
+        where = f"tuning config space '{hp}' of '{cfg.model}'"
+        if spec.type == "categorical":
+            for value in spec.choices or ():
+                choice = tuple(value) if isinstance(value, list) else value
+                check_params(cfg.model, {hp: choice}, where=where)
+            continue
+        for end in (spec.low, spec.high):
+            if end is not None:
+                as_type = int(end) if spec.type == "int" and float(end).is_integer() else end
+                check_params(cfg.model, {hp: as_type}, where=where)
+
+
 def load_tune_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> TuneConfig:
     """Read and check a tuning config (YAML path or mapping); ConfigError names what is wrong.
 
@@ -231,6 +255,7 @@ def load_tune_config(source: str | os.PathLike[str] | Mapping[str, Any]) -> Tune
     _check_model(cfg)
     for hp, spec in cfg.space.items():
         _check_range(hp, spec)
+    _check_values(cfg)
     data_path = cfg.data.path if cfg.data.path.is_absolute() else base / cfg.data.path
     return cfg.model_copy(update={"data": cfg.data.model_copy(update={"path": data_path})})
 
@@ -256,11 +281,39 @@ def load_table(
             f"'{path}' has no column '{missing[0]}'{suggest(missing[0], table.fields)} "
             f"(columns: {', '.join(table.fields)})"
         )
-    X = np.column_stack([ak.to_numpy(table[f]).astype(np.float32) for f in features])
-    y_raw = ak.to_numpy(table[label])
-    y = np.asarray(y_raw).astype(np.int64)
-    w = ak.to_numpy(table[weight]).astype(np.float64) if weight else np.ones(len(y))
+    X = np.column_stack([_numbers(table, f, path, "feature").astype(np.float32) for f in features])
+    y = _labels(_numbers(table, label, path, "label"), label, path)
+    w = _numbers(table, weight, path, "weight") if weight else np.ones(len(y))
+    if weight and not np.isfinite(w).all():
+        raise DataError(f"weight column '{weight}' of '{path}' holds NaN or inf values")
     return X, y, w
+
+
+def _numbers(table: Any, column: str, path: Path, what: str) -> np.ndarray:
+    """A column as float64; DataError naming the column when it holds text or lists."""
+    import awkward as ak
+
+    try:
+        values = np.asarray(ak.to_numpy(table[column]))
+        return values.astype(np.float64)
+    except (ValueError, TypeError):
+        example = str(ak.to_list(table[column][:1]))[:40]
+        raise DataError(
+            f"{what} column '{column}' of '{path}' is not numeric (first value {example}); "
+            "tuning needs numbers"
+        ) from None
+
+
+def _labels(values: np.ndarray, label: str, path: Path) -> np.ndarray:
+    """Integer class labels (0, 1, ...) from a numeric column; DataError otherwise."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(values) | (values != np.round(values)) | (values < 0)
+    if bad.any():
+        raise DataError(
+            f"label column '{label}' of '{path}' holds {int(bad.sum())} values that are not "
+            f"class numbers 0, 1, ... (e.g. {float(values[bad][0])!r})"
+        )
+    return values.astype(np.int64)
 
 
 def _suggest(trial: Any, name: str, spec: SpaceRange) -> Any:
