@@ -219,6 +219,11 @@ PARAMS: dict[str, dict[str, Param]] = {
         "scale_pos_weight": real(0.0, low_open=True, high_open=True),
         "class_weight": CLASS_WEIGHT,
         "negative_weights": NEGATIVE_WEIGHTS,
+        # a sentinel value read as missing (NaN is always missing for the BDT)
+        "missing": Param(
+            "a finite number or null",
+            lambda v: v is None or (_is_real(v) and math.isfinite(float(v))),
+        ),
     },
     "mlp": {**_TORCH, "class_weight": CLASS_WEIGHT, "negative_weights": NEGATIVE_WEIGHTS},
     "pnn": {
@@ -238,6 +243,16 @@ PARAMS: dict[str, dict[str, Param]] = {
         ),
         "scaling": SCALING,
         "clip_quantile": CLIP_QUANTILE,
+        # fill values for NaN learned on the training events, or one finite number
+        "impute": Param(
+            "median, mean, a finite number or null",
+            lambda v: (
+                v is None
+                or (isinstance(v, str) and v in ("median", "mean"))
+                or (_is_real(v) and math.isfinite(float(v)))
+            ),
+            ("median", "mean"),
+        ),
     },
     "mlp-regressor": {
         **{k: v for k, v in _TORCH.items()},

@@ -92,9 +92,11 @@ def create(name: str, **params: Any) -> Any:
     allowed = hyperparameters(name)
     for key in params:
         if key not in allowed:
+            listed = f"(allowed: {', '.join(allowed)})"
+            if len(listed) > 160:  # one bounded line: the full list is one command away
+                listed = f"('hepsift models {name}' lists all {len(allowed)})"
             raise ConfigError(
-                f"model '{name}' has no hyperparameter '{key}'{suggest(key, allowed)} "
-                f"(allowed: {', '.join(allowed)})"
+                f"model '{name}' has no hyperparameter '{key}'{suggest(key, allowed)} {listed}"
             )
     check_params(name, params)
     return cls(**params)
