@@ -500,15 +500,12 @@ def _selection_mapping(config: Any) -> Mapping[str, Any]:
             f"(presets: {', '.join(PRESETS)}; or give a .yaml file)"
         )
     if isinstance(config, str | os.PathLike):
-        import yaml
+        from hepsift._yaml import load_yaml_file
 
         path = Path(config)
         if not path.is_file():
             raise ConfigError(f"selection file '{path}' does not exist")
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"selection file '{path}' is not valid YAML: {exc}") from None
+        loaded = load_yaml_file(path, "selection file")
         if isinstance(loaded, str | os.PathLike):  # a file naming a preset or another file
             return _selection_mapping(loaded)
         config = loaded

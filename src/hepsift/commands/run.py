@@ -13,16 +13,16 @@ __all__ = ["register"]
 
 
 def _list(console: Any) -> None:
-    import yaml
-
+    from hepsift._yaml import load_yaml_file
     from hepsift.commands._rich import listing
     from hepsift.config import DEFAULT_CONFIG, list_configs
+    from hepsift.errors import ConfigError
 
     rows = []
     for name, path in list_configs().items():
         try:
-            desc = str((yaml.safe_load(path.read_text()) or {}).get("description", ""))
-        except yaml.YAMLError:
+            desc = str((load_yaml_file(path, "config") or {}).get("description", ""))
+        except (ConfigError, AttributeError):
             desc = "(not valid YAML)"
         label = f"{name} (default)" if name == DEFAULT_CONFIG else name
         rows.append((label, desc, str(path)))

@@ -132,15 +132,11 @@ def _unknown(keys: Any, allowed: tuple[str, ...], where: str) -> None:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+    from hepsift._yaml import load_yaml_file
 
     if not path.is_file():
         raise ConfigError(f"tuning config '{path}' does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0]
-        raise ConfigError(f"tuning config '{path}' is not valid YAML: {first}") from None
+    raw = load_yaml_file(path, "tuning config")
     if not isinstance(raw, dict):
         raise ConfigError(f"tuning config '{path}' must be a mapping at the top level")
     return raw
