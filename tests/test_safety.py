@@ -1,0 +1,317 @@
+"""No user file lost, safe model folders, modes under the umask, interrupts.
+
+hepsift deletes or replaces only what it wrote: a saved model folder it recognises (model.json
+with its format marker), an output folder with its marker, an ONNX file it stamped. Anything
+else is refused with one line (``--force`` / ``force=True`` where overwriting is a wish).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hepsift.models as models
+from hepsift._files import atomic_write_text
+from hepsift.cli import main
+from hepsift.errors import ConfigError, ModelError
+
+
+def _fitted() -> models.Model:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] + 0.3 * rng.normal(size=200) > 0).astype(int)
+    model: models.Model = models.create("logistic").fit(X, y)
+    return model
+
+
+@pytest.fixture(scope="module")
+def fitted() -> models.Model:
+    return _fitted()
+
+
+def _tree(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` (hidden ones included) with its content."""
+    return {
+        str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
+    }
+
+
+def _one_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, text
+    assert "Traceback" not in text and len(lines[0]) < 300
+    return lines[0]
+
+
+@contextmanager
+def _umask(mask: int) -> Iterator[None]:
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+# -- Classifier.save -----------------------------------------------------------------------------
+def test_save_onto_a_regular_file_refuses_and_keeps_it(
+    fitted: models.Model, tmp_path: Path
+) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("my notes\n")
+    before = _tree(tmp_path)
+    with pytest.raises(ModelError, match="not a folder") as exc:
+        fitted.save(target)
+    _one_line(str(exc.value))
+    assert _tree(tmp_path) == before  # no hidden .notes.txt.old, no temporary folder
+
+
+def test_save_onto_a_user_folder_refuses_and_keeps_its_files(
+    fitted: models.Model, tmp_path: Path
+) -> None:
+    target = tmp_path / "results"
+    (target / "sub").mkdir(parents=True)
+    (target / "thesis.tex").write_text("chapter 1\n")
+    (target / "sub" / "data.csv").write_text("1,2\n")
+    before = _tree(tmp_path)
+    with pytest.raises(ModelError, match="not a saved hepsift model"):
+        fitted.save(target)
+    assert _tree(tmp_path) == before
+    with pytest.raises(ModelError):
+        fitted.save(tmp_path / "results" / "thesis.tex")
+    assert _tree(tmp_path) == before
+
+
+def test_save_replaces_only_its_own_model_folder(fitted: models.Model, tmp_path: Path) -> None:
+    target = tmp_path / "m"
+    fitted.save(target)
+    (tmp_path / ".m.old").write_text("a user's file with an unlucky name\n")
+    first = json.loads((target / "model.json").read_text())
+    other = models.create("logistic", C=0.01).fit(
+        np.random.default_rng(1).normal(size=(50, 3)), np.arange(50) % 2
+    )
+    other.save(target)
+    assert json.loads((target / "model.json").read_text())["params"] != first["params"]
+    assert (tmp_path / ".m.old").read_text().startswith("a user's file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.old", "m"]
+    # an empty folder is fine, and force=True replaces a foreign folder (never a file)
+    (tmp_path / "empty").mkdir()
+    fitted.save(tmp_path / "empty")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "x").write_text("x")
+    fitted.save(tmp_path / "foreign", force=True)
+    assert models.load(tmp_path / "foreign").n_features_in_ == 3
+
+
+def test_save_to_bad_paths_is_one_line(fitted: models.Model, tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    for bad in ("", str(blocker / "sub" / "model")):
+        with pytest.raises(ModelError) as exc:
+            fitted.save(bad)
+        _one_line(str(exc.value))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+# -- modes under the umask -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("mask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)]
+)
+def test_written_files_and_models_follow_the_umask(
+    fitted: models.Model, tmp_path: Path, mask: int, file_mode: int, dir_mode: int
+) -> None:
+    with _umask(mask):
+        folder = fitted.save(tmp_path / "m")
+        path = atomic_write_text(tmp_path / "a.txt", "x")
+        (tmp_path / "plain").mkdir()
+    assert folder.stat().st_mode & 0o777 == dir_mode
+    assert (tmp_path / "plain").stat().st_mode & 0o777 == dir_mode
+    for f in folder.iterdir():
+        assert f.stat().st_mode & 0o777 == file_mode, f
+    assert path.stat().st_mode & 0o777 == file_mode
+
+
+# -- models.load of tampered folders -------------------------------------------------------------
+def _tampered(fitted: models.Model, tmp_path: Path, how: str) -> Path:
+    folder = fitted.save(tmp_path / f"m-{how}")
+    meta = json.loads((folder / "model.json").read_text())
+    outside = tmp_path / "elsewhere"
+    outside.mkdir(exist_ok=True)
+    shutil.copy(folder / "logistic.npz", outside / "logistic.npz")
+    if how == "absolute":
+        meta["state"]["payload"] = str(outside / "logistic.npz")
+    elif how == "dotdot":
+        meta["state"]["payload"] = "../elsewhere/logistic.npz"
+    elif how == "symlink":
+        (folder / "logistic.npz").unlink()
+        (folder / "logistic.npz").symlink_to(outside / "logistic.npz")
+    elif how == "n_features":
+        meta["n_features_in"] = 10**12
+    elif how == "classes":
+        meta["classes"] = [0, 1, 2]
+    elif how == "classes-type":
+        meta["classes"] = {"a": 1}
+    elif how == "no-state":
+        del meta["state"]
+    elif how == "bad-state":
+        meta["state"]["n_iter"] = [1, 2]
+    elif how == "not-json":
+        (folder / "model.json").write_text("{")
+        return folder
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder
+
+
+TAMPERED = [
+    "absolute",
+    "dotdot",
+    "symlink",
+    "n_features",
+    "classes",
+    "classes-type",
+    "no-state",
+    "bad-state",
+    "not-json",
+]
+
+
+@pytest.mark.parametrize("how", TAMPERED)
+def test_tampered_model_folders_are_one_line(
+    fitted: models.Model, tmp_path: Path, how: str
+) -> None:
+    folder = _tampered(fitted, tmp_path, how)
+    with pytest.raises(ModelError) as exc:
+        models.load(folder)
+    _one_line(str(exc.value))
+
+
+@pytest.mark.parametrize("how", ["absolute", "symlink", "n_features", "classes", "bad-state"])
+def test_hepsift_onnx_on_tampered_folders_exits_2(
+    fitted: models.Model, tmp_path: Path, how: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _tampered(fitted, tmp_path, how)
+    out = tmp_path / "out.onnx"
+    assert main(["onnx", str(folder), str(out)]) == 2
+    _one_line(capsys.readouterr().err)
+    assert not out.exists()
+
+
+# -- hepsift onnx OUT ----------------------------------------------------------------------------
+def test_onnx_output_is_replaced_only_when_hepsift_wrote_it(
+    fitted: models.Model, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = fitted.save(tmp_path / "m")
+    out = tmp_path / "model.onnx"
+    out.write_text("not mine to lose\n")
+    assert main(["onnx", str(folder), str(out)]) == 2
+    assert "--force" in _one_line(capsys.readouterr().err)
+    assert out.read_text() == "not mine to lose\n"
+    assert main(["onnx", str(folder), str(out), "--force"]) == 0
+    capsys.readouterr()
+    assert main(["onnx", str(folder), str(out)]) == 0  # its own file: replaced
+    capsys.readouterr()
+
+
+def test_failed_onnx_export_leaves_nothing_behind(
+    fitted: models.Model, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = fitted.save(tmp_path / "m")
+    out = tmp_path / "x" / "model.onnx"
+    assert main(["onnx", str(folder), str(out), "--atol", "-1"]) == 2  # parity cannot pass
+    assert "parity" in _one_line(capsys.readouterr().err)
+    assert not out.exists() and not any(out.parent.iterdir())
+
+
+def test_onnx_to_unwritable_or_empty_paths_is_one_line(
+    fitted: models.Model, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = fitted.save(tmp_path / "m")
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    for bad in ("", str(blocker / "m.onnx"), str(tmp_path)):
+        assert main(["onnx", str(folder), bad]) == 2
+        _one_line(capsys.readouterr().err)
+    assert blocker.read_text() == "x"
+
+
+# -- hepsift tune --out / pnn study --out ---------------------------------------------------------
+def _tune_config(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    rows = ["a,b,label"] + [f"{a:.4f},{b:.4f},{int(a + 0.5 * b > 0)}" for a, b in X]
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    cfg = {
+        "model": "logistic",
+        "space": {"C": {"type": "float", "low": 0.1, "high": 10.0, "log": True}},
+        "trials": 2,
+        "data": {"path": "train.csv", "label": "label", "features": ["a", "b"]},
+    }
+    path = tmp_path / "tune.yaml"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_tune_never_deletes_a_user_model_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = _tune_config(tmp_path)
+    out = tmp_path / "t"
+    (out / "model").mkdir(parents=True)
+    (out / "model" / "my-notes.txt").write_text("keep me\n")
+    before = _tree(out)
+    assert main(["tune", str(cfg), "--out", str(out)]) == 2
+    assert "--force" in _one_line(capsys.readouterr().err)
+    assert _tree(out) == before
+    # a user's file named like tune's results is refused too; other files are left alone
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "trials.json").write_text("my own trials\n")
+    assert main(["tune", str(cfg), "--out", str(mine)]) == 2
+    assert "trials.json" in _one_line(capsys.readouterr().err)
+    (mine / "trials.json").rename(mine / "a.txt")
+    for _ in range(2):  # its own results are replaced on the second run
+        assert main(["tune", str(cfg), "--out", str(mine)]) == 0
+        capsys.readouterr()
+    assert models.load(mine / "model").n_features_in_ == 2
+    assert (mine / "a.txt").read_text() == "my own trials\n"
+    assert main(["tune", str(cfg), "--out", str(out), "--force"]) == 0
+    assert models.load(out / "model").n_features_in_ == 2
+
+
+def test_tune_bad_out_paths_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = _tune_config(tmp_path)
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    for bad in ("", str(blocker), str(blocker / "sub")):
+        assert main(["tune", str(cfg), "--out", bad]) == 2
+        _one_line(capsys.readouterr().err)
+    assert blocker.read_text() == "x"
+
+
+def test_pnn_study_out_is_checked_before_the_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "auc_vs_mass.png").write_bytes(b"my own figure")
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    for bad in (str(mine), "", str(blocker), str(blocker / "sub")):
+        assert main(["pnn", "study", "--toy", "--quick", "--out", bad]) == 2
+        _one_line(capsys.readouterr().err)
+    assert _tree(mine) == {"auc_vs_mass.png": b"my own figure"}
+
+
+def test_output_dir_rules() -> None:
+    from hepsift._outputs import check_output_dir
+
+    with pytest.raises(ConfigError, match="empty"):
+        check_output_dir("  ", kind="x", owned={})
