@@ -10,6 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -315,3 +319,95 @@ def test_output_dir_rules() -> None:
 
     with pytest.raises(ConfigError, match="empty"):
         check_output_dir("  ", kind="x", owned={})
+
+
+# -- interrupted runs: stale partial folders, swallowed Ctrl-C -----------------------------------
+_HOLD_RUNDIR = """
+import sys, time
+from hepsift.report.rundir import RunDir
+rd = RunDir(sys.argv[1], "samples").__enter__()
+rd.write_text("half.txt", "half")
+print(rd.path, flush=True)
+time.sleep(600)
+"""
+
+
+def _python(script: str, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_partial_folders_of_killed_runs_are_swept_by_the_next_run(tmp_path: Path) -> None:
+    from hepsift.report.rundir import PARTIAL_MARKER, RunDir
+
+    killed = _python(_HOLD_RUNDIR, str(tmp_path))
+    alive = _python(_HOLD_RUNDIR, str(tmp_path))
+    try:
+        dead_path = Path(killed.stdout.readline().strip())  # type: ignore[union-attr]
+        live_path = Path(alive.stdout.readline().strip())  # type: ignore[union-attr]
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=30)
+        assert dead_path.is_dir() and (dead_path / PARTIAL_MARKER).is_file()
+        # not hepsift's: no marker, or a marker of another host that is recent
+        (tmp_path / ".mine.partial").mkdir()
+        (tmp_path / ".mine.partial" / "data.txt").write_text("keep")
+        other = tmp_path / ".other-host.partial"
+        other.mkdir()
+        (other / PARTIAL_MARKER).write_text(
+            json.dumps({"written_by": "hepsift", "pid": 1, "host": "elsewhere.invalid"})
+        )
+        with RunDir(tmp_path, "next") as rd:
+            assert rd.swept == [dead_path]
+            rd.finish()
+        assert not dead_path.exists()
+        assert live_path.is_dir()  # its run still holds the lock
+        assert (tmp_path / ".mine.partial" / "data.txt").read_text() == "keep"
+        assert other.is_dir()
+        done = [p for p in tmp_path.iterdir() if p.name.startswith("next-")]
+        assert len(done) == 1 and sorted(f.name for f in done[0].iterdir()) == ["DONE"]
+    finally:
+        for proc in (killed, alive):
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
+_SWALLOWED_SIGINT = """
+import os, signal, sys, time, weakref
+from hepsift._interrupt import stop_on_sigint
+from hepsift.report.rundir import RunDir
+
+class Thing:
+    pass
+
+def callback(ref):
+    print("in callback", flush=True)
+    time.sleep(3)  # the SIGINT lands here: Python prints 'Exception ignored' and goes on
+
+with stop_on_sigint():
+    with RunDir(sys.argv[1], "run") as rd:
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        del thing
+        print("after callback", flush=True)
+        rd.finish()
+print("FINISHED", flush=True)
+"""
+
+
+def test_a_sigint_swallowed_in_a_weakref_callback_still_stops_the_run(tmp_path: Path) -> None:
+    proc = _python(_SWALLOWED_SIGINT, str(tmp_path))
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "in callback"
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "Exception ignored" in err  # the situation of the report: the first raise is lost
+    assert "after callback" in out and "FINISHED" not in out
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    assert list(tmp_path.iterdir()) == []  # no DONE folder, no partial folder

@@ -91,19 +91,22 @@ def register(app: typer.Typer) -> None:
             return
         from rich.markup import escape
 
+        from hepsift._interrupt import checkpoint, stop_on_sigint
         from hepsift.run import run
 
         def log(message: str) -> None:
+            checkpoint()  # every step boundary: a swallowed Ctrl-C stops the run here
             if not quiet:
                 console.print(f"[dim]hepsift run:[/dim] {escape(message)}")
 
-        result = run(
-            config,
-            overrides=overrides or (),
-            out=out,
-            scheduler=scheduler,
-            log=log,
-            progress=not quiet,
-        )
+        with stop_on_sigint():
+            result = run(
+                config,
+                overrides=overrides or (),
+                out=out,
+                scheduler=scheduler,
+                log=log,
+                progress=not quiet,
+            )
         console.print(_ranking_table(result))
         console.print(f"report: [bold]{result.report}[/bold]")
