@@ -121,6 +121,10 @@ def test_save_to_bad_paths_is_one_line(fitted: models.Model, tmp_path: Path) -> 
             fitted.save(bad)
         _one_line(str(exc.value))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    for bad in ("", str(blocker / "m.onnx"), str(tmp_path)):
+        with pytest.raises(ModelError) as exc:
+            fitted.to_onnx(bad)
+        _one_line(str(exc.value))
 
 
 # -- modes under the umask -----------------------------------------------------------------------
@@ -411,3 +415,47 @@ def test_a_sigint_swallowed_in_a_weakref_callback_still_stops_the_run(tmp_path: 
     assert "after callback" in out and "FINISHED" not in out
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     assert list(tmp_path.iterdir()) == []  # no DONE folder, no partial folder
+
+
+_RUN_WITH_A_SLOW_CALLBACK = """
+import sys, time, weakref
+import hepsift.report.build as build
+from hepsift.cli import main
+
+real = build.build_report
+
+class Thing:
+    pass
+
+def callback(ref):
+    print("in callback", flush=True)
+    time.sleep(3)
+
+def build_report(*args, **kwargs):
+    thing = Thing()
+    ref = weakref.ref(thing, callback)
+    del thing  # the callback runs here, and the SIGINT lands in it
+    return real(*args, **kwargs)
+
+build.build_report = build_report
+sys.exit(main(["run", "nand", "--out", sys.argv[1], "--quiet"]))
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_hepsift_run_always_exits_130(tmp_path: Path) -> None:
+    proc = _python(_RUN_WITH_A_SLOW_CALLBACK, str(tmp_path))
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    line = ""
+    while "in callback" not in line and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+    assert "in callback" in line, proc.communicate(timeout=30)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("interrupted: exit 130")
+    assert list(tmp_path.iterdir()) == []  # neither a finished nor a partial run folder

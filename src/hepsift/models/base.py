@@ -330,7 +330,15 @@ class Model(BaseEstimator):  # type: ignore[misc]
         ``predictions`` for regressors. See :mod:`hepsift.export`."""
         from hepsift.export import export_onnx
 
-        return export_onnx(self, path)
+        if not str(path).strip():
+            raise ModelError("cannot export to ONNX: the path is empty; give a file name")
+        try:
+            return export_onnx(self, path)
+        except OSError as exc:
+            raise ModelError(
+                f"cannot write the ONNX file '{path}': {exc.strerror or exc}; "
+                "give a path you can write to"
+            ) from None
 
     def _onnx_proto(self) -> Any:
         raise ModelError(f"model family '{self.family or type(self).__name__}' has no ONNX export")
