@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hepsift._yaml import ALIAS_BUDGET, MAX_MESSAGE, load_yaml_file, load_yaml_text
 from hepsift.errors import ConfigError
@@ -126,3 +128,32 @@ def test_tuning_and_selection_loaders_use_it(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         Selection.from_config(sel)
     assert "alias" in _one_line(exc)
+
+
+_YAML_PIECES = st.sampled_from(
+    ["a", "b", ":", " ", "\n", "  ", "- ", "&x ", "*x", "<<: ", "{", "}", "[", "]", ",", "'",
+     '"', "!!str ", "!!python/name:os.system", "#", "|", ">", "?", "1", "-1e9", "~", "\t", "\\"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_YAML_PIECES, max_size=60).map("".join))
+def test_fuzzed_yaml_gives_data_or_one_config_error(text: str) -> None:
+    try:
+        load_yaml_text(text)
+    except ConfigError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) <= MAX_MESSAGE
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200))
+def test_fuzzed_bytes_give_data_or_one_config_error(data: bytes) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "x.yaml"
+        path.write_bytes(data)
+        try:
+            load_yaml_file(path)
+        except ConfigError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) <= MAX_MESSAGE

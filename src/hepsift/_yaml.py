@@ -130,13 +130,15 @@ def _detail(exc: BaseException) -> str:
 
 def load_yaml_text(text: str, where: str = "YAML") -> Any:
     """Parse ``text`` (see the module docstring); ``where`` starts the error message."""
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # the reader already refuses control characters here
         return loader.get_single_data()
     except (yaml.YAMLError, RecursionError) as exc:
         raise ConfigError(one_line(f"{where} is not valid YAML: {_detail(exc)}")) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_yaml_file(path: str | os.PathLike[str], what: str = "YAML file") -> Any:
