@@ -318,11 +318,30 @@ def test_pnn_study_out_is_checked_before_the_study(
     assert _tree(mine) == {"auc_vs_mass.png": b"my own figure"}
 
 
-def test_output_dir_rules() -> None:
-    from hepsift._outputs import check_output_dir
+def test_output_dir_rules(tmp_path: Path) -> None:
+    from hepsift._outputs import OUTPUT_MARKER, check_output_dir, claim_output_dir, json_with
 
+    owned = {"result.json": json_with("files"), "*.png": None}
     with pytest.raises(ConfigError, match="empty"):
-        check_output_dir("  ", kind="x", owned={})
+        check_output_dir("  ", kind="x", owned=owned)
+    # a folder hepsift makes is marked, and its own figures may be replaced next time
+    made = claim_output_dir(tmp_path / "new", kind="x", owned=owned)
+    assert json.loads((made / OUTPUT_MARKER).read_text()) == {"written_by": "hepsift", "kind": "x"}
+    (made / "a.png").write_bytes(b"png")
+    (made / "result.json").write_text(json.dumps({"files": {}}))
+    assert check_output_dir(made, kind="x", owned=owned) == made
+    with pytest.raises(ConfigError, match=r"a\.png"):  # marked for another command
+        check_output_dir(made, kind="y", owned=owned)
+    # a user's folder: other files are fine, a colliding name is not (unless --force)
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "notes.txt").write_text("n")
+    claim_output_dir(user, kind="x", owned=owned)
+    assert sorted(p.name for p in user.iterdir()) == ["notes.txt"]  # no marker in a user's
+    (user / "result.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match=r"result\.json"):
+        check_output_dir(user, kind="x", owned=owned)
+    assert check_output_dir(user, kind="x", owned=owned, force=True) == user
 
 
 # -- interrupted runs: stale partial folders, swallowed Ctrl-C -----------------------------------

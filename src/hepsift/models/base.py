@@ -557,8 +557,8 @@ def _check_model_target(target: Path, *, force: bool) -> None:
         raise ModelError("cannot save a model to an empty path; give a folder name")
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise ModelError(
-            f"cannot save the model to '{target}': it exists and is not a folder "
-            "(hepsift replaces only model folders it wrote); choose another path"
+            f"cannot save the model to '{target}': it exists and is a file or a link, not a "
+            "folder (hepsift replaces only model folders it wrote); choose another path"
         )
     if target.is_dir() and not force and not is_model_dir(target) and any(target.iterdir()):
         raise ModelError(
