@@ -478,3 +478,17 @@ def test_ctrl_c_during_hepsift_run_always_exits_130(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1].startswith("interrupted: exit 130")
     assert list(tmp_path.iterdir()) == []  # neither a finished nor a partial run folder
+
+
+def test_tampered_network_widths_never_allocate(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    folder = models.create("mlp", epochs=1, hidden=(8,)).fit(X, X[:, 0] > 0).save(tmp_path / "m")
+    meta = json.loads((folder / "model.json").read_text())
+    assert models.load(folder).classes_.tolist() == [False, True]  # boolean labels load
+    meta["state"]["net"]["hidden"] = [10**6, 10**6]  # 10^12 weights if it were built
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="holds 1000") as exc:
+        models.load(folder)
+    _one_line(str(exc.value))

@@ -650,8 +650,8 @@ def _check_classes(meta: dict[str, Any], meta_path: Path) -> None:
         return  # checked against the family's kind in Model.load
     if not isinstance(classes, list) or len(classes) > MAX_CLASSES:
         raise _meta_error(meta_path, f"'classes' must be a list of at most {MAX_CLASSES} labels")
-    if not all(isinstance(c, int | float | str) and not isinstance(c, bool) for c in classes):
-        raise _meta_error(meta_path, "'classes' must hold numbers or strings only")
+    if not all(isinstance(c, int | float | str) for c in classes):  # bool is an int
+        raise _meta_error(meta_path, "'classes' must hold numbers, booleans or strings only")
     if len({(type(c).__name__, c) for c in classes}) != len(classes):
         raise _meta_error(meta_path, "'classes' repeats a label")
 
