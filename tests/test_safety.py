@@ -492,3 +492,36 @@ def test_tampered_network_widths_never_allocate(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="holds 1000") as exc:
         models.load(folder)
     _one_line(str(exc.value))
+
+
+def _huge_npz() -> bytes:
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)}
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name in ("coef.npy", "intercept.npy"):
+            archive.writestr(name, header.getvalue() + bytes(64))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("how", ["empty", "truncated", "not-zip", "huge-header"])
+def test_corrupt_npz_payloads_are_one_line(fitted: models.Model, tmp_path: Path, how: str) -> None:
+    folder = fitted.save(tmp_path / "m")
+    payload = folder / "logistic.npz"
+    data = payload.read_bytes()
+    payload.write_bytes(
+        {
+            "empty": b"",
+            "truncated": data[: len(data) // 2],
+            "not-zip": b"\x93NUMPY" + bytes(100),
+            "huge-header": _huge_npz(),
+        }[how]
+    )
+    with pytest.raises(ModelError) as exc:
+        models.load(folder)
+    _one_line(str(exc.value))

@@ -62,6 +62,7 @@ __all__ = [
     "Regressor",
     "is_model_dir",
     "read_model_meta",
+    "read_npz",
     "write_model_dir",
 ]
 
@@ -277,7 +278,15 @@ class Model(BaseEstimator):  # type: ignore[misc]
             if str(directory) in str(exc):
                 raise
             raise ModelError(f"saved model '{directory}': {exc}") from None
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OSError) as exc:
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            IndexError,
+            OSError,
+            MemoryError,
+        ) as exc:
             text = " ".join(str(exc).split())[:160]
             raise ModelError(
                 f"saved model '{directory}' does not match its {META_FILE}: "
@@ -710,3 +719,36 @@ def payload_path(directory: Path, name: Any) -> Path:
             f"saved model in '{directory}': payload '{text}' is a link leading out of the folder"
         )
     return path
+
+
+def _npz_member_ok(archive: Any, info: Any) -> None:
+    """The header of one ``.npy`` member: no object dtype, and no more data than the member
+    holds (a tampered shape must not allocate terabytes before the read fails)."""
+    from numpy.lib import format as npy
+
+    with archive.open(info) as fh:
+        version = npy.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = npy.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = npy.read_array_header_2_0(fh)
+    if dtype.hasobject:
+        raise ValueError(f"member '{info.filename}' holds Python objects")
+    if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+        raise ValueError(f"member '{info.filename}' declares shape {shape} but holds less data")
+
+
+def read_npz(path: Path, what: str) -> dict[str, NDArray[Any]]:
+    """Every array of the NPZ payload ``path`` (never unpickled; headers checked against the
+    data first); one ModelError line naming ``what`` when the file is unusable."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                _npz_member_ok(archive, info)
+        with np.load(path, allow_pickle=False) as data:
+            return {k: np.asarray(data[k]) for k in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, MemoryError) as exc:
+        text = " ".join(str(exc).split())[:160]
+        raise ModelError(f"cannot read {what} from '{path}': {text}") from None
