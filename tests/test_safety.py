@@ -525,3 +525,16 @@ def test_corrupt_npz_payloads_are_one_line(fitted: models.Model, tmp_path: Path,
     with pytest.raises(ModelError) as exc:
         models.load(folder)
     _one_line(str(exc.value))
+
+
+def test_run_with_an_empty_out_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cwd = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["run", "nand", "--out", "", "--quiet"]) == 2
+    finally:
+        os.chdir(cwd)
+    assert "--out is empty" in _one_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []

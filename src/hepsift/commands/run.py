@@ -92,7 +92,11 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
 
         from hepsift._interrupt import checkpoint, stop_on_sigint
+        from hepsift.errors import ConfigError
         from hepsift.run import run
+
+        if out is not None and not out.strip():  # an unset shell variable, not "here"
+            raise ConfigError("--out is empty; give the folder that receives the run folder")
 
         def log(message: str) -> None:
             checkpoint()  # every step boundary: a swallowed Ctrl-C stops the run here
