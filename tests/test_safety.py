@@ -528,13 +528,9 @@ def test_corrupt_npz_payloads_are_one_line(fitted: models.Model, tmp_path: Path,
 
 
 def test_run_with_an_empty_out_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cwd = Path.cwd()
-    os.chdir(tmp_path)
-    try:
-        assert main(["run", "nand", "--out", "", "--quiet"]) == 2
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "nand", "--out", "", "--quiet"]) == 2
     assert "--out is empty" in _one_line(capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
