@@ -534,3 +534,34 @@ def test_run_with_an_empty_out_is_refused(
     assert main(["run", "nand", "--out", "", "--quiet"]) == 2
     assert "--out is empty" in _one_line(capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
+
+
+_KILLED_SAVE = """
+import os, sys, time
+import numpy as np
+import hepsift.models as models
+from hepsift.models import base
+
+def stall(tmp):
+    print(tmp, flush=True)
+    time.sleep(600)
+
+model = models.create("logistic").fit(np.eye(4, 2), [0, 1, 0, 1])
+base.write_model_dir(sys.argv[1], stall)
+"""
+
+
+def test_temporaries_of_a_killed_save_are_swept_by_the_next_save(
+    fitted: models.Model, tmp_path: Path
+) -> None:
+    proc = _python(_KILLED_SAVE, str(tmp_path / "m"))
+    assert proc.stdout is not None
+    leftover = Path(proc.stdout.readline().strip())
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert leftover.is_dir() and leftover.name.startswith(".m.")
+    mine = tmp_path / ".m.notes.tmp"  # a user's folder with a similar name: no marker
+    mine.mkdir()
+    fitted.save(tmp_path / "m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.notes.tmp", "m"]
+    assert not any(p.name.startswith(".hepsift") for p in (tmp_path / "m").iterdir())

@@ -39,9 +39,11 @@ encoding, the training-weight policy, eval_set parsing and file handling.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -601,8 +603,11 @@ def write_model_dir(
         ) from None
     try:
         os.chmod(tmp, file_mode(directory=True))
+        _sweep_killed_saves(target)
+        atomic_write_text(tmp / SAVING_MARKER, f"{os.getpid()} {socket.gethostname()}\n")
         meta = make_meta(tmp)
         atomic_write_text(tmp / META_FILE, dumps_json(meta, sort_keys=True))
+        (tmp / SAVING_MARKER).unlink()
         _swap_into_place(tmp, target, force=force)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -614,6 +619,36 @@ def write_model_dir(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+#: inside a model folder being written: ``"<pid> <host>"`` of the saving process
+SAVING_MARKER = ".hepsift-saving"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: alive
+        return True
+    return True
+
+
+def _sweep_killed_saves(target: Path) -> None:
+    """Remove the temporary folders ``.NAME.*.tmp`` of saves to ``target`` whose process died
+    (SIGKILL) on this host; only folders holding :data:`SAVING_MARKER` are considered."""
+    host = socket.gethostname()
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            if tmp.is_symlink() or not tmp.is_dir():
+                continue
+            pid_text, _, tmp_host = (tmp / SAVING_MARKER).read_text().strip().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if tmp_host == host and pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _swap_into_place(tmp: Path, target: Path, *, force: bool) -> None:
