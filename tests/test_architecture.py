@@ -227,6 +227,14 @@ NEVER: dict[str, tuple[str, ...]] = {
     # the bottom: errors and file writing know nothing of hepsift
     "errors": ("*",),
     "_files": ("*",),
+    "_interrupt": ("*",),
+    # the safe YAML loader and the output-path rules: errors (and _files) only
+    "_yaml": ("_files", "_outputs", "io", "features", "select", "prepare", "dataset", "models",
+              "train", "tuning", "evaluate", "report", "plots", "studies", "run", "export",
+              "config", "commands", "cli"),
+    "_outputs": ("_yaml", "io", "features", "select", "prepare", "dataset", "models", "train",
+                 "tuning", "evaluate", "report", "plots", "studies", "run", "export", "config",
+                 "commands", "cli"),
     # the data layers: events in memory and on disk, below every model
     "io": ("features", "select", "prepare", "dataset", "models", "train", "tuning",
            "evaluate", "report", "plots", "studies", "run", "export", "config", "commands",

@@ -35,6 +35,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_with",
     "dumps_json",
+    "file_mode",
     "jsonable",
 ]
 
@@ -43,6 +44,12 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def file_mode(*, directory: bool = False) -> int:
+    """The mode a plain ``open()`` (``0o666``) or ``mkdir`` (``0o777``) gives under the current
+    umask: what ``mkstemp``/``mkdtemp`` (``0o600``/``0o700``) must be set to before a rename."""
+    return (0o777 if directory else 0o666) & ~_umask()
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -55,7 +62,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -85,7 +92,7 @@ def atomic_write_with(
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, file_mode())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -336,11 +336,11 @@ def resolve_config(name_or_path: str | os.PathLike[str] | None) -> Path:
 
 
 def _parse_scalar(text: str) -> Any:
-    import yaml
+    from hepsift._yaml import load_yaml_text
 
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml_text(text)
+    except ConfigError:
         return text
 
 
@@ -711,7 +711,7 @@ def load_config(
     ``name_or_path`` is a shipped config name, a YAML file, a mapping, or None (the default
     config). Raises :class:`ConfigError` naming the offending key path on any mistake.
     """
-    import yaml
+    from hepsift._yaml import load_yaml_file
 
     base = Path.cwd()
     if isinstance(name_or_path, Mapping):
@@ -721,10 +721,7 @@ def load_config(
         path = resolve_config(name_or_path)
         source = str(path)
         base = path.resolve().parent
-        try:
-            raw = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        raw = load_yaml_file(path, "run config")
         if not isinstance(raw, dict):
             raise ConfigError(f"{source}: the top level must be a mapping of sections")
         raw.setdefault("name", path.stem)

@@ -265,9 +265,13 @@ class _Clock:
 
     @contextmanager
     def step(self, key: str) -> Iterator[None]:
+        from hepsift._interrupt import checkpoint
+
+        checkpoint()  # a Ctrl-C Python swallowed stops the run at the next step
         t = time.perf_counter()
         yield
         self.timings[key] = time.perf_counter() - t
+        checkpoint()
 
     def total(self) -> None:
         self.timings["total_s"] = time.perf_counter() - self.t0
@@ -364,6 +368,8 @@ def _write_run_folder(
     from hepsift.report.rundir import RunDir
 
     with RunDir(out_root, cfg.name, stamp=None) as rd:
+        if rd.swept:
+            log(f"removed {len(rd.swept)} partial run folder(s) of killed runs in {out_root}")
         rd.write_text("config.yaml", yaml.safe_dump(cfg.resolved(), sort_keys=False))
         study: dict[str, Any] | None = None
         if cfg.study is not None:

@@ -587,20 +587,12 @@ def _selection_mapping(config: Any, *, hops: int = 0) -> Mapping[str, Any]:
             f"(presets: {', '.join(PRESETS)}; or give a .yaml file)"
         )
     if isinstance(config, str | os.PathLike):
-        import yaml
+        from hepsift._yaml import load_yaml_file
 
         path = Path(config)
         if not path.is_file():
             raise ConfigError(f"selection file '{path}' does not exist")
-        try:
-            loaded = yaml.safe_load(path.read_bytes().decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"selection file '{path}' is not UTF-8 text (byte {exc.start}); save it as UTF-8"
-            ) from None
-        except (yaml.YAMLError, RecursionError) as exc:
-            first = _short(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 120)
-            raise ConfigError(f"selection file '{path}' is not valid YAML: {first}") from None
+        loaded = load_yaml_file(path, "selection file")
         if isinstance(loaded, str | os.PathLike):  # a file naming a preset or another file
             if (path.parent / str(loaded)).is_file():
                 loaded = path.parent / str(loaded)

@@ -12,6 +12,8 @@ Heavy imports happen inside the command functions so the CLI starts at once.
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 __all__ = ["register"]
@@ -68,6 +70,9 @@ def models_cmd(
 def tune_cmd(
     config: str = typer.Argument(..., help="YAML tuning config (model, space, trials, data)"),
     out: str = typer.Option("tune-out", "--out", help="directory for the results"),
+    force: bool = typer.Option(
+        False, "--force", help="write into --out even if it holds files hepsift did not write"
+    ),
 ) -> None:
     """Tune hyperparameters with Optuna (seeded TPE; median pruning for torch models).
 
@@ -103,7 +108,7 @@ def tune_cmd(
 
     check_out(out)
     console = make_console()
-    result = tune(config, out=out)
+    result = tune(config, out=out, force=force)
     table = Table(title=f"{result.model}: {len(result.trials)} trials, {result.n_pruned} pruned")
     table.add_column("trial", justify="right")
     table.add_column("state")
@@ -127,33 +132,36 @@ def tune_cmd(
     console.print(f"results in {result.out}/ (best_params.json, trials.json)")
 
 
-def onnx_cmd(
-    model_dir: str = typer.Argument(..., help="a model directory written by save()"),
-    output: str = typer.Argument(..., help="the ONNX file to write"),
-    events: int = typer.Option(1000, "--events", help="events for the parity check"),
-    atol: float = typer.Option(1e-5, "--atol", help="largest allowed |score difference|"),
-    param: float | None = typer.Option(
-        None, "--param", help="parameter value (e.g. mass in GeV) for a parametric model"
-    ),
-) -> None:
-    """Export a saved model to ONNX and check ONNX Runtime against the model."""
+#: the metadata entry that marks an ONNX file ``hepsift onnx`` wrote (and may replace)
+ONNX_STAMP = ("written_by", "hepsift")
+#: the parity check draws at most this many input values (events x features)
+PARITY_VALUES = 10_000_000
+
+
+def _written_by_hepsift(path: Any) -> bool:
+    """True when ``path`` is an ONNX file carrying :data:`ONNX_STAMP`."""
+    try:
+        import onnx
+
+        if path.stat().st_size > 2**31:
+            return False
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception:  # anything unreadable is not ours
+        return False
+    return any((p.key, p.value) == ONNX_STAMP for p in proto.metadata_props)
+
+
+def _parity_inputs(
+    model: Any, model_dir: str, events: int, param: float | None
+) -> tuple[Any, dict[str, float], str]:
+    """(X float32, extra inputs, a note on missing values) for the parity check, in the
+    model's own units; a model that accepts NaN gets 10 % of its values missing."""
     import numpy as np
 
-    from hepsift.commands._checks import check_count, check_out
-    from hepsift.commands._rich import make_console
-    from hepsift.export import check_parity, export_onnx
-    from hepsift.models import load
-
-    check_out(output, "OUTPUT", folder=False)
-    check_count(events, "--events")
-    if not atol > 0:
-        from hepsift.errors import ConfigError
-
-        raise ConfigError(f"--atol must be a number > 0; got {atol}")
-    model = load(model_dir)
-    path = export_onnx(model, output)
+    n_features = int(model.n_features_in_)
+    n = max(1, min(events, PARITY_VALUES // n_features))
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(events, int(model.n_features_in_)))
+    X = rng.normal(size=(n, n_features))
     if hasattr(model, "scaler_"):  # draw inputs in the model's own units
         X = model.scaler_.inverse_transform(X)
     missing = ""
@@ -168,9 +176,61 @@ def onnx_cmd(
 
             raise ConfigError(f"'{model_dir}' is a parametric model: pass --param VALUE")
         inputs["param"] = float(value)
-    diff = check_parity(model, path, X.astype(np.float32), atol=atol, **inputs)
+    return X.astype(np.float32), inputs, missing
+
+
+def onnx_cmd(
+    model_dir: str = typer.Argument(..., help="a model directory written by save()"),
+    output: str = typer.Argument(..., help="the ONNX file to write"),
+    events: int = typer.Option(1000, "--events", help="events for the parity check"),
+    atol: float = typer.Option(1e-5, "--atol", help="largest allowed |score difference|"),
+    param: float | None = typer.Option(
+        None, "--param", help="parameter value (e.g. mass in GeV) for a parametric model"
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="replace OUTPUT even if hepsift did not write it"
+    ),
+) -> None:
+    """Export a saved model to ONNX and check ONNX Runtime against the model.
+
+    OUTPUT appears only when the export and the parity check succeed; an existing OUTPUT that
+    ``hepsift onnx`` did not write is refused unless --force.
+    """
+    from pathlib import Path
+
+    from hepsift._files import atomic_write_with
+    from hepsift._outputs import check_output_file, unwritable
+    from hepsift.commands._checks import check_count, check_out
+    from hepsift.commands._rich import make_console
+    from hepsift.export import check_parity, onnx_proto_of, save_onnx
+    from hepsift.models import load
+
+    check_out(output, "OUTPUT", folder=False)
+    check_count(events, "--events")
+    if not atol > 0:
+        from hepsift.errors import ConfigError
+
+        raise ConfigError(f"--atol must be a number > 0; got {atol}")
+    target = check_output_file(output, owned=_written_by_hepsift, force=force, option="OUTPUT")
+    model = load(model_dir)
+    X, inputs, missing = _parity_inputs(model, model_dir, events, param)
+    proto = onnx_proto_of(model)
+    if not any(p.key == ONNX_STAMP[0] for p in proto.metadata_props):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = ONNX_STAMP
+    diffs: list[float] = []
+
+    def write(tmp: Path) -> None:
+        save_onnx(proto, tmp)
+        diffs.append(check_parity(model, tmp, X, atol=atol, **inputs))
+
+    try:
+        path = atomic_write_with(target, write, suffix=".onnx")
+    except OSError as exc:
+        raise unwritable(exc, target, "OUTPUT") from None
     make_console().print(
-        f"wrote {path}; parity on {events} events{missing}: max |diff| = {diff:.2e} (<= {atol:g})"
+        f"wrote {path}; parity on {len(X)} events{missing}: "
+        f"max |diff| = {diffs[0]:.2e} (<= {atol:g})"
     )
 
 

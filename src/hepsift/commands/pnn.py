@@ -25,6 +25,16 @@ __all__ = ["register"]
 #: where the command departs from the defaults of :func:`hepsift.studies.pnn.study`
 _DEFAULTS: dict[str, Any] = {"timing": True}
 _QUICK = {"epochs": 8, "patience": 3, "hidden": (32, 32)}
+#: the marker kind of a study's --out folder (see hepsift._outputs)
+_OUT_KIND = "pnn-study"
+
+
+def _out_files() -> dict[str, Any]:
+    """What the study writes into --out, with the test that an existing one is its own."""
+    from hepsift._outputs import json_with
+    from hepsift.report.studies import PNN_FIGURES
+
+    return {"pnn-study.json": json_with("files"), **{f"{f}.png": None for f in PNN_FIGURES}}
 
 
 def _floats(text: str, what: str) -> list[float]:
@@ -181,11 +191,15 @@ def register(app: typer.Typer) -> None:
         ),
         seed: int = typer.Option(-1, "--seed", help="Seed (default: the config's, else 0)."),
         quick: bool = typer.Option(False, "--quick", help="Few epochs, small networks."),
+        force: bool = typer.Option(
+            False, "--force", help="Write into --out even if it holds files hepsift did not write."
+        ),
         overrides: list[str] | None = typer.Option(
             None, "--set", help="Override a config value: key.path=value (repeatable)."
         ),
     ) -> None:
         """Compare a pNN with dedicated per-mass networks; mechanisms, policies, interpolation."""
+        from hepsift._outputs import check_output_dir, claim_output_dir, unwritable
         from hepsift.commands._rich import make_console
         from hepsift.report.studies import pnn_tables, write_pnn_study
         from hepsift.studies import pnn as pnn_study
@@ -203,6 +217,7 @@ def register(app: typer.Typer) -> None:
             "--threads": threads,
         }
         _check_counts(counts, events=events, out=out, cache=cache)
+        check_output_dir(out, kind=_OUT_KIND, owned=_out_files(), force=force)
         mass_list = _floats(masses, "--masses") if masses else None
         ds, cfg_params, mass_list, seed_used = _load(
             config,
@@ -241,7 +256,11 @@ def register(app: typer.Typer) -> None:
         kwargs.update({k: v for k, v in cli.items() if v is not None})
         log(f"{ds!r}; writing into {out}")
         result = pnn_study.study(ds, masses=mass_list, seed=seed_used, log=log, **kwargs)
-        result["files"] = write_pnn_study(result, out)
+        folder = claim_output_dir(out, kind=_OUT_KIND, owned=_out_files(), force=force)
+        try:
+            result["files"] = write_pnn_study(result, folder)
+        except OSError as exc:
+            raise unwritable(exc, folder, "--out") from None
         for table in pnn_tables(result):
             console.print(table)
         for name, path in result.get("files", {}).items():

@@ -13,16 +13,16 @@ __all__ = ["register"]
 
 
 def _list(console: Any) -> None:
-    import yaml
-
+    from hepsift._yaml import load_yaml_file
     from hepsift.commands._rich import listing
     from hepsift.config import DEFAULT_CONFIG, list_configs
+    from hepsift.errors import ConfigError
 
     rows = []
     for name, path in list_configs().items():
         try:
-            desc = str((yaml.safe_load(path.read_text()) or {}).get("description", ""))
-        except yaml.YAMLError:
+            desc = str((load_yaml_file(path, "config") or {}).get("description", ""))
+        except (ConfigError, AttributeError):
             desc = "(not valid YAML)"
         label = f"{name} (default)" if name == DEFAULT_CONFIG else name
         rows.append((label, desc, str(path)))
@@ -118,24 +118,27 @@ def register(app: typer.Typer) -> None:
             return
         from rich.markup import escape
 
+        from hepsift._interrupt import checkpoint, stop_on_sigint
         from hepsift.commands._checks import check_out, check_scheduler
+        from hepsift.run import run
 
         check_out(out)
         check_scheduler(scheduler)
-        from hepsift.run import run
 
         def log(message: str) -> None:
+            checkpoint()  # every step boundary: a swallowed Ctrl-C stops the run here
             if not quiet:
                 console.print(f"[dim]hepsift run:[/dim] {escape(message)}")
 
-        result = run(
-            config,
-            overrides=overrides or (),
-            out=out,
-            scheduler=scheduler,
-            log=log,
-            progress=not quiet and interactive(console),
-        )
+        with stop_on_sigint():
+            result = run(
+                config,
+                overrides=overrides or (),
+                out=out,
+                scheduler=scheduler,
+                log=log,
+                progress=not quiet and interactive(console),
+            )
         regression = result.metrics.get("task") == "regression"
         console.print(_calibration_table(result) if regression else _ranking_table(result))
         low = (result.metrics.get("low_statistics") or {}).get("message")

@@ -66,6 +66,31 @@ def load_state_dict(module: Any, path: Path) -> None:
         raise ModelError(f"weights in '{path}' do not fit the network: {first}") from None
 
 
+def check_net_size(model: Any, args: dict[str, Any], path: Path) -> None:
+    """The network ``model._build_net(args)`` holds as many numbers as the weights file at
+    ``path``: checked on torch's ``meta`` device (nothing allocated) before the real network
+    is built, so tampered widths in ``model.json`` cannot ask for terabytes."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise ModelError(f"saved model lacks its weights file '{path}'")
+    try:
+        with safe_open(str(path), framework="pt") as fh:  # type: ignore[no-untyped-call]
+            names = list(fh.keys())  # safe_open is not iterable
+            in_file = sum(int(np.prod(fh.get_slice(k).get_shape())) for k in names)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelError(f"'{path}' is not a valid safetensors file: {exc}") from None
+    with torch.device("meta"):
+        meta = model._build_net(args)
+    in_net = sum(int(t.numel()) for t in meta.state_dict().values())
+    if in_net != in_file:
+        raise ModelError(
+            f"the network described in model.json holds {in_net} numbers but '{path}' holds "
+            f"{in_file}"
+        )
+
+
 def save_torch_state(model: Any, directory: Path, **extra: Any) -> dict[str, Any]:
     """Write ``model.net_`` to ``directory`` and return its ``model.json`` state.
 
@@ -107,10 +132,12 @@ def load_torch_state(
             read_extra(state)
     except errors as exc:
         raise ModelError(f"saved {what} state in '{directory}' is incomplete: {exc}") from None
-    net = model._build_net(args)
     from hepsift.models.base import payload_path
 
-    load_state_dict(net, payload_path(directory, state.get("file", WEIGHTS_FILE)))
+    weights = payload_path(directory, state.get("file", WEIGHTS_FILE))
+    check_net_size(model, args, weights)
+    net = model._build_net(args)
+    load_state_dict(net, weights)
     net.eval()
     model.net_ = net
     model.net_args_ = args

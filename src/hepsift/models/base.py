@@ -39,9 +39,11 @@ encoding, the training-weight policy, eval_set parsing and file handling.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -51,7 +53,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from hepsift._files import atomic_write_text, dumps_json, jsonable
+from hepsift._files import atomic_write_text, dumps_json, file_mode, jsonable
 from hepsift.errors import ConfigError, DataError, HepsiftError, ModelError, suggest
 
 __all__ = [
@@ -61,7 +63,9 @@ __all__ = [
     "Model",
     "Regressor",
     "check_features",
+    "is_model_dir",
     "read_model_meta",
+    "read_npz",
     "write_model_dir",
 ]
 
@@ -252,8 +256,13 @@ class Model(BaseEstimator):  # type: ignore[misc]
         return Xv, yv, wv
 
     # -- files -------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted model to the directory ``path`` (atomically; replaces an old one)."""
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write the fitted model to the directory ``path`` atomically.
+
+        ``path`` may be new, an empty folder, or a model folder hepsift saved (replaced once the
+        new one is complete). An existing file, or a folder holding anything else, is refused
+        with a ModelError (``force=True`` replaces such a folder, never a file).
+        """
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, self._fitted_attr)
@@ -270,11 +279,16 @@ class Model(BaseEstimator):  # type: ignore[misc]
                 "state": jsonable(state),
             }
 
-        return write_model_dir(path, make_meta)
+        return write_model_dir(path, make_meta, force=force)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Any:
-        """Read a model written by :meth:`save` (any family; see :func:`hepsift.models.load`)."""
+        """Read a model written by :meth:`save` (any family; see :func:`hepsift.models.load`).
+
+        ``model.json`` is checked against its schema, payload names must be plain files inside
+        the folder, and the loaded model must give outputs of the declared shape (features,
+        classes); anything else is one ModelError line.
+        """
         directory = Path(path)
         meta = read_model_meta(directory)
         target_cls: type[Model] = cls
@@ -282,15 +296,65 @@ class Model(BaseEstimator):  # type: ignore[misc]
             from hepsift.models.registry import model_class
 
             target_cls = model_class(str(meta.get("family")))
+        where = f"'{directory / META_FILE}'"
         try:
             model = target_cls._from_params(_params_from_json(dict(meta["params"])), meta)
             model.n_features_in_ = int(meta["n_features_in"])
             model._restore_meta(meta)
             state = meta["state"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"'{directory / META_FILE}' is incomplete: {exc}") from None
-        model._set_state(directory, state)
+        except HepsiftError as exc:
+            raise ModelError(f"{where} is unusable: {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ModelError(f"{where} is incomplete: {type(exc).__name__}: {exc}") from None
+        try:
+            model._set_state(directory, state)
+            model._probe()
+        except HepsiftError as exc:
+            if str(directory) in str(exc):
+                raise
+            raise ModelError(f"saved model '{directory}': {exc}") from None
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            IndexError,
+            OSError,
+            MemoryError,
+        ) as exc:
+            text = " ".join(str(exc).split())[:160]
+            raise ModelError(
+                f"saved model '{directory}' does not match its {META_FILE}: "
+                f"{type(exc).__name__}: {text}"
+            ) from None
         return model
+
+    def _probe(self) -> None:
+        """After loading: one all-zero event must give one finite output row of the declared
+        width (a tampered ``n_features_in`` / ``classes`` / payload fails here)."""
+        n = int(self.n_features_in_)
+        extra: dict[str, Any] = {}
+        if self.inputs - {"table", "param"}:
+            return  # set/image models need object inputs; their payload checks stand alone
+        if self.parametric:
+            extra["param"] = np.full(1, float(getattr(self, "param_center_", 0.0) or 0.0))
+        X = np.zeros((1, n))
+        out = np.asarray(
+            self.predict_proba(X, **extra)
+            if hasattr(self, "predict_proba")
+            else self.predict(X, **extra)  # type: ignore[attr-defined]
+        )
+        width = self._output_width()
+        if out.shape[0] != 1 or (out.ndim == 2 and out.shape[1] != width):
+            raise ModelError(
+                f"saved model gives outputs of shape {out.shape[1:]} per event but its "
+                f"{META_FILE} declares {width}"
+            )
+        if not np.all(np.isfinite(out)):
+            raise ModelError("saved model gives NaN or inf on an all-zero event")
+
+    def _output_width(self) -> int:
+        return 1
 
     @classmethod
     def _from_params(cls, params: dict[str, Any], meta: dict[str, Any]) -> Any:
@@ -310,7 +374,15 @@ class Model(BaseEstimator):  # type: ignore[misc]
         ``predictions`` for regressors. See :mod:`hepsift.export`."""
         from hepsift.export import export_onnx
 
-        return export_onnx(self, path)
+        if not str(path).strip():
+            raise ModelError("cannot export to ONNX: the path is empty; give a file name")
+        try:
+            return export_onnx(self, path)
+        except OSError as exc:
+            raise ModelError(
+                f"cannot write the ONNX file '{path}': {exc.strerror or exc}; "
+                "give a path you can write to"
+            ) from None
 
     def _onnx_proto(self) -> Any:
         raise ModelError(f"model family '{self.family or type(self).__name__}' has no ONNX export")
@@ -437,7 +509,15 @@ class Classifier(ClassifierMixin, Model):  # type: ignore[misc]
         return {"classes": jsonable(np.asarray(self.classes_))}
 
     def _restore_meta(self, meta: dict[str, Any]) -> None:
-        self.classes_ = np.asarray(meta["classes"])
+        classes = meta.get("classes")
+        if not isinstance(classes, list) or len(classes) < 2:
+            raise ModelError(
+                f"'classes' is {str(classes)[:60]!r}; a saved classifier lists at least 2 labels"
+            )
+        self.classes_ = np.asarray(classes)
+
+    def _output_width(self) -> int:
+        return len(self.classes_)
 
 
 class Regressor(Model):
@@ -495,6 +575,41 @@ class Regressor(Model):
     def _restore_meta(self, meta: dict[str, Any]) -> None:
         self.n_outputs_ = int(meta.get("n_outputs", 1))
 
+    def _output_width(self) -> int:
+        return int(self.n_outputs_)
+
+
+def is_model_dir(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a folder (not a link) whose ``model.json`` carries hepsift's
+    format marker: a folder :meth:`Model.save` wrote and may replace."""
+    folder = Path(path)
+    meta = folder / META_FILE
+    try:
+        if folder.is_symlink() or not folder.is_dir() or not meta.is_file():
+            return False
+        if meta.stat().st_size > MAX_META_BYTES:
+            return False
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == MODEL_FORMAT
+
+
+def _check_model_target(target: Path, *, force: bool) -> None:
+    """Refuse to replace anything :meth:`Model.save` did not write (see ``save``)."""
+    if not str(target).strip():
+        raise ModelError("cannot save a model to an empty path; give a folder name")
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise ModelError(
+            f"cannot save the model to '{target}': it exists and is a file or a link, not a "
+            "folder (hepsift replaces only model folders it wrote); choose another path"
+        )
+    if target.is_dir() and not force and not is_model_dir(target) and any(target.iterdir()):
+        raise ModelError(
+            f"cannot save the model to '{target}': the folder holds files that are not a saved "
+            "hepsift model; choose a new or empty folder (or force=True / --force to replace it)"
+        )
+
 
 def check_features(
     X: NDArray[Any], *, family: str, allow_nan: bool = False, name: str = "X"
@@ -525,60 +640,211 @@ def check_features(
 
 
 def write_model_dir(
-    path: str | os.PathLike[str], make_meta: Callable[[Path], dict[str, Any]]
+    path: str | os.PathLike[str],
+    make_meta: Callable[[Path], dict[str, Any]],
+    *,
+    force: bool = False,
 ) -> Path:
-    """Write a saved-model directory at ``path`` atomically (replacing an old one).
+    """Write a saved-model directory at ``path`` atomically.
 
     ``make_meta(tmp)`` writes the payload files into the temporary directory ``tmp`` and
-    returns the ``model.json`` content.
+    returns the ``model.json`` content. ``path`` may be new, an empty folder or a model folder
+    hepsift wrote (replaced only once the new one is complete); anything else is refused with a
+    ModelError unless ``force``. The folder gets the mode of a plain ``mkdir`` (the umask).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    _check_model_target(target, force=force)
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as exc:
+        raise ModelError(
+            f"cannot save the model to '{target}': {exc.strerror or exc}; "
+            "give a folder you can write to"
+        ) from None
+    try:
+        os.chmod(tmp, file_mode(directory=True))
+        _sweep_killed_saves(target)
+        atomic_write_text(tmp / SAVING_MARKER, f"{os.getpid()} {socket.gethostname()}\n")
         meta = make_meta(tmp)
         atomic_write_text(tmp / META_FILE, dumps_json(meta, sort_keys=True))
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            if old.exists():
-                shutil.rmtree(old)
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(target)
+        (tmp / SAVING_MARKER).unlink()
+        _swap_into_place(tmp, target, force=force)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelError(
+            f"cannot save the model to '{target}': {exc.strerror or exc}; "
+            "give a folder you can write to"
+        ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
 
 
+#: inside a model folder being written: ``"<pid> <host>"`` of the saving process
+SAVING_MARKER = ".hepsift-saving"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: alive
+        return True
+    return True
+
+
+def _sweep_killed_saves(target: Path) -> None:
+    """Remove the temporary folders ``.NAME.*.tmp`` of saves to ``target`` whose process died
+    (SIGKILL) on this host; only folders holding :data:`SAVING_MARKER` are considered."""
+    host = socket.gethostname()
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        try:
+            if tmp.is_symlink() or not tmp.is_dir():
+                continue
+            pid_text, _, tmp_host = (tmp / SAVING_MARKER).read_text().strip().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            continue
+        if tmp_host == host and pid != os.getpid() and not _pid_alive(pid):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap_into_place(tmp: Path, target: Path, *, force: bool) -> None:
+    """Rename the finished ``tmp`` to ``target``; an old folder is moved aside first and removed
+    only after the new one is in place (put back if that fails)."""
+    if not target.exists():
+        tmp.rename(target)
+        return
+    _check_model_target(target, force=force)  # again: it may have changed while fitting/writing
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    old.rmdir()
+    target.rename(old)
+    try:
+        tmp.rename(target)
+    except BaseException:
+        old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+#: the largest model.json read (the state of a forest of deep trees is in its NPZ payload)
+MAX_META_BYTES = 64 * 1024 * 1024
+#: bounds on the numbers model.json declares (a tampered file must not allocate petabytes)
+MAX_FEATURES = 100_000
+MAX_CLASSES = 10_000
+
+
+def _meta_error(meta_path: Path, what: str) -> ModelError:
+    return ModelError(f"'{meta_path}' is not a valid hepsift model.json: {what}")
+
+
+def _check_count(meta: dict[str, Any], key: str, high: int, meta_path: Path) -> None:
+    value = meta.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+        raise _meta_error(
+            meta_path, f"'{key}' is {str(value)[:40]!r}; expected an integer in 1..{high}"
+        )
+
+
+def _check_classes(meta: dict[str, Any], meta_path: Path) -> None:
+    classes = meta.get("classes")
+    if classes is None:
+        return  # checked against the family's kind in Model.load
+    if not isinstance(classes, list) or len(classes) > MAX_CLASSES:
+        raise _meta_error(meta_path, f"'classes' must be a list of at most {MAX_CLASSES} labels")
+    if not all(isinstance(c, int | float | str) for c in classes):  # bool is an int
+        raise _meta_error(meta_path, "'classes' must hold numbers, booleans or strings only")
+    if len({(type(c).__name__, c) for c in classes}) != len(classes):
+        raise _meta_error(meta_path, "'classes' repeats a label")
+
+
 def read_model_meta(directory: Path) -> dict[str, Any]:
-    """The ``model.json`` of a saved model, checked; a ModelError names what is wrong."""
+    """The ``model.json`` of a saved model, checked against its schema (required keys, types,
+    bounded sizes); a one-line ModelError names what is wrong."""
     meta_path = directory / META_FILE
     if not meta_path.is_file():
         raise ModelError(f"'{directory}' is not a saved hepsift model (no {META_FILE} inside)")
     try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelError(f"'{meta_path}' is not valid JSON: {exc}") from None
+        if meta_path.stat().st_size > MAX_META_BYTES:
+            raise _meta_error(meta_path, f"larger than {MAX_META_BYTES} bytes")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        first = " ".join(str(exc).split())[:120]
+        raise ModelError(f"'{meta_path}' is not valid JSON: {first}") from None
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-        raise ModelError(
-            f"'{meta_path}' has format {meta.get('format') if isinstance(meta, dict) else None!r}; "
-            f"expected '{MODEL_FORMAT}'"
-        )
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ModelError(f"'{meta_path}' has format {str(found)[:40]!r}; expected '{MODEL_FORMAT}'")
     for key, kind in (("family", str), ("params", dict), ("state", dict), ("n_features_in", int)):
         if not isinstance(meta.get(key), kind):
             raise ModelError(f"'{meta_path}' lacks a valid '{key}' entry")
+    _check_count(meta, "n_features_in", MAX_FEATURES, meta_path)
+    if "n_outputs" in meta:
+        _check_count(meta, "n_outputs", MAX_FEATURES, meta_path)
+    _check_classes(meta, meta_path)
     return meta
 
 
 def payload_path(directory: Path, name: Any) -> Path:
     """``directory / name`` for a payload name read from ``model.json``: a plain file name,
-    never a path (a ModelError otherwise)."""
-    text = str(name)
-    if not text or text in (".", "..") or Path(text).name != text or "\\" in text:
+    never a path, and not a link leading out of the folder (a ModelError otherwise)."""
+    text = name if isinstance(name, str) else ""
+    if (
+        not text
+        or text in (".", "..")
+        or Path(text).name != text
+        or "\\" in text
+        or "\x00" in text
+        or os.path.isabs(text)
+    ):
+        shown = str(name)[:80]
         raise ModelError(
-            f"saved model in '{directory}' names a payload '{text}' that is not a plain file name"
+            f"saved model in '{directory}' names a payload '{shown}' that is not a plain file name"
         )
-    return directory / text
+    path = directory / text
+    try:
+        inside = path.resolve().is_relative_to(directory.resolve()) and (
+            path.resolve() != directory.resolve()
+        )
+    except (OSError, RuntimeError):
+        inside = False
+    if not inside:
+        raise ModelError(
+            f"saved model in '{directory}': payload '{text}' is a link leading out of the folder"
+        )
+    return path
+
+
+def _npz_member_ok(archive: Any, info: Any) -> None:
+    """The header of one ``.npy`` member: no object dtype, and no more data than the member
+    holds (a tampered shape must not allocate terabytes before the read fails)."""
+    from numpy.lib import format as npy
+
+    with archive.open(info) as fh:
+        version = npy.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = npy.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = npy.read_array_header_2_0(fh)
+    if dtype.hasobject:
+        raise ValueError(f"member '{info.filename}' holds Python objects")
+    if int(np.prod(shape, dtype=np.float64)) * dtype.itemsize > info.file_size:
+        raise ValueError(f"member '{info.filename}' declares shape {shape} but holds less data")
+
+
+def read_npz(path: Path, what: str) -> dict[str, NDArray[Any]]:
+    """Every array of the NPZ payload ``path`` (never unpickled; headers checked against the
+    data first); one ModelError line naming ``what`` when the file is unusable."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                _npz_member_ok(archive, info)
+        with np.load(path, allow_pickle=False) as data:
+            return {k: np.asarray(data[k]) for k in data.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, MemoryError) as exc:
+        text = " ".join(str(exc).split())[:160]
+        raise ModelError(f"cannot read {what} from '{path}': {text}") from None

@@ -179,6 +179,12 @@ class EasyEnsemble(Classifier):
             models.append(Classifier.load(payload_path(directory, name)))
         if not models:
             raise ModelError(f"saved ensemble in '{directory}' holds no base models")
+        seen = {int(c) for m in models for c in np.asarray(m.classes_).tolist()}
+        if seen != set(range(len(self.classes_))):
+            raise ModelError(
+                f"saved ensemble in '{directory}': its base models know classes {sorted(seen)}, "
+                f"but model.json declares {len(self.classes_)}"
+            )
         self.models_ = models
 
     def _onnx_proto(self) -> Any:

@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.errors import ConfigError, DataError, ModelError, suggest
-from hepsift.models.base import Classifier, payload_path
+from hepsift.models.base import Classifier, payload_path, read_npz
 
 __all__ = ["LogisticRegression"]
 
@@ -491,11 +491,11 @@ class LogisticRegression(Classifier):
 
     def _set_state(self, directory: Path, state: dict[str, Any]) -> None:
         path = payload_path(directory, state.get("payload", PAYLOAD))
+        data = read_npz(path, "logistic weights")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                coef = np.asarray(data["coef"], dtype=np.float64)
-                intercept = np.asarray(data["intercept"], dtype=np.float64)
-        except (OSError, KeyError, ValueError) as exc:
+            coef = np.asarray(data["coef"], dtype=np.float64)
+            intercept = np.asarray(data["intercept"], dtype=np.float64)
+        except (KeyError, ValueError, TypeError) as exc:
             raise ModelError(f"cannot read logistic weights from '{path}': {exc}") from None
         n_classes = int(np.asarray(self.classes_).size)
         rows = 1 if n_classes == 2 else n_classes

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.errors import ModelError
-from hepsift.models.base import Classifier, payload_path
+from hepsift.models.base import Classifier, payload_path, read_npz
 
 __all__ = ["DecisionTree", "RandomForest"]
 
@@ -117,11 +117,7 @@ class _SklearnTrees(Classifier):
 
     def _load_trees(self, directory: Path, state: dict[str, Any]) -> list[Any]:
         path = payload_path(directory, state.get("file", _TREE_FILE))
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot read tree arrays from '{path}': {exc}") from None
+        arrays = read_npz(path, "tree arrays")
         n_classes = len(self.classes_)
         out = []
         for i in range(int(state["n_trees"])):

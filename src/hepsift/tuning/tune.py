@@ -151,21 +151,13 @@ def _unknown(keys: Any, allowed: tuple[str, ...], where: str) -> None:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+    from hepsift._yaml import load_yaml_file
 
     if path.is_dir():
         raise ConfigError(f"tuning config '{path}' is a folder; give a YAML file")
     if not path.is_file():
         raise ConfigError(f"tuning config '{path}' does not exist")
-    try:
-        raw = yaml.safe_load(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"tuning config '{path}' is not UTF-8 text (byte {exc.start}); save it as UTF-8"
-        ) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-        raise ConfigError(f"tuning config '{path}' is not valid YAML: {first}") from None
+    raw = load_yaml_file(path, "tuning config")
     if not isinstance(raw, dict):
         raise ConfigError(f"tuning config '{path}' must be a mapping at the top level")
     return raw
@@ -489,6 +481,33 @@ def _trial_rows(study: Any, space: Mapping[str, SpaceRange]) -> list[dict[str, A
     return rows
 
 
+def _out_files() -> dict[str, Any]:
+    """What ``tune`` writes into ``out``, each with the test that an existing one is its own
+    (see :mod:`hepsift._outputs`)."""
+    from hepsift._outputs import json_with
+    from hepsift.models.base import is_model_dir
+
+    def empty_or_model(path: Path) -> bool:
+        return is_model_dir(path) or (
+            path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+        )
+
+    return {
+        "best_params.json": json_with("best_params"),
+        "trials.json": json_with("[]"),
+        "model": empty_or_model,
+    }
+
+
+def _check_out(out: str | os.PathLike[str], *, force: bool) -> Path:
+    """``out`` checked before the study runs: refused when a file or folder tune would replace
+    there is not one hepsift wrote (a ``model`` folder with the user's files), unless
+    ``force``."""
+    from hepsift._outputs import check_output_dir
+
+    return check_output_dir(out, kind="tune", owned=_out_files(), force=force)
+
+
 def _write_results(
     out_dir: Path,
     cfg: TuneConfig,
@@ -496,9 +515,30 @@ def _write_results(
     best: Any,
     best_params: dict[str, Any],
     trials: list[dict[str, Any]],
+    *,
+    force: bool = False,
 ) -> None:
+    from hepsift._outputs import claim_output_dir, unwritable
     from hepsift.models.registry import create
 
+    claim_output_dir(out_dir, kind="tune", owned=_out_files(), force=force)
+    try:
+        _write_json_results(out_dir, cfg, best, best_params, trials)
+    except OSError as exc:
+        raise unwritable(exc, out_dir, "--out") from None
+    if cfg.refit:
+        model = create(cfg.model, **best_params)
+        _fit(model, split)
+        model.save(out_dir / "model", force=force)
+
+
+def _write_json_results(
+    out_dir: Path,
+    cfg: TuneConfig,
+    best: Any,
+    best_params: dict[str, Any],
+    trials: list[dict[str, Any]],
+) -> None:
     atomic_write_json(
         out_dir / "best_params.json",
         {
@@ -515,10 +555,6 @@ def _write_results(
         },
     )
     atomic_write_json(out_dir / "trials.json", trials)
-    if cfg.refit:
-        model = create(cfg.model, **best_params)
-        _fit(model, split)
-        model.save(out_dir / "model")
 
 
 def tune(
@@ -527,14 +563,19 @@ def tune(
     out: str | os.PathLike[str] | None = None,
     data: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     progress: bool = False,
+    force: bool = False,
 ) -> TuneResult:
     """Run the study described by ``config``; write results to ``out`` (when given).
 
-    ``data=(X, y, w)`` overrides the table named in the config (for use from Python).
+    ``data=(X, y, w)`` overrides the table named in the config (for use from Python). ``out``
+    is checked before the study runs: a folder holding files hepsift did not write is refused
+    (a ConfigError) unless ``force``; only tune's own files (best_params.json, trials.json,
+    model/) are ever replaced.
     """
     import optuna
 
     cfg = config if isinstance(config, TuneConfig) else load_tune_config(config)
+    out_dir = _check_out(out, force=force) if out is not None else None
     split = _split(cfg, data)
     study = _optimise(cfg, split)
     trials = _trial_rows(study, cfg.space)
@@ -550,9 +591,8 @@ def tune(
         raise DataError(f"no tuning trial completed: {why}")
     best = study.best_trial
     best_params = {**cfg.params, **_decode_params(best.params, cfg.space)}
-    out_dir = Path(out) if out is not None else None
     if out_dir is not None:
-        _write_results(out_dir, cfg, split, best, best_params, trials)
+        _write_results(out_dir, cfg, split, best, best_params, trials, force=force)
     return TuneResult(
         model=cfg.model,
         best_value=float(best.value) if best.value is not None else math.nan,
