@@ -575,7 +575,7 @@ def _api_cases(ws: Path) -> list[tuple[str, Callable[[], Any]]]:
         ("create-logistic-solver", lambda: create("logistic", solver="lbfgs")),
         ("create-logistic-iter", lambda: create("logistic", max_iter=0)),
         ("create-mlp-hidden-str", lambda: create("mlp", hidden="64,64")),
-        ("create-mlp-hidden-empty", lambda: create("mlp", hidden=[])),
+        ("create-mlp-hidden-too-deep", lambda: create("mlp", hidden=[8] * 65)),
         ("create-mlp-hidden-zero", lambda: create("mlp", hidden=[0])),
         ("create-mlp-lr-str", lambda: create("mlp", lr="1e-3")),
         ("create-mlp-dropout", lambda: create("mlp", dropout=1.0)),

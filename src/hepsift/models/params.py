@@ -95,7 +95,7 @@ BOOL = Param("true or false", lambda v: isinstance(v, bool))
 def _widths(v: Any) -> bool:
     if isinstance(v, str | bytes) or not isinstance(v, list | tuple):
         return False
-    return 1 <= len(v) <= 64 and all(_is_int(h) and 1 <= int(h) <= 65_536 for h in v)
+    return len(v) <= 64 and all(_is_int(h) and 1 <= int(h) <= 65_536 for h in v)
 
 
 def _class_weight(v: Any) -> bool:
@@ -118,7 +118,10 @@ def _base_params(v: Any) -> bool:
     return v is None or (isinstance(v, Mapping) and all(isinstance(k, str) for k in v))
 
 
-HIDDEN = Param("a list of 1 to 64 layer widths, each an integer in [1, 65,536]", _widths)
+HIDDEN = Param(
+    "a list of 0 to 64 layer widths (none: a linear model), each an integer in [1, 65,536]",
+    _widths,
+)
 CLASS_WEIGHT = Param("null, 'balanced' or a mapping {class: factor >= 0}", _class_weight)
 NEGATIVE_WEIGHTS = choice("keep", "abs", "drop")
 SEED = integer(0, 2**32 - 1)
