@@ -168,3 +168,19 @@ def test_filtered_diphoton_reproduces_unfiltered_yield() -> None:
     (yu, eu, nu), (yf, ef, nf) = out["diphoton_unfiltered"], out["diphoton"]
     assert nf / 400 > 1.5 * nu / 700  # the filter enriches the selected fraction
     assert abs(yf - yu) < 3.0 * np.hypot(eu, ef), (yf, eu, yu, ef)
+
+
+def test_sigma68_and_exponential_slope_against_known_distributions() -> None:
+    from hepsift.generate.validate import exponential_slope, figure_lines, sigma68
+
+    rng = np.random.default_rng(3)
+    assert sigma68(rng.normal(125.0, 2.0, 200_000)) == pytest.approx(2.0, rel=0.02)
+    assert np.isnan(sigma68(np.array([])))
+    # exp(-0.031 m) on 105-160 by inversion, fitted on the sidebands only
+    u = rng.uniform(size=100_000)
+    b, lo, hi = -0.031, 105.0, 160.0
+    m = np.log(np.exp(b * lo) + u * (np.exp(b * hi) - np.exp(b * lo))) / b
+    assert exponential_slope(m, np.ones_like(m)) == pytest.approx(b, rel=0.03)
+    assert exponential_slope(m, np.full_like(m, 7.0)) == pytest.approx(b, rel=0.03)
+    lines = figure_lines({"S/B in 120-130": 0.05, "x": 1.0})
+    assert "OUTSIDE" in lines[0] and lines[1] == "x: 1"
