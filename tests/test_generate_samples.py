@@ -11,7 +11,7 @@ import pytest
 
 from hepsift.config import RunConfig
 from hepsift.dataset import Dataset
-from hepsift.errors import ConfigError
+from hepsift.errors import ConfigError, DataError
 from hepsift.generate.processes import ProcessVeto, Sample, passes_veto
 from hepsift.generate.scenarios import samples_for
 from hepsift.generate.xsec import BR_H_GAMMAGAMMA, XSEC_TABLE, kfactor_for, normalisation
@@ -92,6 +92,9 @@ def test_reweight_brings_background_spectrum_to_signal() -> None:
     assert before > 0.5 and after < 1e-9
     with pytest.raises(ConfigError, match="increasing"):
         reweight_factors(x, y, w, target=1, bins=[3.0, 2.0])
+    apart = np.where(y == 1, 50.0, 15.0)  # no overlap: nothing to reweight to
+    with pytest.raises(DataError, match="do not overlap"):
+        reweight_factors(apart, y, w, target=1, bins=[10, 20, 60])
 
 
 def test_train_factor_is_training_only_and_survives_subsets() -> None:
@@ -184,3 +187,33 @@ def test_sigma68_and_exponential_slope_against_known_distributions() -> None:
     assert exponential_slope(m, np.full_like(m, 7.0)) == pytest.approx(b, rel=0.03)
     lines = figure_lines({"S/B in 120-130": 0.05, "x": 1.0})
     assert "OUTSIDE" in lines[0] and lines[1] == "x: 1"
+
+
+def test_finalise_reweights_and_drops_the_variable() -> None:
+    from hepsift.prepare.run_data import PreparedData, finalise
+
+    rng = np.random.default_rng(2)
+    pt = np.concatenate([rng.uniform(10, 30, 50), rng.uniform(15, 60, 50)])
+    ds = Dataset(
+        X=np.column_stack([rng.normal(size=100), pt]).astype(np.float32),
+        y=np.repeat([0, 1], 50),
+        weight=np.ones(100),
+        feature_names=("a", "pt"),
+    )
+    base = {
+        "name": "x",
+        "data": {"scenario": "photon-id", "events": 10},
+        "features": ["a"],
+        "models": [{"name": "m", "family": "logistic"}],
+    }
+    cfg = RunConfig.model_validate(
+        {**base, "weights": {"reweight": {"variable": "pt", "bins": [10, 20, 40, 60]}}}
+    )
+    out = finalise(PreparedData(dataset=ds), cfg).dataset
+    assert out.feature_names == ("a",) and out.train_factor is not None
+    assert not np.allclose(out.train_factor[:50], 1.0) and np.all(out.train_factor[50:] == 1.0)
+    bad = RunConfig.model_validate(
+        {**base, "weights": {"reweight": {"variable": "pt", "to": "signl", "bins": [10, 60]}}}
+    )
+    with pytest.raises(ConfigError, match="did you mean 'signal'"):
+        finalise(PreparedData(dataset=ds), bad)

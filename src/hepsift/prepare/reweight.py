@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from hepsift.errors import ConfigError, suggest
+from hepsift.errors import ConfigError, DataError, suggest
 
 __all__ = ["check_target", "reweight_factors"]
 
@@ -57,9 +57,13 @@ def reweight_factors(
         own = shape(mask)
         ratio = np.divide(target_shape, own, out=np.ones(nb), where=own > 0)
         f = ratio[idx[mask]]
-        # keep the class's total weight
         norm = np.sum(w[mask] * f)
-        out[mask] = f * (np.sum(w[mask]) / norm if norm > 0 else 1.0)
+        if norm <= 0 < np.sum(w[mask]):
+            raise DataError(
+                f"weights.reweight: class {int(c)} has no weight where the target class has; "
+                "the spectra do not overlap in these bins"
+            )
+        out[mask] = f * (np.sum(w[mask]) / norm if norm > 0 else 1.0)  # keep the class total
     return out
 
 
