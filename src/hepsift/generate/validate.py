@@ -394,7 +394,7 @@ def validation_plots(out: str | Path) -> list[Path]:
         extra = _background_fit_figure(out, manifest)
     elif manifest["scenario"] == "photon-id":
         extra = _photon_auc_figure(values)
-    written: list[Path] = [vdir / "figures.json"]
+    written: list[Path] = []  # PNGs; the figures go to figures.json beside them
     for fig, name in [*figures(out, manifest), *extra]:
         path = vdir / name
 
