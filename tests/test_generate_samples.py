@@ -217,3 +217,31 @@ def test_finalise_reweights_and_drops_the_variable() -> None:
     )
     with pytest.raises(ConfigError, match="did you mean 'signal'"):
         finalise(PreparedData(dataset=ds), bad)
+
+
+def test_photon_id_figures_on_a_synthetic_table(tmp_path: Any) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hepsift.generate.validate import validation_figures
+
+    rng = np.random.default_rng(4)
+    n = 400
+    y = np.repeat([0, 1], n // 2)
+    cols: dict[str, Any] = {
+        v: rng.exponential(1.0, n) + 2.0 * (1 - y)
+        for v in ("Rhad", "weta2", "etcone20", "ptcone20", "ptcone30", "n_tracks_in_cone", "pt")
+    }
+    cols["ptcone20"][y == 1] = 0.0  # zero for every prompt photon
+    cols.update(eta=rng.normal(size=n), label=y, weight=np.ones(n))
+    pq.write_table(pa.table(cols), tmp_path / "photon-id.parquet")
+    (tmp_path / "manifest.json").write_text(json.dumps({"scenario": "photon-id", "samples": []}))
+    fig = validation_figures(tmp_path)
+    assert fig["photon-id zero fraction ptcone20 prompt"] == 1.0
+    assert fig["photon-id max zero fraction"] == 1.0
+    assert fig["photon-id AUC eta"] < 0.6 < fig["photon-id AUC Rhad"]
+    assert fig["photon-id max single-variable AUC"] == max(
+        v for k, v in fig.items() if k.startswith("photon-id AUC ") and "weights" not in k
+    )
