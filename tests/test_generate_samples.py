@@ -165,11 +165,11 @@ def test_filtered_diphoton_reproduces_unfiltered_yield() -> None:
     filtered = {s.name: s for s in samples_for("higgs-diphoton")}["diphoton"]
     unfiltered: Sample = replace(filtered, name="diphoton_unfiltered", veto=None)
     out = {}
-    for s, n in ((unfiltered, 500), (filtered, 300)):
+    for s, n in ((unfiltered, 1200), (filtered, 600)):
         res = run_chunk(ChunkTask("higgs-diphoton", s, 0, n, n, 11, False))
         out[s.name] = _loose_yield(res["rows"], res["meta"])
     (yu, eu, nu), (yf, ef, nf) = out["diphoton_unfiltered"], out["diphoton"]
-    assert nf / 300 > 1.5 * nu / 500  # the filter enriches the selected fraction
+    assert nf / 600 > 1.5 * nu / 1200  # the filter enriches the selected fraction
     assert abs(yf - yu) < 3.0 * np.hypot(eu, ef), (yf, eu, yu, ef)
 
 
