@@ -66,6 +66,7 @@ def test_generated_scenario_is_prepared_with_the_real_generate_signature(
         overrides=[
             f"data.cache={tmp_path}",
             "data.events=400",
+            "data.events_per_sample={}",
             "data.events_per_sample.diphoton=800",
         ],
         check_models=False,

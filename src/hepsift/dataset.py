@@ -54,6 +54,7 @@ class Dataset:
     objects: Any = None
     images: NDArray[np.floating[Any]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    train_factor: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         X = np.ascontiguousarray(self.X, dtype=np.float32)
@@ -93,6 +94,7 @@ class Dataset:
             ("param", np.float64),
             ("event_number", None),
             ("sample", np.int64),
+            ("train_factor", np.float64),
         ):
             value = getattr(self, name)
             if value is not None:
@@ -145,6 +147,7 @@ class Dataset:
             objects=take(self.objects),
             images=take(self.images),
             meta=dict(self.meta),
+            train_factor=take(self.train_factor),
         )
 
     def select_features(self, names: Sequence[str]) -> Dataset:
@@ -179,12 +182,15 @@ class Dataset:
     ) -> NDArray[np.float64]:
         """Weights for training (evaluation always uses ``weight`` itself).
 
-        ``training_weights(self.y, self.weight, negative=negative, class_weight="balanced" if
-        balance_classes else None, classes=self.class_names)``: see :func:`training_weights`.
+        ``training_weights(self.y, self.weight * self.train_factor, negative=negative,
+        class_weight="balanced" if balance_classes else None, classes=self.class_names)``: see
+        :func:`training_weights`; ``train_factor`` (a training-only reweighting, e.g. of the
+        background's pT spectrum to the signal's) is 1 when absent.
         """
+        w = self.weight if self.train_factor is None else self.weight * self.train_factor
         return training_weights(
             self.y,
-            self.weight,
+            w,
             negative=negative,
             class_weight="balanced" if balance_classes else None,
             classes=self.class_names,

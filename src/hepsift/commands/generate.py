@@ -112,7 +112,9 @@ def register(app: typer.Typer) -> None:
             )
         console.print(f"manifest: {out}/manifest.json")
         if validate:
-            from hepsift.generate.validate import validation_plots
+            from hepsift.generate.validate import figure_lines, validation_figures, validation_plots
 
             for path in validation_plots(out):
                 console.print(f"plot: {path}")
+            for line in figure_lines(validation_figures(out)):
+                console.print(line, markup=False)

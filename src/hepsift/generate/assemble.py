@@ -21,6 +21,7 @@ from hepsift.generate.writer import (
     write_parquet,
     write_root,
 )
+from hepsift.generate.xsec import normalisation
 
 __all__ = ["assemble", "combine_xsec", "complete_manifest", "configurations"]
 
@@ -119,6 +120,7 @@ def _sample_summary(s: Sample, metas: list[dict[str, Any]], seed: int, file: str
         "events_accepted": int(sum(m["events_accepted"] for m in metas)),
         "xsection_pb": sigma,
         "xsection_err_pb": err,
+        **normalisation(s.name, sigma, metas),
         "sum_weights": float(sum(m["sum_weights"] for m in metas)),
         "pythia_seconds": float(sum(m["pythia_seconds"] for m in metas)),
         "chunk_seconds": float(sum(m["seconds"] for m in metas)),

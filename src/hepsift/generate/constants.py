@@ -176,13 +176,31 @@ NTUPLE_MIN_PHOTONS = 2
 TRIGGER_PHOTON_ET_GEV = (35.0, 25.0)
 TRIGGER_LOOSE_RHAD_MAX = 0.05
 HIGGS_MASS_GEV = 125.0
-DIPHOTON_MHAT_MIN_GEV = 90.0
-DIPHOTON_MHAT_MAX_GEV = 180.0
-#: pTHat cut of the continuum diphoton sample (GeV): below it neither photon passes 20 GeV.
-DIPHOTON_PTHAT_MIN_GEV = 20.0
-PHOTONJET_PTHAT_MIN_GEV = 20.0
-#: photon-id: pTHatMin of both samples and the minimum candidate E_T (GeV).
+#: Continuum gamma gamma mHat window (GeV): m_gg is invariant under the shower's recoil, so
+#: 100-170 holds every event of the 105-160 GeV selection up to the energy resolution.
+DIPHOTON_MHAT_MIN_GEV = 100.0
+DIPHOTON_MHAT_MAX_GEV = 170.0
+#: gamma + jet and jet + jet mHat window (GeV): a jet fakes a photon through a leading
+#: pi0/eta carrying a fraction z ~ 0.5-1 of its momentum, so m_gg ~ sqrt(z) mHat.
+FAKE_BKG_MHAT_MIN_GEV = 100.0
+FAKE_BKG_MHAT_MAX_GEV = 250.0
+#: Generator-level filter of the backgrounds (hard process, before the shower): both objects
+#: with pT > this x mHat and |eta| below GEN_FILTER_ETA_MAX (selection 2.37). At the hard
+#: process both objects have the same pT; the selection asks E_T/m_gg > 0.35 and 0.25, which
+#: an event below 0.25 passes only with an ISR recoil of more than about 0.3 mHat across the
+#: photons; a jet faking a photon keeps a fraction z < 1 of the parton, and its pT/m_gg is
+#: sqrt(z) times the parton's, so the cut is safe for the fakes too.
+HIGGS_BKG_PT_OVER_M_MIN = 0.25
+GEN_FILTER_ETA_MAX = 2.6
+#: Signal filter: both H photons with pT above this (GeV; the selection asks > 31 GeV) and
+#: |eta| < GEN_FILTER_ETA_MAX at the hard process.
+HIGGS_SIGNAL_PHOTON_PT_MIN_GEV = 20.0
+#: photon-id: pTHatMin of the prompt-photon sample and the minimum candidate E_T (GeV).
 PHOTONID_PTHAT_MIN_GEV = 25.0
+#: photon-id dijets: pTHatMin (GeV) and the power of the pT-hat bias (pT-hat/pTHatMin)^pow of
+#: the sampling (Pythia PhaseSpace:bias2Selection); the event weights compensate.
+PHOTONID_DIJET_PTHAT_MIN_GEV = 30.0
+PHOTONID_DIJET_BIAS_POW = 4.0
 PHOTONID_CANDIDATE_ET_MIN_GEV = 10.0
 #: resonance-ttbar: lepton + jets selection.
 TTBAR_LEPTON_PT_MIN_GEV = 25.0

@@ -16,7 +16,15 @@ import numpy as np
 
 from hepsift.generate import constants as C
 
-__all__ = ["BASE_SETTINGS", "PythiaBatch", "Sample", "derive_seeds", "run_pythia"]
+__all__ = [
+    "BASE_SETTINGS",
+    "ProcessVeto",
+    "PythiaBatch",
+    "Sample",
+    "derive_seeds",
+    "passes_veto",
+    "run_pythia",
+]
 
 #: Settings common to every sample: 13 TeV pp, quiet, MPI and hadronisation on (defaults).
 BASE_SETTINGS: tuple[str, ...] = (
@@ -31,6 +39,79 @@ BASE_SETTINGS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
+class ProcessVeto:
+    """A generator-level filter applied at Pythia's process level (after the hard process and
+    its resonance decays, before showers, MPI and hadronisation, so vetoed events cost almost
+    nothing): the hard process must have at least ``photons`` final-state photons and
+    ``partons`` final-state quarks/gluons with |eta| < ``eta_max`` and
+    pT > max(``pt_min_gev``, ``pt_over_m_min`` * m), m the invariant mass of all final-state
+    particles of the hard process. Pythia's ``sigmaGen`` counts vetoed events as rejected, so
+    the recorded cross section is that of the filtered sample and the weights stay exact; the
+    filter efficiency is recorded beside it.
+    """
+
+    photons: int = 0
+    partons: int = 0
+    eta_max: float = 2.6
+    pt_min_gev: float = 0.0
+    pt_over_m_min: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "photons": self.photons,
+            "partons": self.partons,
+            "eta_max": self.eta_max,
+            "pt_min_gev": self.pt_min_gev,
+            "pt_over_m_min": self.pt_over_m_min,
+        }
+
+
+def passes_veto(
+    veto: ProcessVeto, ids: np.ndarray, px: np.ndarray, py: np.ndarray, pz: np.ndarray
+) -> bool:
+    """Whether the final-state particles (PDG ids, momenta in GeV) of a hard process pass."""
+    e = np.sqrt(px**2 + py**2 + pz**2)
+    m2 = e.sum() ** 2 - px.sum() ** 2 - py.sum() ** 2 - pz.sum() ** 2
+    pt = np.hypot(px, py)
+    eta = np.arcsinh(np.divide(pz, pt, out=np.full_like(pz, np.inf), where=pt > 0))
+    cut = max(veto.pt_min_gev, veto.pt_over_m_min * float(np.sqrt(max(m2, 0.0))))
+    good = (pt > cut) & (np.abs(eta) < veto.eta_max)
+    aid = np.abs(ids)
+    n_photons = int(np.sum(good & (aid == 22)))
+    n_partons = int(np.sum(good & ((aid <= 5) | (aid == 21))))
+    return n_photons >= veto.photons and n_partons >= veto.partons
+
+
+def _veto_hook(pythia8: Any, veto: ProcessVeto) -> Any:
+    """A Pythia ``UserHooks`` applying ``veto`` at process level; counts calls and passes."""
+
+    class _Hook(pythia8.UserHooks):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            pythia8.UserHooks.__init__(self)
+            self.tried = 0
+            self.passed = 0
+
+        def canVetoProcessLevel(self) -> bool:
+            return True
+
+        def doVetoProcessLevel(self, process: Any) -> bool:
+            rows = [process[i] for i in range(process.size())]
+            fs = [p for p in rows if p.isFinal()]
+            ok = passes_veto(
+                veto,
+                np.array([p.id() for p in fs]),
+                np.array([p.px() for p in fs]),
+                np.array([p.py() for p in fs]),
+                np.array([p.pz() for p in fs]),
+            )
+            self.tried += 1
+            self.passed += int(ok)
+            return not ok
+
+    return _Hook()
+
+
+@dataclass(frozen=True)
 class Sample:
     """One Monte Carlo sample: its Pythia settings and bookkeeping.
 
@@ -39,6 +120,7 @@ class Sample:
     the W charge that decays leptonically in lepton+jets ttbar). The two settings are then two
     disjoint *configurations* of one sample: the runner gives each half of the events, and
     their cross sections add up (see :func:`hepsift.generate.assemble.combine_xsec`).
+    ``veto``: an optional generator-level filter (:class:`ProcessVeto`).
     """
 
     name: str
@@ -48,6 +130,7 @@ class Sample:
     description: str = ""
     alt_settings: tuple[str, ...] | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    veto: ProcessVeto | None = None
 
     @property
     def n_configurations(self) -> int:
@@ -73,6 +156,8 @@ class Sample:
         }
         if self.alt_settings is not None:
             out["pythia_settings_odd_chunks"] = list(BASE_SETTINGS) + list(self.alt_settings)
+        if self.veto is not None:
+            out["generator_filter"] = self.veto.as_dict()
         out.update(self.extra)
         return out
 
@@ -101,6 +186,8 @@ class PythiaBatch:
     sigma_err_pb: float
     charge_of: dict[int, float]
     pythia_seconds: float
+    filter_tried: int = 0
+    filter_passed: int = 0
 
 
 def _charges(pythia: Any, ids: np.ndarray) -> dict[int, float]:
@@ -108,8 +195,15 @@ def _charges(pythia: Any, ids: np.ndarray) -> dict[int, float]:
     return {int(i): float(pdata.charge(int(i))) for i in ids}
 
 
-def run_pythia(settings: tuple[str, ...], *, n_events: int, pythia_seed: int) -> PythiaBatch:
-    """Initialise Pythia with ``settings`` and generate ``n_events`` events with ``nextBatch``."""
+def run_pythia(
+    settings: tuple[str, ...],
+    *,
+    n_events: int,
+    pythia_seed: int,
+    veto: ProcessVeto | None = None,
+) -> PythiaBatch:
+    """Initialise Pythia with ``settings`` and generate ``n_events`` events with ``nextBatch``
+    (events passing ``veto``, when given)."""
     import time
 
     import awkward as ak
@@ -123,6 +217,9 @@ def run_pythia(settings: tuple[str, ...], *, n_events: int, pythia_seed: int) ->
     for line in (*BASE_SETTINGS, *settings, f"Random:seed = {pythia_seed}"):
         if not pythia.readString(line):
             raise GenerationError(f"Pythia rejected the setting {line!r}")
+    hook = _veto_hook(pythia8, veto) if veto is not None else None
+    if hook is not None:
+        pythia.setUserHooksPtr(hook)
     if not pythia.init():
         raise GenerationError(f"Pythia failed to initialise with settings {list(settings)}")
     t0 = time.perf_counter()
@@ -142,4 +239,6 @@ def run_pythia(settings: tuple[str, ...], *, n_events: int, pythia_seed: int) ->
         sigma_err_pb=float(info.sigmaErr()) * C.MB_TO_PB,
         charge_of=_charges(pythia, ids),
         pythia_seconds=seconds,
+        filter_tried=hook.tried if hook is not None else 0,
+        filter_passed=hook.passed if hook is not None else 0,
     )

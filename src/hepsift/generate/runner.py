@@ -77,7 +77,10 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
     t0 = time.perf_counter()
     pythia_seed, np_seed = derive_seeds(task.seed, task.sample.name, task.chunk)
     batch = run_pythia(
-        task.sample.settings_for_chunk(task.chunk), n_events=task.n_events, pythia_seed=pythia_seed
+        task.sample.settings_for_chunk(task.chunk),
+        n_events=task.n_events,
+        pythia_seed=pythia_seed,
+        veto=task.sample.veto,
     )
     rng = np.random.default_rng(np_seed)
     det = simulate(batch.events, batch.charge_of, rng)
@@ -100,6 +103,8 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         "sum_weights": float(batch.weights.sum()),
         "xsection_pb": batch.sigma_pb,
         "xsection_err_pb": batch.sigma_err_pb,
+        "filter_tried": batch.filter_tried,
+        "filter_passed": batch.filter_passed,
         "pythia_seconds": batch.pythia_seconds,
         "seconds": time.perf_counter() - t0,
         "image_event_numbers": (base + np.flatnonzero(accepted)).tolist() if task.images else [],

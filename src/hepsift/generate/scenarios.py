@@ -17,7 +17,7 @@ import numpy as np
 
 from hepsift.errors import ConfigError, suggest
 from hepsift.generate import constants as C
-from hepsift.generate.processes import Sample
+from hepsift.generate.processes import ProcessVeto, Sample
 
 __all__ = [
     "SCENARIOS",
@@ -66,16 +66,18 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {
     "photon-id": Scenario(
         "photon-id",
-        "Prompt photons (PromptPhoton:qg2qgamma, qqbar2ggamma) vs photon candidates in QCD dijets "
-        "(HardQCD:all), pTHatMin 25 GeV; one row per photon candidate (E_T > 10 GeV).",
+        "Prompt photons (PromptPhoton:qg2qgamma, qqbar2ggamma, pTHatMin 25 GeV) vs photon "
+        "candidates in QCD dijets (HardQCD:all, pTHatMin 30 GeV, pT-hat^4-biased sampling with "
+        "compensating weights); one row per photon candidate (E_T > 10 GeV).",
         "OUT/photon-id.parquet (pt, eta, phi [GeV, rad], Rhad, weta2, etcone20, ptcone20, "
         "ptcone30 [GeV], n_tracks_in_cone, isTightID, convType, label, weight [pb], event_number, "
         "sample, truth_pt, truth_E [GeV] of the matched generator photon: NaN for background)",
     ),
     "higgs-diphoton": Scenario(
         "higgs-diphoton",
-        "H -> gamma gamma (m_H = 125 GeV) in ggF, VBF, WH, ZH, ttH and the continuum diphoton "
-        "and photon+jet backgrounds; events with >= 2 photon candidates E_T > 20 GeV.",
+        "H -> gamma gamma (m_H = 125 GeV) in ggF, VBF, WH, ZH, ttH and the gamma gamma, "
+        "gamma + jet and jet + jet backgrounds in mHat windows with generator-level filters; "
+        "events with >= 2 photon candidates E_T > 20 GeV.",
         "OUT/<sample>.root, tree 'mini', ATLAS Open Data 13 TeV GamGam branches (MeV)",
     ),
     "resonance-ttbar": Scenario(
@@ -137,57 +139,98 @@ _HIGGS_MODES = (
 )
 
 
+def _photon_id_samples() -> list[Sample]:
+    """Prompt photons and QCD dijets; the dijets' pT-hat is sampled with a bias (pT-hat^4,
+    Pythia's ``PhaseSpace:bias2Selection``; the compensating event weights go to the table's
+    ``weight``) so that their photon candidates cover the prompt photons' pT spectrum."""
+    pthat = f"PhaseSpace:pTHatMin = {C.PHOTONID_PTHAT_MIN_GEV:g}"
+    return [
+        Sample(
+            "prompt_photon",
+            900001,
+            ("PromptPhoton:qg2qgamma = on", "PromptPhoton:qqbar2ggamma = on", pthat),
+            True,
+            "prompt photons; candidates matched (dR < 0.1) to the hard-process photon",
+        ),
+        Sample(
+            "dijet",
+            900002,
+            (
+                "HardQCD:all = on",
+                f"PhaseSpace:pTHatMin = {C.PHOTONID_DIJET_PTHAT_MIN_GEV:g}",
+                "PhaseSpace:bias2Selection = on",
+                f"PhaseSpace:bias2SelectionPow = {C.PHOTONID_DIJET_BIAS_POW:g}",
+                f"PhaseSpace:bias2SelectionRef = {C.PHOTONID_DIJET_PTHAT_MIN_GEV:g}",
+            ),
+            False,
+            "QCD dijets, pT-hat biased (weights compensate); candidates not matched to any "
+            "prompt photon",
+        ),
+    ]
+
+
+def _window(lo: float, hi: float) -> tuple[str, ...]:
+    """Pythia settings of an mHat window (GeV) with pTHatMin at the veto's pT/m there."""
+    return (
+        f"PhaseSpace:mHatMin = {lo:g}",
+        f"PhaseSpace:mHatMax = {hi:g}",
+        f"PhaseSpace:pTHatMin = {C.HIGGS_BKG_PT_OVER_M_MIN * lo:g}",
+    )
+
+
+def _higgs_samples() -> list[Sample]:
+    """H -> gamma gamma per production mode and the gamma gamma, gamma + jet and jet + jet
+    backgrounds, each with a generator-level filter (:class:`ProcessVeto`) that keeps the
+    events able to pass the diphoton selection."""
+    signal_veto = ProcessVeto(
+        photons=2, eta_max=C.GEN_FILTER_ETA_MAX, pt_min_gev=C.HIGGS_SIGNAL_PHOTON_PT_MIN_GEV
+    )
+    out = [
+        Sample(name, dsid, (*processes, *_HIGGS_DECAY), True, text, veto=signal_veto)
+        for name, dsid, processes, text in _HIGGS_MODES
+    ]
+    lo, hi = C.DIPHOTON_MHAT_MIN_GEV, C.DIPHOTON_MHAT_MAX_GEV
+    flo, fhi = C.FAKE_BKG_MHAT_MIN_GEV, C.FAKE_BKG_MHAT_MAX_GEV
+    r, eta = C.HIGGS_BKG_PT_OVER_M_MIN, C.GEN_FILTER_ETA_MAX
+    backgrounds = (
+        (
+            "diphoton",
+            900101,
+            ("PromptPhoton:ffbar2gammagamma = on", "PromptPhoton:gg2gammagamma = on"),
+            (lo, hi),
+            ProcessVeto(photons=2, eta_max=eta, pt_over_m_min=r),
+            "continuum gamma gamma",
+        ),
+        (
+            "photonjet",
+            900102,
+            ("PromptPhoton:qg2qgamma = on", "PromptPhoton:qqbar2ggamma = on"),
+            (flo, fhi),
+            ProcessVeto(photons=1, partons=1, eta_max=eta, pt_over_m_min=r),
+            "photon + jet (reducible: the jet fakes a photon)",
+        ),
+        (
+            "jetjet",
+            900103,
+            ("HardQCD:all = on",),
+            (flo, fhi),
+            ProcessVeto(partons=2, eta_max=eta, pt_over_m_min=r),
+            "jet + jet (reducible: both jets fake photons)",
+        ),
+    )
+    for name, dsid, procs, (a, b), veto, text in backgrounds:
+        text = f"{text}; mHat {a:g}-{b:g} GeV, both objects pT > {r:g} mHat, |eta| < {eta:g}"
+        out.append(Sample(name, dsid, (*procs, *_window(a, b)), False, text, veto=veto))
+    return out
+
+
 def samples_for(scenario: str, masses: Sequence[float] | None = None) -> list[Sample]:
-    """The samples (Pythia cards, channel numbers) of a scenario."""
+    """The samples (Pythia cards, channel numbers, generator filters) of a scenario."""
     check_scenario(scenario)
     if scenario == "photon-id":
-        pthat = f"PhaseSpace:pTHatMin = {C.PHOTONID_PTHAT_MIN_GEV:g}"
-        return [
-            Sample(
-                "prompt_photon",
-                900001,
-                ("PromptPhoton:qg2qgamma = on", "PromptPhoton:qqbar2ggamma = on", pthat),
-                True,
-                "prompt photons; candidates matched (dR < 0.1) to the hard-process photon",
-            ),
-            Sample(
-                "dijet",
-                900002,
-                ("HardQCD:all = on", pthat),
-                False,
-                "QCD dijets; candidates not matched to any prompt photon",
-            ),
-        ]
+        return _photon_id_samples()
     if scenario == "higgs-diphoton":
-        return [
-            Sample(name, dsid, (*processes, *_HIGGS_DECAY), True, text)
-            for name, dsid, processes, text in _HIGGS_MODES
-        ] + [
-            Sample(
-                "diphoton",
-                900101,
-                (
-                    "PromptPhoton:ffbar2gammagamma = on",
-                    "PromptPhoton:gg2gammagamma = on",
-                    f"PhaseSpace:mHatMin = {C.DIPHOTON_MHAT_MIN_GEV:g}",
-                    f"PhaseSpace:mHatMax = {C.DIPHOTON_MHAT_MAX_GEV:g}",
-                    f"PhaseSpace:pTHatMin = {C.DIPHOTON_PTHAT_MIN_GEV:g}",
-                ),
-                False,
-                "continuum gamma gamma",
-            ),
-            Sample(
-                "photonjet",
-                900102,
-                (
-                    "PromptPhoton:qg2qgamma = on",
-                    "PromptPhoton:qqbar2ggamma = on",
-                    f"PhaseSpace:pTHatMin = {C.PHOTONJET_PTHAT_MIN_GEV:g}",
-                ),
-                False,
-                "photon + jet",
-            ),
-        ]
+        return _higgs_samples()
     # resonance-ttbar: one W -> e/mu nu, the other W -> q q'; the charge alternates by chunk
     lep_plus = ("24:onMode = off", "24:onPosIfAny = 11 13", "24:onNegIfAny = 1 2 3 4 5")
     lep_minus = ("24:onMode = off", "24:onPosIfAny = 1 2 3 4 5", "24:onNegIfAny = 11 13")

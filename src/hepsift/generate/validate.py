@@ -1,6 +1,8 @@
 """Validation plots of generated samples (PNG, matplotlib Agg + mplhep ATLAS style) written to
-``OUT/validation/``: m_gg per production mode, photon-ID variables by class, m_wwbb per Z'
-mass, jet multiplicities. Masses and momenta in GeV."""
+``OUT/validation/``: m_gg per production mode, the background m_gg with its exponential fit,
+photon-ID variables by class with their single-variable AUCs, m_wwbb per Z' mass, jet
+multiplicities; and the target figures of SCENARIOS.md (:func:`validation_figures`, also
+written to ``OUT/validation/figures.json``). Masses and momenta in GeV."""
 
 from __future__ import annotations
 
@@ -11,7 +13,71 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["diphoton_mass", "validation_plots"]
+__all__ = [
+    "TARGETS",
+    "diphoton_mass",
+    "exponential_slope",
+    "figure_lines",
+    "sigma68",
+    "validation_figures",
+    "validation_plots",
+]
+
+#: Target ranges of the figures (SCENARIOS.md, issue 11): name -> (low, high).
+TARGETS: dict[str, tuple[float, float]] = {
+    "ggF eff x acc": (0.33, 0.38),
+    "ggF sigma68 [GeV]": (1.6, 2.4),
+    "ggF fraction outside 120-130": (0.02, 0.06),
+    "S/B in 120-130": (0.015, 0.035),
+    "expected signal": (1000.0, 1600.0),
+    "continuum slope [1/GeV]": (-0.0341, -0.0279),
+    "photon-id max single-variable AUC": (0.5, 0.95),
+    "photon-id max zero fraction": (0.0, 0.30),
+}
+#: Luminosity (fb^-1) of the expected yields (ATLAS 2015-16, the Open Data release).
+VALIDATION_LUMI_FB = 36.1
+
+
+def sigma68(x: np.ndarray) -> float:
+    """Half-width of the smallest interval holding 68.27 % of ``x`` (nan when empty)."""
+    v = np.sort(np.asarray(x, dtype=np.float64))
+    n = len(v)
+    if n == 0:
+        return float("nan")
+    k = max(int(np.ceil(0.6827 * n)), 1)
+    widths = v[k - 1 :] - v[: n - k + 1]
+    return float(widths.min() / 2)
+
+
+def exponential_slope(
+    m: np.ndarray,
+    w: np.ndarray,
+    *,
+    ranges: tuple[tuple[float, float], ...] = ((105.0, 120.0), (130.0, 160.0)),
+) -> float:
+    """Slope b (1/GeV) of exp(b m) fitted by weighted unbinned maximum likelihood to the events
+    inside ``ranges`` (the sidebands of the 2016 ATLAS fit by default)."""
+    from scipy.optimize import minimize_scalar
+
+    m = np.asarray(m, dtype=np.float64)
+    w = np.abs(np.asarray(w, dtype=np.float64))
+    inside = np.zeros(len(m), dtype=bool)
+    for lo, hi in ranges:
+        inside |= (m > lo) & (m < hi)
+    m, w = m[inside], w[inside]
+    if w.sum() <= 0:
+        return float("nan")
+    ref = ranges[0][0]
+
+    def nll(b: float) -> float:
+        if abs(b) < 1e-9:
+            norm = sum(hi - lo for lo, hi in ranges)
+        else:
+            norm = sum((np.exp(b * (hi - ref)) - np.exp(b * (lo - ref))) / b for lo, hi in ranges)
+        return float(-np.sum(w * b * (m - ref)) + w.sum() * np.log(norm))
+
+    res = minimize_scalar(nll, bounds=(-0.2, 0.1), method="bounded")
+    return float(res.x)
 
 
 def diphoton_mass(tree: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -112,6 +178,158 @@ def _higgs_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]
     )
 
 
+def _selected(out: Path, manifest: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
+    """Per sample of a higgs-diphoton folder: (manifest entry, (m_gg, selected, weight at
+    VALIDATION_LUMI_FB with the k-factor, raw mcWeight))."""
+    import uproot
+
+    lumi_pb = VALIDATION_LUMI_FB * 1000.0
+    for s in manifest["samples"]:
+        with uproot.open(out / s["file"]) as f:
+            t = f["mini"].arrays()
+        m, sel = diphoton_mass(t)
+        mc = np.asarray(t["mcWeight"], dtype=np.float64)
+        scale = s["xsection_pb"] * s.get("kfactor", 1.0) * lumi_pb / s["sum_weights"]
+        yield s, (m, sel, mc * scale, mc)
+
+
+def _higgs_values(out: Path, manifest: dict[str, Any]) -> dict[str, float]:
+    """eff x acc, sigma68 and tails of ggF; S/B, expected signal and continuum slope."""
+    fig: dict[str, float] = {}
+    sig = bkg = sig_all = 0.0
+    bm: list[np.ndarray] = []
+    bw: list[np.ndarray] = []
+    have_bkg = have_sig = False
+    for s, (m, sel, w, mc) in _selected(out, manifest):
+        window = sel & (m > 120.0) & (m < 130.0)
+        if s["name"] == "ggF":
+            eff = float(mc[sel].sum() / s["sum_weights"]) * s.get("filter_efficiency", 1.0)
+            fig["ggF eff x acc"] = eff
+            fig["ggF sigma68 [GeV]"] = sigma68(m[sel])
+            fig["ggF fraction outside 120-130"] = float(1.0 - window.sum() / max(sel.sum(), 1))
+        if s["is_signal"]:
+            have_sig = True
+            sig += float(w[window].sum())
+            sig_all += float(w[sel].sum())
+        else:
+            have_bkg = True
+            bkg += float(w[window].sum())
+            bm.append(m[sel])
+            bw.append(w[sel])
+            fig[f"background {s['name']} in 120-130"] = float(w[window].sum())
+    if have_sig:
+        fig["expected signal"] = sig_all
+    if have_sig and have_bkg and bkg > 0:
+        fig["S/B in 120-130"] = sig / bkg
+    if have_bkg:
+        fig["continuum slope [1/GeV]"] = exponential_slope(np.concatenate(bm), np.concatenate(bw))
+    return fig
+
+
+_PHOTON_VARS = ("Rhad", "weta2", "etcone20", "ptcone20", "ptcone30", "n_tracks_in_cone", "pt")
+
+
+def _photon_values(out: Path) -> dict[str, float]:
+    """Single-variable AUCs (direction-free, unweighted; pT also weighted) and the fraction of
+    each class where a variable is exactly zero."""
+    import pyarrow.parquet as pq
+    from sklearn.metrics import roc_auc_score
+
+    tab = pq.read_table(out / "photon-id.parquet").to_pydict()
+    y = np.asarray(tab["label"])
+    fig: dict[str, float] = {}
+    if len(np.unique(y)) < 2:
+        return fig
+    aucs, zeros = [], []
+    for var in (*_PHOTON_VARS, "eta"):
+        x = np.asarray(tab[var], dtype=float)
+        x = np.abs(x) if var == "eta" else x
+        a = float(roc_auc_score(y, x))
+        fig[f"photon-id AUC {var}"] = max(a, 1.0 - a)
+        aucs.append(max(a, 1.0 - a))
+        if var not in ("pt", "eta"):
+            for k, lab in ((1, "prompt"), (0, "jet")):
+                z = float(np.mean(x[y == k] == 0.0))
+                fig[f"photon-id zero fraction {var} {lab}"] = z
+                zeros.append(z)
+    aw = float(roc_auc_score(y, np.asarray(tab["pt"], float), sample_weight=tab["weight"]))
+    fig["photon-id AUC pt (physics weights)"] = max(aw, 1.0 - aw)
+    fig["photon-id max single-variable AUC"] = max(aucs)
+    fig["photon-id max zero fraction"] = max(zeros)
+    fig["photon-id rows prompt"] = float((y == 1).sum())
+    fig["photon-id rows jet"] = float((y == 0).sum())
+    return fig
+
+
+def validation_figures(out: str | Path) -> dict[str, float]:
+    """The target figures of the scenario in ``out`` (see :data:`TARGETS`); those whose
+    samples are missing are left out."""
+    out = Path(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    if manifest["scenario"] == "higgs-diphoton":
+        return _higgs_values(out, manifest)
+    if manifest["scenario"] == "photon-id":
+        return _photon_values(out)
+    return {}
+
+
+def figure_lines(figures: dict[str, float]) -> list[str]:
+    """One printable line per figure, with its target range and whether it is inside."""
+    lines = []
+    for name, value in figures.items():
+        line = f"{name}: {value:.4g}"
+        if name in TARGETS:
+            lo, hi = TARGETS[name]
+            ok = lo <= value <= hi
+            line += f"  (target {lo:g} to {hi:g}: {'ok' if ok else 'OUTSIDE'})"
+        lines.append(line)
+    return lines
+
+
+def _background_fit_figure(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]:
+    """Stacked background m_gg (weighted) with the sideband exponential fit."""
+    import matplotlib.pyplot as plt
+
+    bins = np.linspace(105, 160, 23)
+    ms, ws, labels = [], [], []
+    for s, (m, sel, w, _) in _selected(out, manifest):
+        if not s["is_signal"] and sel.any():
+            ms.append(m[sel])
+            ws.append(w[sel])
+            labels.append(s["name"])
+    if not ms:
+        return []
+    fig, ax = plt.subplots()
+    ax.hist(ms, bins=list(bins), weights=ws, stacked=True, label=labels, histtype="stepfilled")
+    m_all, w_all = np.concatenate(ms), np.concatenate(ws)
+    b = exponential_slope(m_all, w_all)
+    x = np.linspace(105, 160, 200)
+    total = w_all.sum() * (bins[1] - bins[0])
+    norm = b / (np.exp(b * 160) - np.exp(b * 105)) if b != 0 else 1 / 55.0
+    ax.plot(x, total * norm * np.exp(b * x), label=f"exp fit, slope {b:.4f}/GeV")
+    ax.set_xlabel(r"$m_{\gamma\gamma}$ [GeV]")
+    ax.set_ylabel(f"events / {bins[1] - bins[0]:.1f} GeV ({VALIDATION_LUMI_FB:g} fb$^{{-1}}$)")
+    ax.legend(fontsize="small")
+    return [(fig, "mgg_background_fit.png")]
+
+
+def _photon_auc_figure(figures: dict[str, float]) -> list[tuple[Any, str]]:
+    """Bar chart of the single-variable AUCs with the 0.95 limit."""
+    import matplotlib.pyplot as plt
+
+    names = [k.removeprefix("photon-id AUC ") for k in figures if k.startswith("photon-id AUC ")]
+    vals = [figures[f"photon-id AUC {n}"] for n in names]
+    if not vals:
+        return []
+    fig, ax = plt.subplots()
+    ax.barh(names, vals)
+    ax.axvline(0.95, color="red", linestyle="--", label="limit 0.95")
+    ax.set_xlim(0.5, 1.0)
+    ax.set_xlabel("single-variable AUC")
+    ax.legend(fontsize="small")
+    return [(fig, "photon_id_auc.png")]
+
+
 def _photon_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]:
     """Shower-shape and isolation variables, prompt photons vs jets."""
     import matplotlib.pyplot as plt
@@ -160,7 +378,7 @@ def validation_plots(out: str | Path) -> list[Path]:
     _style()
     import matplotlib.pyplot as plt
 
-    from hepsift._files import atomic_write_with
+    from hepsift._files import atomic_write_text, atomic_write_with
 
     out = Path(out)
     manifest = json.loads((out / "manifest.json").read_text())
@@ -169,8 +387,15 @@ def validation_plots(out: str | Path) -> list[Path]:
     figures = {"higgs-diphoton": _higgs_figures, "photon-id": _photon_figures}.get(
         manifest["scenario"], _resonance_figures
     )
-    written: list[Path] = []
-    for fig, name in figures(out, manifest):
+    values = validation_figures(out)
+    atomic_write_text(vdir / "figures.json", json.dumps(values, indent=2) + "\n")
+    extra: list[tuple[Any, str]] = []
+    if manifest["scenario"] == "higgs-diphoton":
+        extra = _background_fit_figure(out, manifest)
+    elif manifest["scenario"] == "photon-id":
+        extra = _photon_auc_figure(values)
+    written: list[Path] = []  # PNGs; the figures go to figures.json beside them
+    for fig, name in [*figures(out, manifest), *extra]:
         path = vdir / name
 
         def draw(tmp: Any, fig: Any = fig) -> None:

@@ -113,6 +113,8 @@ def _manifest_samples(out: Path) -> list[dict[str, Any]]:
             }
             if "is_signal" in e:
                 spec["label"] = "signal" if e["is_signal"] else "background"
+            if isinstance(e.get("kfactor"), int | float):
+                spec["kfactor"] = float(e["kfactor"])  # the generator's k-factor table
         else:
             # several samples in one table (photon-id, resonance-ttbar): one row per candidate or
             # event with its own label column and physics weight per row (pb)
@@ -194,9 +196,13 @@ def _pipeline_dataset(
         source = "sample files"
     specs, class_names = _label_specs(specs, cfg)
     log(f"reading {len(specs)} samples, selection {cfg.selection.preset or 'none'}")
+    features = list(cfg.features)
+    rw = cfg.weights.reweight
+    if rw is not None and rw.variable not in features:
+        features.append(rw.variable)  # read for the reweighting; dropped by finalise
     dataset, info = build_dataset(
         specs,
-        features=list(cfg.features),
+        features=features,
         selection=_selection_spec(cfg),
         lumi_fb=cfg.weights.lumi_fb,
         class_names=class_names,
@@ -341,9 +347,28 @@ def prepare_data(
     return finalise(prepared, cfg)
 
 
+def _reweighted(ds: Dataset, cfg: RunConfig) -> Dataset:
+    """``ds`` with the training factors of ``weights.reweight`` (unchanged without it)."""
+    from hepsift.prepare.reweight import check_target, reweight_factors
+
+    rw = cfg.weights.reweight
+    if rw is None:
+        return ds
+    if rw.variable not in ds.feature_names:
+        raise ConfigError(
+            f"weights.reweight.variable: unknown column {rw.variable!r}"
+            f"{suggest(rw.variable, ds.feature_names)}"
+        )
+    target = check_target(rw.to, ds.class_names)
+    values = ds.X[:, ds.feature_names.index(rw.variable)]
+    factor = reweight_factors(values, ds.y, ds.weight, target=target, bins=rw.bins)
+    return replace(ds, train_factor=factor)
+
+
 def finalise(prepared: PreparedData, cfg: RunConfig) -> PreparedData:
     """Map samples to the task's classes, keep the configured features, check the classes."""
     ds = _apply_classes(prepared.dataset, cfg)
+    ds = _reweighted(ds, cfg)
     if cfg.features and tuple(cfg.features) != ds.feature_names:
         ds = ds.select_features(cfg.features)
     if cfg.task.type == "binary" and ds.n_classes != 2:
