@@ -550,3 +550,18 @@ def test_non_numeric_scores_and_weights_are_data_errors(call: Any) -> None:
     """Strings where numbers belong: one DataError line, not NumPy's ValueError."""
     with pytest.raises(DataError, match="must hold numbers"):
         call()
+
+
+def test_separable_weighted_auc_is_exactly_one_not_above() -> None:
+    """Rounding of the weighted sums gave 1.0000000000000002 on separable classes: never
+    above 1."""
+    from hepsift.metrics import AucScorer
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(4, 40))
+        y = np.r_[np.zeros(n // 2), np.ones(n - n // 2)]
+        s = np.r_[rng.random(n // 2) * 0.5, 0.5 + rng.random(n - n // 2) * 0.5]
+        w = rng.random(n) * rng.choice([1e-3, 1.0, 37.7, 1e5])
+        value = AucScorer(y, s)(w)[0]
+        assert value <= 1.0 and value == pytest.approx(1.0, abs=1e-12)

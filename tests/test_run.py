@@ -224,7 +224,9 @@ MIN_AUC = {
     "higgs-diphoton": 0.6,
     "higgs-modes": 0.6,
     "photon-id": 0.6,
-    "resonance-pnn": 0.6,
+    # the mass column no longer leaks the label (HEPMASS policy): 124 test events give
+    # 0.60 [0.55, 0.66] for the tiny BDT
+    "resonance-pnn": 0.55,
     "nand": 0.99,
 }
 
@@ -254,7 +256,7 @@ def test_shipped_config_smoke(name, tmp_path, shared_cache):
     for name_, m in doc["models"].items():
         # every model learns something real on the tiny sample: clearly better than chance,
         # with an honest interval around it, and every artefact of the model is written
-        assert 0.5 < m["auc"] <= 1.0 + 1e-9, (name_, m["auc"])  # a weighted sum: 1 + 2e-16
+        assert 0.5 < m["auc"] <= 1.0, (name_, m["auc"])
         low, high = m["auc_ci68"]
         assert low - 1e-9 <= m["auc"] <= high + 1e-9 and high - low < 0.5
         assert (result.path / "models" / name_ / "model.json").is_file()

@@ -462,7 +462,10 @@ class AucScorer:
         den = ws_bin.sum(axis=1) * wb_bin.sum(axis=1)
         out = np.full(den.shape, np.nan)
         np.divide(num, den, out=out, where=den != 0)
-        return out
+        # rounding of the weighted sums can land 1e-16 outside [0, 1]: back onto the bound
+        # (negative weights can move a weighted AUC truly outside, which is left as it is)
+        out = np.where((out > 1.0) & (out < 1.0 + 1e-12), 1.0, out)
+        return np.where((out < 0.0) & (out > -1e-12), 0.0, out)
 
 
 class OvrAucScorer:
