@@ -176,9 +176,9 @@ def test_sigma68_and_tails_against_normal_reference(rng: np.random.Generator) ->
     lo, hi = P.fraction_outside(x, 120.0, 130.0)
     assert lo == pytest.approx(stats.norm.cdf(-2.5), rel=0.1)
     assert hi == pytest.approx(stats.norm.cdf(-2.5), rel=0.1)
-    # brute force on a small sample: the smallest window holding ceil(0.68 n) values
+    # brute force on a small sample: the smallest window holding ceil(0.6827 n) values
     y = np.sort(rng.normal(size=25))
-    k = int(np.ceil(0.68 * 25))
+    k = int(np.ceil(0.6827 * 25))
     want = min(y[i + k - 1] - y[i] for i in range(25 - k + 1)) / 2
     assert P.sigma68(y) == pytest.approx(want)
     assert P.zero_fraction(np.array([0.0, 1.0, 0.0, -2.0])) == 0.5

@@ -43,6 +43,7 @@ def test_public_api_is_locked() -> None:
         "confusion_matrix",
         "roc_curve",
         "s_over_sqrt_b",
+        "sigma68",
         "significance_scan",
     ]
     for name in metrics.__all__:

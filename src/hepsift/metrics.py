@@ -49,6 +49,7 @@ __all__ = [
     "confusion_matrix",
     "roc_curve",
     "s_over_sqrt_b",
+    "sigma68",
     "significance_scan",
 ]
 
@@ -419,6 +420,20 @@ def auc_ovr_batch(
     """:func:`auc_ovr` under each row of ``weights`` (B, n): the (B,) macro AUCs and, per
     class with both its events and others present, its (B,) one-vs-rest AUCs."""
     return OvrAucScorer(y_true, proba)(weights)
+
+
+def sigma68(x: ArrayLike, fraction: float = 0.6827) -> float:
+    """Half-width of the smallest interval holding ``fraction`` (68.27 %: +-1 sigma of a
+    Gaussian) of the finite values of ``x``: a resolution that tails do not move, unlike the
+    RMS. NaN for fewer than two finite values."""
+    v = np.asarray(x, dtype=np.float64).ravel()
+    v = np.sort(v[np.isfinite(v)])
+    n = len(v)
+    if n < 2:
+        return float("nan")
+    k = min(n, max(2, int(np.ceil(fraction * n))))
+    widths = v[k - 1 :] - v[: n - k + 1]
+    return float(widths.min() / 2.0)
 
 
 class AucScorer:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hepsift.metrics import sigma68
+
 __all__ = [
     "binned_efficiency",
     "binned_median",
@@ -16,20 +18,6 @@ __all__ = [
     "sigma68",
     "zero_fraction",
 ]
-
-
-def sigma68(x: np.ndarray, fraction: float = 0.68) -> float:
-    """Half-width of the smallest interval holding ``fraction`` of the values (NaN if empty)."""
-    v = np.sort(np.asarray(x, dtype=np.float64).ravel())
-    v = v[np.isfinite(v)]
-    n = len(v)
-    if n == 0:
-        return float("nan")
-    k = max(1, int(np.ceil(fraction * n)))
-    if k >= n:
-        return float(0.5 * (v[-1] - v[0]))
-    widths = v[k - 1 :] - v[: n - k + 1]
-    return float(0.5 * widths.min())
 
 
 def fraction_outside(x: np.ndarray, lo: float, hi: float) -> tuple[float, float]:

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from hepsift.metrics import sigma68
+
 __all__ = [
     "TARGETS",
     "diphoton_mass",
@@ -36,17 +38,6 @@ TARGETS: dict[str, tuple[float, float]] = {
 }
 #: Luminosity (fb^-1) of the expected yields (ATLAS 2015-16, the Open Data release).
 VALIDATION_LUMI_FB = 36.1
-
-
-def sigma68(x: np.ndarray) -> float:
-    """Half-width of the smallest interval holding 68.27 % of ``x`` (nan when empty)."""
-    v = np.sort(np.asarray(x, dtype=np.float64))
-    n = len(v)
-    if n == 0:
-        return float("nan")
-    k = max(int(np.ceil(0.6827 * n)), 1)
-    widths = v[k - 1 :] - v[: n - k + 1]
-    return float(widths.min() / 2)
 
 
 def exponential_slope(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import html
 import itertools
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,24 +25,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hepsift.errors import DataError
+from hepsift.metrics import sigma68
 
 __all__ = ["binned_response", "fit_calibration", "report_html", "sigma68", "write_figures"]
 
 F64 = NDArray[np.float64]
-
-#: fraction of a Gaussian within +-1 sigma
-_COVERAGE = 0.6827
-
-
-def sigma68(x: Any) -> float:
-    """Half-width of the smallest interval holding 68.27 % of ``x`` (NaN for < 2 values)."""
-    v = np.sort(np.asarray(x, dtype=np.float64)[np.isfinite(x)])
-    n = len(v)
-    if n < 2:
-        return float("nan")
-    k = max(2, math.ceil(_COVERAGE * n))
-    widths = v[k - 1 :] - v[: n - k + 1]
-    return float(widths.min() / 2.0)
 
 
 def _summary(ratio: F64) -> dict[str, float]:
