@@ -68,6 +68,10 @@ def test_tiny_run_files_and_manifest(tiny_run: Path, atlas_file: Path) -> None:
         real_types = {b.name: b.interpretation for b in real.branches}
     with uproot.open(tiny_run / "ggF.root") as f:
         ours = f["mini"]
+        # what run configs are checked against before anything is generated
+        from hepsift.config import SCENARIO_BRANCHES
+
+        assert set(ours.keys()) == set(SCENARIO_BRANCHES["higgs-diphoton"])
         for b in ours.branches:
             if b.name not in real_types:  # counters too: photon_n, jet_n, lep_n are uint32
                 continue

@@ -621,10 +621,11 @@ SCENARIO_BRANCHES: dict[str, tuple[str, ...]] = {
         "photon_ptcone30", "photon_etcone20", "jet_n", "jet_pt", "jet_eta", "jet_phi", "jet_E",
         "jet_MV2c10", "lep_n", "lep_pt", "lep_eta", "lep_phi", "lep_E", "lep_charge",
         "lep_type", "lep_ptcone30", "lep_etcone20", "met_et", "met_phi",
+        "photon_convType", "jet_trueflav", "lep_isTightID",
     ),
     "photon-id": (
         "pt", "eta", "phi", "Rhad", "weta2", "etcone20", "ptcone20", "ptcone30",
-        "n_tracks_in_cone", "label", "weight",
+        "n_tracks_in_cone", "isTightID", "convType", "label", "weight", "event_number", "sample",
         "truth_pt", "truth_E",
     ),
 }  # fmt: skip
