@@ -111,6 +111,20 @@ def _gain_of(model: Any, names: Sequence[str]) -> dict[str, float] | None:
     return {n: float(g) for n, g in zip(names, gain, strict=True)}
 
 
+def _create(spec: Any, cfg: RunConfig) -> Any:
+    """The unfitted model of a config's model ``spec``: the run's seed in the family's
+    ``seed_param``, its progress bar (``progress_param``) off."""
+    from hepsift.models import create, model_class
+
+    cls = model_class(spec.family)
+    params = dict(spec.params)
+    if cls.seed_param is not None:
+        params.setdefault(cls.seed_param, cfg.seed)
+    if cls.progress_param is not None:
+        params.setdefault(cls.progress_param, False)
+    return create(spec.family, **params)
+
+
 def _train_one(
     spec: Any,
     train: Dataset,
@@ -126,15 +140,10 @@ def _train_one(
     it is wrapped in :class:`~hepsift.models.Scaled` (scaler fit on the training split with
     ``|weight|``) when it does not scale its own inputs and ``cfg.scaling`` is not ``none``.
     """
-    from hepsift.models import Scaled, create, model_class
+    from hepsift.models import Scaled, model_class
 
     cls = model_class(spec.family)
-    params = dict(spec.params)
-    if cls.seed_param is not None:
-        params.setdefault(cls.seed_param, cfg.seed)
-    if cls.progress_param is not None:
-        params.setdefault(cls.progress_param, False)
-    model = create(spec.family, **params)
+    model = _create(spec, cfg)
     w = train.training_weight(negative=cfg.weights.negative, balance_classes=cfg.weights.balance)
     fit_kwargs: dict[str, Any] = {}
     keeps_nan = cfg.missing == "keep" and cls.allows_nan  # (bdt) the scaler refuses NaN
@@ -547,7 +556,6 @@ def _run_regression(
     (sigma_68 and response before / after, binned) and a report with the figures."""
     import yaml
 
-    from hepsift.models import create, model_class
     from hepsift.report.rundir import RunDir
     from hepsift.studies.calibration import fit_calibration, report_html, write_figures
 
@@ -567,13 +575,7 @@ def _run_regression(
     col = {n: ds.X[:, i].astype(np.float64) for i, n in enumerate(ds.feature_names)}
     models = []
     for spec in cfg.models:
-        cls = model_class(spec.family)
-        params = dict(spec.params)
-        if cls.seed_param is not None:
-            params.setdefault(cls.seed_param, cfg.seed)
-        if cls.progress_param is not None:
-            params.setdefault(cls.progress_param, False)
-        models.append((spec.name, create(spec.family, **params)))
+        models.append((spec.name, _create(spec, cfg)))
     log(f"calibrating {task.target} from {task.reference} with {len(models)} regressors")
     with clock.step("training_s"):
         doc, fitted = fit_calibration(
