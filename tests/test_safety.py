@@ -224,6 +224,11 @@ def test_onnx_output_is_replaced_only_when_hepsift_wrote_it(
     capsys.readouterr()
     assert main(["onnx", str(folder), str(out)]) == 0  # its own file: replaced
     capsys.readouterr()
+    # an ONNX file written by the API (as `hepsift run` writes its models) is hepsift's too
+    api = tmp_path / "api.onnx"
+    fitted.to_onnx(api)
+    assert main(["onnx", str(folder), str(api)]) == 0
+    capsys.readouterr()
 
 
 def test_failed_onnx_export_leaves_nothing_behind(

@@ -32,6 +32,7 @@ from hepsift._files import atomic_write_bytes
 from hepsift.errors import ModelError
 
 __all__ = [
+    "ONNX_STAMP",
     "average_graphs",
     "check_parity",
     "export_onnx",
@@ -56,14 +57,23 @@ def save_onnx(proto: Any, path: str | os.PathLike[str]) -> Path:
     return atomic_write_bytes(path, proto.SerializeToString())
 
 
+#: the metadata entry every ONNX file hepsift writes carries: ``hepsift onnx`` replaces an
+#: existing OUTPUT only when it holds this stamp (a file hepsift wrote)
+ONNX_STAMP = ("written_by", "hepsift")
+
+
 def onnx_proto_of(model: Any) -> Any:
-    """The checked ``onnx.ModelProto`` of a fitted hepsift model."""
+    """The ``onnx.ModelProto`` of a fitted hepsift model, stamped with :data:`ONNX_STAMP`."""
     family = getattr(model, "family", "") or type(model).__name__
     if not hasattr(model, "_onnx_proto"):
         raise ModelError(f"model family '{family}' has no ONNX export")
     if not hasattr(model, "n_features_in_"):
         raise ModelError(f"model '{family}' is not fitted; fit it before exporting to ONNX")
-    return model._onnx_proto()
+    proto = model._onnx_proto()
+    if not any(p.key == ONNX_STAMP[0] for p in proto.metadata_props):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = ONNX_STAMP
+    return proto
 
 
 def export_onnx(model: Any, path: str | os.PathLike[str]) -> Path:

@@ -132,16 +132,16 @@ def tune_cmd(
     console.print(f"results in {result.out}/ (best_params.json, trials.json)")
 
 
-#: the metadata entry that marks an ONNX file ``hepsift onnx`` wrote (and may replace)
-ONNX_STAMP = ("written_by", "hepsift")
 #: the parity check draws at most this many input values (events x features)
 PARITY_VALUES = 10_000_000
 
 
 def _written_by_hepsift(path: Any) -> bool:
-    """True when ``path`` is an ONNX file carrying :data:`ONNX_STAMP`."""
+    """True when ``path`` is an ONNX file carrying hepsift's stamp (``export.ONNX_STAMP``)."""
     try:
         import onnx
+
+        from hepsift.export import ONNX_STAMP
 
         if path.stat().st_size > 2**31:
             return False
@@ -215,9 +215,6 @@ def onnx_cmd(
     model = load(model_dir)
     X, inputs, missing = _parity_inputs(model, model_dir, events, param)
     proto = onnx_proto_of(model)
-    if not any(p.key == ONNX_STAMP[0] for p in proto.metadata_props):
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = ONNX_STAMP
     diffs: list[float] = []
 
     def write(tmp: Path) -> None:
