@@ -87,24 +87,27 @@ def register(app: typer.Typer) -> None:
         check_events(events)
         check_out(out)
         check_scheduler(scheduler)
+        from hepsift._interrupt import stop_on_sigint
         from hepsift.commands._rich import interactive, make_console
         from hepsift.generate import generate
 
         console = make_console(highlight=True, soft_wrap=True)
 
-        manifest = generate(
-            scenario,
-            events=events,
-            out=out,
-            seed=seed,
-            workers=workers,
-            images=images,
-            masses=masses,
-            scheduler=scheduler,
-            progress=not quiet and interactive(console),
-            chunk_size=chunk_size,
-            samples=None if samples is None else [x.strip() for x in samples.split(",")],
-        )
+        # a Ctrl-C that Python swallowed (weakref callback) still ends with exit 130
+        with stop_on_sigint():
+            manifest = generate(
+                scenario,
+                events=events,
+                out=out,
+                seed=seed,
+                workers=workers,
+                images=images,
+                masses=masses,
+                scheduler=scheduler,
+                progress=not quiet and interactive(console),
+                chunk_size=chunk_size,
+                samples=None if samples is None else [x.strip() for x in samples.split(",")],
+            )
         for s in manifest["samples"]:
             console.print(
                 f"{s['name']:<16} generated {s['events_generated']:>7}  accepted "
