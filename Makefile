@@ -30,7 +30,7 @@ $(MIN_STAMP): pyproject.toml Makefile .ci/min-constraints.py
 	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(PYTHON) .ci/min-constraints.py pyproject.toml > $(MIN_VENV)/constraints.txt
 	$(MIN_VENV)/bin/python -m pip install --quiet --only-binary=:all: \
-		-c $(MIN_VENV)/constraints.txt -e . "pytest>=8" "pytest-timeout>=2.3" packaging
+		-c $(MIN_VENV)/constraints.txt -e . "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100" packaging
 	touch $@
 
 install: $(STAMP)
