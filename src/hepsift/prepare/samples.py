@@ -471,7 +471,10 @@ def _sample_kind(spec: SampleSpec, weight_branch: str | None, tree: Any) -> str:
     if weight_branch is None:
         return "data"
     if tree is not None:
-        probe = np.asarray(tree[weight_branch].array(library="np", entry_stop=1000))
+        # as awkward, then NumPy: uproot 5.7.0's RNTuple field.array(library="np") fails
+        import awkward as ak
+
+        probe = np.asarray(ak.to_numpy(tree[weight_branch].array(entry_stop=1000)))
         return "data" if probe.size and np.all(probe == 0) else "mc"
     return "mc"
 
