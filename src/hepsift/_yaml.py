@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from hepsift.errors import ConfigError
+from hepsift.errors import MAX_MESSAGE, ConfigError, one_line
 
 __all__ = [
     "ALIAS_BUDGET",
@@ -34,27 +34,18 @@ __all__ = [
     "MAX_MESSAGE",
     "load_yaml_file",
     "load_yaml_text",
-    "one_line",
 ]
 
 #: nodes that aliases may add to a document beyond the nodes written in it
 ALIAS_BUDGET = 10_000
 #: the largest YAML file read (configs are a few kB)
 MAX_BYTES = 16 * 1024 * 1024
-#: the longest error message (one line)
-MAX_MESSAGE = 280
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _Refused(yaml.YAMLError):
     """A document this loader will not build (duplicate key, alias bomb, recursion)."""
-
-
-def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
-    """``text`` on one line (runs of whitespace to one space), cut to ``limit`` characters."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
 
 
 def _where(node: Node) -> str:

@@ -13,7 +13,7 @@ import typer
 
 from hepsift import __version__
 from hepsift.commands import data, example, generate, models, pnn, run
-from hepsift.errors import HepsiftError
+from hepsift.errors import HepsiftError, one_line
 
 __all__ = ["app", "main"]
 
@@ -96,9 +96,7 @@ def _os_error_line(exc: OSError) -> str:
     paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
     where = f"'{paths[0]}'" + (f" -> '{paths[1]}'" if len(paths) > 1 else "") if paths else ""
     line = f"{where}: {reason}" if where else reason
-    return (
-        line if len(line) <= 240 else line[:237] + "..."
-    ) + " (check the path and its permissions)"
+    return one_line(line, 240) + " (check the path and its permissions)"
 
 
 def main(argv: list[str] | None = None) -> int:

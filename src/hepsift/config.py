@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hepsift.errors import ConfigError, suggest
+from hepsift.errors import ConfigError, one_line, suggest
 from hepsift.features.names import resolve_feature
 from hepsift.generate import SCENARIOS, samples_for
 from hepsift.io.schema import HEPMASS_COLUMNS
@@ -466,8 +466,7 @@ def config_error(
 ) -> ConfigError:
     """The first problem of a pydantic validation of ``root`` as one line, with the nearest key."""
     err = exc.errors()[0]
-    given = repr(err.get("input"))  # one line, bounded: the input may be a huge value
-    given = " ".join(given.split())[:80] + ("..." if len(given) > 80 else "")
+    given = one_line(repr(err.get("input")), 83)  # bounded: the input may be a huge value
     loc = [p for p in err["loc"] if isinstance(p, str | int)]
     where = _format_loc(loc)
     etype = err["type"]

@@ -12,6 +12,7 @@ import difflib
 from collections.abc import Iterable
 
 __all__ = [
+    "MAX_MESSAGE",
     "ConfigError",
     "DataError",
     "GenerationError",
@@ -19,6 +20,7 @@ __all__ = [
     "ModelError",
     "SchemaError",
     "nearest",
+    "one_line",
     "suggest",
 ]
 
@@ -47,6 +49,17 @@ class ModelError(HepsiftError, ValueError):
 
 class GenerationError(HepsiftError, RuntimeError):
     """Event generation cannot run as asked."""
+
+
+#: the longest message :func:`one_line` makes by default
+MAX_MESSAGE = 280
+
+
+def one_line(text: object, limit: int = MAX_MESSAGE) -> str:
+    """``text`` for an error message: on one line (runs of whitespace, newlines included, to
+    one space) and at most ``limit`` characters (a longer text ends with ``...``)."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
 
 
 def nearest(name: str, choices: Iterable[str], *, n: int = 1, cutoff: float = 0.5) -> list[str]:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepsift.errors import ConfigError, DataError, HepsiftError, suggest
+from hepsift.errors import ConfigError, DataError, HepsiftError, one_line, suggest
 from hepsift.features.columns import cached_flat, cached_starts
 from hepsift.features.jagged import collection_fields, collections, filter_collection, slot
 from hepsift.features.names import resolve_feature
@@ -103,10 +103,9 @@ _ARITHMETIC = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod)
 _TWO_ARGS = frozenset({"arctan2", "minimum", "maximum"})
 
 
-def _short(text: str, limit: int = 60) -> str:
-    """``text`` on one line, cut to ``limit`` characters for an error message."""
-    one = " ".join(str(text).split())
-    return one if len(one) <= limit else one[: limit - 3] + "..."
+def _cut(text: object) -> str:
+    """User text quoted in a cut error: one line of at most 60 characters."""
+    return one_line(text, 60)
 
 
 def _no_names(name: str) -> Any:  # pragma: no cover - constants read no names
@@ -166,9 +165,7 @@ class Expr:
 def compile_expr(text: str, *, where: str = "cut") -> Expr:
     """Parse ``text`` with the whitelist grammar (module docstring) into an :class:`Expr`."""
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError(
-            f"{where}: expression must be a non-empty string; got {_short(repr(text))}"
-        )
+        raise ConfigError(f"{where}: expression must be a non-empty string; got {_cut(repr(text))}")
     if len(text) > MAX_EXPR_CHARS:
         raise ConfigError(
             f"{where}: expression of {len(text):,} characters; a cut takes at most "
@@ -177,13 +174,13 @@ def compile_expr(text: str, *, where: str = "cut") -> Expr:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ConfigError(f"{where}: cannot parse '{_short(text)}': {_short(exc.msg)}") from None
+        raise ConfigError(f"{where}: cannot parse '{_cut(text)}': {_cut(exc.msg)}") from None
     except (ValueError, MemoryError, RecursionError) as exc:  # digit limit, parser stack
-        what = "nested too deeply" if not isinstance(exc, ValueError) else _short(str(exc))
-        raise ConfigError(f"{where}: cannot parse '{_short(text)}': {what}") from None
+        what = "nested too deeply" if not isinstance(exc, ValueError) else _cut(str(exc))
+        raise ConfigError(f"{where}: cannot parse '{_cut(text)}': {what}") from None
     if _depth(tree.body) > MAX_EXPR_DEPTH:
         raise ConfigError(
-            f"{where}: '{_short(text)}' is nested more than {MAX_EXPR_DEPTH} levels deep"
+            f"{where}: '{_cut(text)}' is nested more than {MAX_EXPR_DEPTH} levels deep"
         )
     compiler = _Compiler(where)
     fn = compiler.build(tree.body)
@@ -213,7 +210,7 @@ class _Compiler:
 
     def bad(self, node: ast.AST, what: str) -> ConfigError:
         return ConfigError(
-            f"{self.where}: '{_short(ast.unparse(node), 40)}' is not allowed in a cut ({what}); "
+            f"{self.where}: '{one_line(ast.unparse(node), 40)}' is not allowed in a cut ({what}); "
             "allowed: numbers, names, x[i], + - * / ** %, comparisons, and/or/not, and the "
             "functions abs, sqrt, log, exp, cos, sin, ... count, sum, max, min, mean, any, all"
         )
@@ -577,7 +574,7 @@ def _selection_mapping(config: Any, *, hops: int = 0) -> Mapping[str, Any]:
 
     A YAML file may hold just the name of a preset or of another file (``hops`` of them)."""
     if hops > 4:
-        raise ConfigError(f"selection '{_short(str(config))}': more than 4 files name each other")
+        raise ConfigError(f"selection '{_cut(str(config))}': more than 4 files name each other")
     if isinstance(config, str | os.PathLike) and not str(config).endswith((".yaml", ".yml")):
         key = str(config)
         if key in PRESETS:
@@ -611,7 +608,7 @@ def _check_keys(mapping: Mapping[Any, Any], allowed: tuple[str, ...], what: str)
     for key in mapping:
         if key not in allowed:
             raise ConfigError(
-                f"{what} has unknown key '{_short(str(key))}'{suggest(str(key), allowed)} "
+                f"{what} has unknown key '{_cut(str(key))}'{suggest(str(key), allowed)} "
                 f"(allowed: {', '.join(allowed)})"
             )
 
@@ -621,17 +618,17 @@ def _parse_cut(i: int, item: Any) -> Cut:
     if isinstance(item, str):
         item = {"name": item, "cut": item}
     if not isinstance(item, Mapping):
-        raise ConfigError(f"selection cut #{i + 1} must be a mapping; got {_short(repr(item))}")
+        raise ConfigError(f"selection cut #{i + 1} must be a mapping; got {_cut(repr(item))}")
     _check_keys(item, _CUT_KEYS, f"selection cut #{i + 1}")
     if "cut" not in item:
         raise ConfigError(f"selection cut #{i + 1} has no 'cut' expression")
     name = str(item.get("name", item["cut"]))
     if not isinstance(item["cut"], str | int | float | bool):
         raise ConfigError(
-            f"selection cut '{_short(name)}': 'cut' must be an expression string; "
-            f"got {type(item['cut']).__name__} {_short(repr(item['cut']))}"
+            f"selection cut '{_cut(name)}': 'cut' must be an expression string; "
+            f"got {type(item['cut']).__name__} {_cut(repr(item['cut']))}"
         )
-    expr = compile_expr(str(item["cut"]), where=f"selection cut '{_short(name)}'")
+    expr = compile_expr(str(item["cut"]), where=f"selection cut '{_cut(name)}'")
     obj = item.get("object")
     return Cut(name=name, expr=expr, object=None if obj is None else str(obj))
 

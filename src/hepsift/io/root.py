@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from hepsift.errors import DataError, HepsiftError, SchemaError, nearest
+from hepsift.errors import DataError, HepsiftError, SchemaError, nearest, one_line
 from hepsift.io.schema import Schema, check_names, detect_root_schema, get_schema
 
 __all__ = [
@@ -108,7 +108,7 @@ def _open_file(path: Path) -> Any:
             raise DataError(f"'{path}' is {other}, not a ROOT file") from None
         raise DataError(
             f"'{path}' is not a readable ROOT file (corrupt or truncated?): "
-            f"{type(exc).__name__}: {_one_line(exc)}"
+            f"{type(exc).__name__}: {one_line(exc, 300)}"
         ) from None
 
 
@@ -142,11 +142,6 @@ def _foreign_format(path: Path) -> str | None:
     if text.count(",") >= 1 and "\n" in text:
         return "a text file with commas (CSV?): name it .csv"
     return "a text file" if text.isprintable() or "\n" in text else None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] + ("..." if len(text) > 300 else "")
 
 
 #: ROOT classes read as event trees: the classic TTree and ROOT 7's RNTuple
@@ -264,7 +259,7 @@ def open_tree(path: PathLike, tree: str | None = None, schema: Schema | str | No
     try:
         trees = _trees_in(file)
     except Exception as exc:
-        raise DataError(f"cannot list the trees of '{p}': {_one_line(exc)}") from None
+        raise DataError(f"cannot list the trees of '{p}': {one_line(exc, 300)}") from None
     if tree is None:
         tree = choose_tree(file, trees, p, sch)
     if tree not in trees:
@@ -279,7 +274,7 @@ def open_tree(path: PathLike, tree: str | None = None, schema: Schema | str | No
     except Exception as exc:
         raise DataError(
             f"cannot read tree '{tree}' of '{p}' (corrupt or truncated?): "
-            f"{type(exc).__name__}: {_one_line(exc)}"
+            f"{type(exc).__name__}: {one_line(exc, 300)}"
         ) from None
     return t
 
@@ -417,7 +412,7 @@ def iterate_root(
         except Exception as exc:
             raise DataError(
                 f"reading tree '{t.name}' of '{p}' failed (corrupt or truncated file?): "
-                f"{type(exc).__name__}: {_one_line(exc)}"
+                f"{type(exc).__name__}: {one_line(exc, 300)}"
             ) from None
 
 
@@ -485,7 +480,7 @@ def _branch_row(b: Any, max_entries: int | None) -> dict[str, Any]:
     try:
         arr = b.array(library="ak", entry_stop=max_entries)
     except Exception as exc:  # unreadable branch: say so, keep going
-        row["error"] = _one_line(exc)
+        row["error"] = one_line(exc, 300)
         return row
     if arr.ndim > 1:
         try:

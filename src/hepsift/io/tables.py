@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from hepsift.errors import DataError, HepsiftError
+from hepsift.errors import DataError, HepsiftError, one_line
 from hepsift.io.schema import HEPMASS_COLUMNS, HIGGS_COLUMNS, Schema, check_names, get_schema
 
 __all__ = [
@@ -302,19 +302,17 @@ def _npz_arrays(path: Path) -> dict[str, Any]:
     except ValueError as exc:
         if "pickle" in str(exc):  # object arrays: loading them would unpickle
             raise DataError(
-                f"'{path}' holds pickled Python objects ({_short(exc)}); hepsift never "
+                f"'{path}' holds pickled Python objects ({one_line(exc, 200)}); hepsift never "
                 "unpickles data: save plain numeric arrays (numpy.savez(path, X=X, y=y))"
             ) from None
-        raise DataError(f"'{path}' is not a readable NumPy .npz archive: {_short(exc)}") from None
+        raise DataError(
+            f"'{path}' is not a readable NumPy .npz archive: {one_line(exc, 200)}"
+        ) from None
     except Exception as exc:  # zip, zlib and header errors of a corrupt or truncated file
         raise DataError(
             f"'{path}' is not a readable NumPy .npz archive (corrupt or truncated?): "
-            f"{type(exc).__name__}: {_short(exc)}"
+            f"{type(exc).__name__}: {one_line(exc, 200)}"
         ) from None
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
 
 
 def npz_columns(path: Path) -> dict[str, Any]:
@@ -410,5 +408,5 @@ def iterate_table(
             raise
         except Exception as exc:
             raise DataError(
-                f"cannot read {kind.upper()} file '{path}': {type(exc).__name__}: {_short(exc)}"
+                f"cannot read {kind.upper()} file '{path}': {type(exc).__name__}: {one_line(exc, 200)}"
             ) from None

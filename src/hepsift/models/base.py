@@ -54,7 +54,7 @@ from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from hepsift._files import atomic_write_text, dumps_json, file_mode, jsonable
-from hepsift.errors import ConfigError, DataError, HepsiftError, ModelError, suggest
+from hepsift.errors import ConfigError, DataError, HepsiftError, ModelError, one_line, suggest
 
 __all__ = [
     "INPUTS",
@@ -322,10 +322,9 @@ class Model(BaseEstimator):  # type: ignore[misc]
             OSError,
             MemoryError,
         ) as exc:
-            text = " ".join(str(exc).split())[:160]
             raise ModelError(
                 f"saved model '{directory}' does not match its {META_FILE}: "
-                f"{type(exc).__name__}: {text}"
+                f"{type(exc).__name__}: {one_line(exc, 160)}"
             ) from None
         return model
 
@@ -772,8 +771,7 @@ def read_model_meta(directory: Path) -> dict[str, Any]:
             raise _meta_error(meta_path, f"larger than {MAX_META_BYTES} bytes")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
-        first = " ".join(str(exc).split())[:120]
-        raise ModelError(f"'{meta_path}' is not valid JSON: {first}") from None
+        raise ModelError(f"'{meta_path}' is not valid JSON: {one_line(exc, 120)}") from None
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise ModelError(f"'{meta_path}' has format {str(found)[:40]!r}; expected '{MODEL_FORMAT}'")
@@ -846,5 +844,4 @@ def read_npz(path: Path, what: str) -> dict[str, NDArray[Any]]:
         with np.load(path, allow_pickle=False) as data:
             return {k: np.asarray(data[k]) for k in data.files}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, MemoryError) as exc:
-        text = " ".join(str(exc).split())[:160]
-        raise ModelError(f"cannot read {what} from '{path}': {text}") from None
+        raise ModelError(f"cannot read {what} from '{path}': {one_line(exc, 160)}") from None
