@@ -381,6 +381,24 @@ def _python(script: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+def test_two_runs_of_one_name_started_in_the_same_second_both_get_a_folder(
+    tmp_path: Path,
+) -> None:
+    """Both pick the same free name before either creates it: the second takes the next."""
+    from hepsift.report.rundir import RunDir
+
+    first = RunDir(tmp_path, "samples", stamp="20261128T000000Z")
+    second = RunDir(tmp_path, "samples", stamp="20261128T000000Z")
+    assert first.path == second.path
+    with first, second:
+        assert first.path != second.path and first.path.is_dir() and second.path.is_dir()
+        done = [first.finish(), second.finish()]
+    assert sorted(p.name for p in done) == [
+        "samples-20261128T000000Z",
+        "samples-20261128T000000Z-1",
+    ]
+
+
 def test_partial_folders_of_killed_runs_are_swept_by_the_next_run(tmp_path: Path) -> None:
     from hepsift.report.rundir import PARTIAL_MARKER, RunDir
 

@@ -100,22 +100,34 @@ class RunDir:
 
     def __init__(self, root: str | os.PathLike[str], name: str, *, stamp: str | None = None):
         self.root = Path(root)
-        base = f"{name}-{stamp or utc_stamp()}"
-        final = self.root / base
-        i = 1
-        while final.exists() or (self.root / f".{final.name}.partial").exists():
-            final = self.root / f"{base}-{i}"
-            i += 1
-        self.final = final
-        self.path = self.root / f".{final.name}.partial"
+        self._base = f"{name}-{stamp or utc_stamp()}"
+        self._suffix = 0
+        self._next_free_name()
         self.finished = False
         self.swept: list[Path] = []
         self._lock_fd: int | None = None
 
+    def _next_free_name(self) -> None:
+        """Set :attr:`final` and :attr:`path` to the first name (``NAME-STAMP``, then
+        ``NAME-STAMP-1``, ...) that neither a run folder nor a partial one holds yet."""
+        while True:
+            name = self._base if self._suffix == 0 else f"{self._base}-{self._suffix}"
+            self.final = self.root / name
+            self.path = self.root / f".{name}.partial"
+            if not self.final.exists() and not self.path.exists():
+                return
+            self._suffix += 1
+
     def __enter__(self) -> RunDir:
         try:
             self.swept = sweep_stale_partials(self.root)
-            self.path.mkdir(parents=True, exist_ok=False)
+            self.root.mkdir(parents=True, exist_ok=True)
+            while True:  # a run of the same name started in the same second takes the next
+                try:
+                    self.path.mkdir(exist_ok=False)
+                    break
+                except FileExistsError:
+                    self._next_free_name()
             self._mark()
         except OSError as exc:
             from hepsift.errors import DataError
