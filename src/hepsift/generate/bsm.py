@@ -68,15 +68,21 @@ __all__ = [
     "black_hole_events",
     "chunk_rows",
     "hawking_temperature",
+    "high_level",
     "high_level_columns",
+    "leading",
     "lhef_settings",
     "lhef_text",
+    "low_level",
     "low_level_columns",
     "model_description",
     "rambo",
+    "sample_summary",
     "samples",
     "sphaleron_events",
+    "sphericity",
     "table_layout",
+    "thermal_energy",
     "write_lhef",
 ]
 
@@ -283,7 +289,7 @@ def hawking_temperature(
     return np.asarray((n + 1) / (4 * math.pi * r_h))
 
 
-def _thermal_energy(t: float, stat: int, rng: np.random.Generator) -> float:
+def thermal_energy(t: float, stat: int, rng: np.random.Generator) -> float:
     """E from E^2 / (exp(E/T) - stat) (massless Planck / Fermi-Dirac spectrum)."""
     if stat > 0:  # Bose: sum_k E^2 exp(-k E/T); k with weight 1/k^3
         k = np.arange(1, 40)
@@ -327,7 +333,7 @@ def _emission(m_bh: float, owed: list[int], rng: np.random.Generator) -> tuple[i
         else:
             pid, stat = _draw_species(rng)
         mass = MASS[abs(pid)]
-        e = _thermal_energy(t, stat, rng)
+        e = thermal_energy(t, stat, rng)
         if e > mass:
             break
     else:
@@ -735,4 +741,21 @@ def table_layout() -> dict[str, object]:
         f"{C.LEPTON_ISO_PTCONE30_REL_MAX:g} pT",
         "images": "<sample>.images.npz: images (n, 3, 50, 50) float16 (ECAL E_T, HCAL E_T, "
         "track pT; axis -2 eta in (-2.5, 2.5), axis -1 phi in (-pi, pi)), event_number",
+    }
+
+
+def sample_summary(table: dict[str, np.ndarray]) -> dict[str, float]:
+    """Means of the sanity-check quantities of one sample's table: jets, scalar sum pT ``st``
+    (GeV), sphericity, electrons, muons, leptons (e + mu), and the fraction of events with at
+    least one lepton."""
+    n_lep = np.asarray(table["n_electrons"]) + np.asarray(table["n_muons"])
+    return {
+        "events": float(len(n_lep)),
+        "mean jets": float(np.mean(table["n_jets"])),
+        "mean st [GeV]": float(np.mean(table["st"])),
+        "mean sphericity": float(np.mean(table["sphericity"])),
+        "mean electrons": float(np.mean(table["n_electrons"])),
+        "mean muons": float(np.mean(table["n_muons"])),
+        "mean leptons": float(np.mean(n_lep)),
+        "fraction with leptons": float(np.mean(n_lep > 0)),
     }

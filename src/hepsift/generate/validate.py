@@ -21,6 +21,8 @@ __all__ = [
     "diphoton_mass",
     "exponential_slope",
     "figure_lines",
+    "multijet_figures",
+    "multijet_values",
     "sigma68",
     "validation_figures",
     "validation_plots",
@@ -37,6 +39,12 @@ TARGETS: dict[str, tuple[float, float]] = {
     "continuum slope [1/GeV]": (-0.0341, -0.0279),
     "photon-id max single-variable AUC": (0.5, 0.95),
     "photon-id max zero fraction": (0.0, 0.30),
+    # multijet-bsm (simplified models; SCENARIOS.md): reconstructed e/mu of e+ mu+ tau+, BH
+    # events rounder than QCD, QCD at the models' scalar sum pT
+    "multijet-bsm sphaleron mean leptons": (1.0, 3.0),
+    "multijet-bsm sphericity black-hole minus qcd": (0.1, 1.0),
+    "multijet-bsm st qcd / sphaleron": (0.7, 1.3),
+    "multijet-bsm st qcd / black-hole": (0.7, 1.3),
 }
 #: Luminosity (fb^-1) of the expected yields (ATLAS 2015-16, the Open Data release).
 VALIDATION_LUMI_FB = 36.1
@@ -254,6 +262,66 @@ def _photon_values(out: Path) -> dict[str, float]:
     return fig
 
 
+def _multijet_tables(out: Path, manifest: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
+    """The sanity-check columns of every sample table of a multijet-bsm output."""
+    import pyarrow.parquet as pq
+
+    cols = ["n_jets", "st", "sphericity", "n_electrons", "n_muons"]
+    out_tables: dict[str, dict[str, np.ndarray]] = {}
+    for s in manifest["samples"]:
+        tab = pq.read_table(out / s["file"], columns=cols)
+        out_tables[s["name"]] = {c: tab.column(c).to_numpy() for c in cols}
+    return out_tables
+
+
+def multijet_values(out: Path, manifest: dict[str, Any]) -> dict[str, float]:
+    """multijet-bsm: per sample the mean jet multiplicity, scalar sum pT, sphericity and
+    lepton counts; the sphaleron's leptons, black hole minus QCD sphericity and the ratios of
+    scalar sum pT (targets in :data:`TARGETS`)."""
+    from hepsift.generate.bsm import sample_summary
+
+    tables = _multijet_tables(out, manifest)
+    fig: dict[str, float] = {}
+    summ = {name: sample_summary(t) for name, t in tables.items()}
+    for name, values in summ.items():
+        for k, v in values.items():
+            fig[f"multijet-bsm {name} {k}"] = v
+    if "black-hole" in summ and "qcd" in summ:
+        fig["multijet-bsm sphericity black-hole minus qcd"] = (
+            summ["black-hole"]["mean sphericity"] - summ["qcd"]["mean sphericity"]
+        )
+    for model in ("sphaleron", "black-hole"):
+        if model in summ and "qcd" in summ:
+            fig[f"multijet-bsm st qcd / {model}"] = (
+                summ["qcd"]["mean st [GeV]"] / summ[model]["mean st [GeV]"]
+            )
+    return fig
+
+
+def multijet_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]:
+    """multijet-bsm: jet multiplicity, scalar sum pT, sphericity and lepton count per sample."""
+    import matplotlib.pyplot as plt
+
+    tables = _multijet_tables(out, manifest)
+    specs = (
+        ("n_jets", np.arange(-0.5, 25.5), "jet multiplicity", "jet_multiplicity.png"),
+        ("st", np.linspace(0, 14000, 36), "scalar sum pT [GeV]", "st.png"),
+        ("sphericity", np.linspace(0, 1, 26), "sphericity (jets)", "sphericity.png"),
+        ("n_lep", np.arange(-0.5, 6.5), "electrons + muons", "lepton_multiplicity.png"),
+    )
+    figs: list[tuple[Any, str]] = []
+    for var, bins, label, png in specs:
+        fig, ax = plt.subplots()
+        for name, t in tables.items():
+            x = t["n_electrons"] + t["n_muons"] if var == "n_lep" else t[var]
+            ax.hist(x, bins=list(bins), histtype="step", density=True, label=name)
+        ax.set_xlabel(label)
+        ax.set_ylabel("normalised")
+        ax.legend(fontsize="small")
+        figs.append((fig, png))
+    return figs
+
+
 def validation_figures(out: str | Path) -> dict[str, float]:
     """The target figures of the scenario in ``out`` (see :data:`TARGETS`); those whose
     samples are missing are left out."""
@@ -263,6 +331,8 @@ def validation_figures(out: str | Path) -> dict[str, float]:
         return _higgs_values(out, manifest)
     if manifest["scenario"] == "photon-id":
         return _photon_values(out)
+    if manifest["scenario"] == "multijet-bsm":
+        return multijet_values(out, manifest)
     return {}
 
 
@@ -377,9 +447,11 @@ def validation_plots(out: str | Path) -> list[Path]:
     manifest = json.loads((out / "manifest.json").read_text())
     vdir = out / "validation"
     vdir.mkdir(exist_ok=True)
-    figures = {"higgs-diphoton": _higgs_figures, "photon-id": _photon_figures}.get(
-        manifest["scenario"], _resonance_figures
-    )
+    figures = {
+        "higgs-diphoton": _higgs_figures,
+        "photon-id": _photon_figures,
+        "multijet-bsm": multijet_figures,
+    }.get(manifest["scenario"], _resonance_figures)
     values = validation_figures(out)
     atomic_write_text(vdir / "figures.json", json.dumps(values, indent=2) + "\n")
     extra: list[tuple[Any, str]] = []
