@@ -635,6 +635,10 @@ def _scenario_branches(scenario: str) -> tuple[str, ...] | None:
         return SCENARIO_BRANCHES[scenario]
     if scenario == "resonance-ttbar":
         return tuple(HEPMASS_COLUMNS)
+    if scenario == "multijet-bsm":
+        from hepsift.generate.bsm import table_columns
+
+        return table_columns()
     return None
 
 

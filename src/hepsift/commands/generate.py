@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
     @app.command("generate")
     def generate_cmd(
         scenario: str | None = typer.Argument(
-            None, help="photon-id, higgs-diphoton or resonance-ttbar"
+            None, help="photon-id, higgs-diphoton, resonance-ttbar or multijet-bsm"
         ),
         events: int | None = typer.Option(
             None, "--events", "-n", help="Pythia events generated PER SAMPLE"

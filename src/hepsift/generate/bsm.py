@@ -81,6 +81,7 @@ __all__ = [
     "samples",
     "sphaleron_events",
     "sphericity",
+    "table_columns",
     "table_layout",
     "thermal_energy",
     "write_lhef",
@@ -684,8 +685,8 @@ def model_description(model: str) -> dict[str, object]:
 
 #: the QCD multi-jet background: 2 -> 2 QCD with pT-hat and m-hat floors that put its scalar
 #: sum pT in the range of the two models (showers then make it multi-jet)
-QCD_PTHAT_MIN_GEV = 2500.0
-QCD_MHAT_MIN_GEV = 7000.0
+QCD_PTHAT_MIN_GEV = 2750.0
+QCD_MHAT_MIN_GEV = 7500.0
 
 
 def samples() -> list[Sample]:
@@ -725,6 +726,28 @@ def samples() -> list[Sample]:
             f"{QCD_MHAT_MIN_GEV:g} GeV",
         ),
     ]
+
+
+#: bookkeeping columns of every sample table besides the ``ll_`` and ``hl_`` ones
+BOOKKEEPING_COLUMNS = (
+    "eventNumber",
+    "mcWeight",
+    "weight",
+    "XSection",
+    "SumWeights",
+    "n_jets",
+    "n_electrons",
+    "n_muons",
+    "ht",
+    "st",
+    "met_phi",
+    "sphericity",
+)
+
+
+def table_columns() -> tuple[str, ...]:
+    """Every column of a multijet-bsm sample table."""
+    return (*low_level_columns(), *high_level_columns(), *BOOKKEEPING_COLUMNS)
 
 
 def table_layout() -> dict[str, object]:

@@ -91,7 +91,7 @@ SCENARIOS: dict[str, Scenario] = {
         "Simplified models of many-jet BSM final states at sqrt(s-hat) >= 9 TeV: sphaleron "
         "(q q -> 7 antiquarks + e+ mu+ tau+) and microscopic black hole (n = 4, M_D = 1 TeV, "
         "thermal evaporation), partons by hepsift, shower and hadronisation by Pythia (LHEF); "
-        "QCD multi-jet background (pT-hat > 2.5 TeV, m-hat > 7 TeV); every event kept.",
+        "QCD multi-jet background (pT-hat > 2.75 TeV, m-hat > 7.5 TeV); every event kept.",
         "OUT/<sample>.parquet (eventNumber, 45 low-level ll_* and 39 high-level hl_* columns, "
         "bookkeeping, weight [pb]; GeV, rad; missing objects 0) and OUT/<sample>.images.npz "
         "((n, 3, 50, 50) float16 ECAL E_T, HCAL E_T, track pT in (eta, phi), by event number)",
