@@ -251,6 +251,9 @@ def test_generate_multijet_bsm_end_to_end(tmp_path: Path) -> None:
     fig = validation_figures(tmp_path / "a")
     assert fig["multijet-bsm sphericity black-hole minus qcd"] > 0.1
     assert fig["multijet-bsm sphaleron mean jets"] > fig["multijet-bsm qcd mean jets"]
+    # e+ mu+ tau+ in every sphaleron event; leptons are rarer in black-hole evaporation
+    lep = {k: fig[f"multijet-bsm {k} mean leptons"] for k in ("sphaleron", "black-hole")}
+    assert lep["sphaleron"] >= 1.0 > lep["black-hole"]
     # same seed, same content (one sample again, in another folder)
     again = generate("multijet-bsm", events=8, out=tmp_path / "b", samples=["sphaleron"], **kw)
     name = "sphaleron.parquet"

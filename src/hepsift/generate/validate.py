@@ -1,7 +1,8 @@
 """Validation plots of generated samples (PNG, matplotlib Agg + mplhep ATLAS style) written to
 ``OUT/validation/``: m_gg per production mode, the background m_gg with its exponential fit,
 photon-ID variables by class with their single-variable AUCs, m_wwbb per Z' mass, jet
-multiplicities; and the target figures of SCENARIOS.md (:func:`validation_figures`, also
+multiplicities, the multijet-bsm jet/lepton multiplicities, scalar sum pT and sphericity; and
+the target figures of SCENARIOS.md (:func:`validation_figures`, also
 written to ``OUT/validation/figures.json``). Masses and momenta in GeV."""
 
 from __future__ import annotations
