@@ -29,6 +29,8 @@ def _print_list() -> None:
             table.add_column(col)
         for s in samples_for(name):
             procs = ", ".join(x.split(" = ")[0] for x in s.settings if x.endswith("= on"))
+            if s.parton_model is not None:
+                procs = f"LHEF of hepsift's {s.parton_model} model (hepsift.generate.bsm)"
             table.add_row(
                 s.name, str(s.channel_number), "signal" if s.is_signal else "background", procs
             )
