@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -166,7 +167,7 @@ def anomaly_study(
     sup = dict(supervised or {"family": "bdt", "params": {}})
     t0 = time.perf_counter()
     score = supervised_upper_bound(
-        _SampleView(sample, keep),
+        replace(sample, X=Xk, spare_X=sample.spare_X[:, keep]),
         family=str(sup.get("family", "bdt")),
         params=sup.get("params") or {},
         folds=folds,
@@ -188,13 +189,3 @@ def anomaly_study(
         "methods": results,
         "seconds": seconds,
     }
-
-
-class _SampleView:
-    """The injected sample restricted to the decorrelated columns (for the supervised bound)."""
-
-    def __init__(self, sample: Any, keep: list[int]) -> None:
-        self.X = sample.X[:, keep]
-        self.spare_X = sample.spare_X[:, keep]
-        self.is_signal = sample.is_signal
-        self.n_signal = sample.n_signal
