@@ -6,7 +6,8 @@ scikit-learn's ``PCA`` (components, explained variance, projection; signs follow
 ``svd_flip`` rule: the largest-magnitude loading of each component is positive) and
 :class:`LDA` gives scikit-learn's ``LinearDiscriminantAnalysis`` directions, which cannot take
 weights. ``save(path)`` writes one ``.npz`` (no pickle); ``load(path)`` reads it back and
-``transform`` applies the projection to new data.
+``transform`` applies the projection to new data. ``standardize=True`` divides each
+centred feature by its weighted standard deviation first (features in different units).
 """
 
 from __future__ import annotations
@@ -62,7 +63,20 @@ class _Transformer:
     kind: ClassVar[str] = ""
     _arrays: ClassVar[tuple[str, ...]] = ()
     mean_: F64
+    scale_: F64
     components_: F64
+    standardize: bool
+
+    def _standardise(self, arr: F64, w: F64) -> F64:
+        """Set ``mean_`` and ``scale_`` (weighted std with ``standardize``, else ones); return
+        the centred (and scaled) events."""
+        self.mean_ = (w @ arr) / w.sum()
+        centred = arr - self.mean_
+        self.scale_ = np.ones(arr.shape[1])
+        if self.standardize:
+            std = np.sqrt((w @ centred**2) / w.sum())
+            self.scale_ = np.where(std > 0, std, 1.0)
+        return np.asarray(centred / self.scale_, dtype=np.float64)
 
     def transform(self, X: ArrayLike) -> F64:
         """Project ``X`` (n, d) onto the learned components: (n, n_components)."""
@@ -73,7 +87,7 @@ class _Transformer:
             raise DataError(
                 f"{self.kind}.transform: X has shape {arr.shape}; expected (n, {self.mean_.shape[0]})"
             )
-        return np.asarray((arr - self.mean_) @ self.components_.T, dtype=np.float64)
+        return np.asarray(((arr - self.mean_) / self.scale_) @ self.components_.T, dtype=np.float64)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the fitted transformer to one ``.npz`` file (atomic, no pickle)."""
@@ -91,13 +105,15 @@ class PCA(_Transformer):
     kind: ClassVar[str] = "pca"
     _arrays: ClassVar[tuple[str, ...]] = (
         "mean_",
+        "scale_",
         "components_",
         "explained_variance_",
         "explained_variance_ratio_",
     )
 
-    def __init__(self, n_components: int | None = None) -> None:
+    def __init__(self, n_components: int | None = None, *, standardize: bool = False) -> None:
         self.n_components = n_components
+        self.standardize = standardize
 
     def fit(self, X: ArrayLike, sample_weight: ArrayLike | None = None) -> PCA:
         arr, w = _inputs(X, sample_weight)
@@ -106,10 +122,10 @@ class PCA(_Transformer):
         if not 1 <= k <= d:
             raise ConfigError(f"PCA n_components={self.n_components} must be in [1, {d}]")
         total = w.sum()
-        self.mean_ = (w @ arr) / total
+        Z = self._standardise(arr, w)
         # unbiased for reliability weights: sum(w) - sum(w^2)/sum(w) is n - 1 for unit weights
         dof = total - (w @ w) / total
-        cov = _weighted_cov(arr, w, self.mean_) / dof
+        cov = _weighted_cov(Z, w, np.zeros(d)) / dof
         values, vectors = np.linalg.eigh(cov)
         order = np.argsort(values)[::-1]
         values = np.clip(values[order], 0.0, None)
@@ -131,14 +147,18 @@ class LDA(_Transformer):
     kind: ClassVar[str] = "lda"
     _arrays: ClassVar[tuple[str, ...]] = (
         "mean_",
+        "scale_",
         "components_",
         "explained_variance_ratio_",
         "classes_",
     )
 
-    def __init__(self, n_components: int | None = None, *, shrinkage: float = 0.0) -> None:
+    def __init__(
+        self, n_components: int | None = None, *, shrinkage: float = 0.0, standardize: bool = False
+    ) -> None:
         self.n_components = n_components
         self.shrinkage = shrinkage
+        self.standardize = standardize
 
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> LDA:
         from scipy.linalg import eigh
@@ -155,8 +175,8 @@ class LDA(_Transformer):
         k = k_max if self.n_components is None else int(self.n_components)
         if not 1 <= k <= k_max:
             raise ConfigError(f"LDA n_components={self.n_components} must be in [1, {k_max}]")
-        total = w.sum()
-        self.mean_ = (w @ arr) / total
+        arr = self._standardise(arr, w)
+        centre = np.zeros(d)
         s_w = np.zeros((d, d))
         s_b = np.zeros((d, d))
         for c in self.classes_:
@@ -166,7 +186,7 @@ class LDA(_Transformer):
                 raise DataError(f"class {c!r} has no positive weight")
             mu = (wc @ arr[m]) / wc.sum()
             s_w += _weighted_cov(arr[m], wc, mu)
-            diff = (mu - self.mean_)[:, None]
+            diff = (mu - centre)[:, None]
             s_b += wc.sum() * (diff @ diff.T)
         if self.shrinkage:
             s_w = (1 - self.shrinkage) * s_w + self.shrinkage * np.trace(s_w) / d * np.eye(d)
@@ -202,5 +222,7 @@ def load_transformer(path: str | os.PathLike[str]) -> PCA | LDA:
     mean, comps = out.mean_, out.components_
     if mean.ndim != 1 or comps.ndim != 2 or comps.shape[1] != mean.shape[0]:
         raise ModelError(f"'{path}': components {comps.shape} do not fit the mean {mean.shape}")
+    if out.scale_.shape != mean.shape or np.any(out.scale_ <= 0):
+        raise ModelError(f"'{path}': the scale must hold {mean.shape[0]} positive numbers")
     out.n_components = int(comps.shape[0])
     return out  # type: ignore[no-any-return]

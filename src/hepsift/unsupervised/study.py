@@ -63,8 +63,6 @@ def _judge(
     )
     no_cut = next((h for h in hunts if h["keep_fraction"] >= 1.0), None)
     best = max(hunts, key=lambda h: h["z_local"])
-    for h in hunts:
-        h.pop("histogram")
     return {
         "method": name,
         **{k: v for k, v in report.items()},
