@@ -42,6 +42,20 @@ def test_the_families_are_registered_apart_from_classifiers() -> None:
         models.create("gmm", n_components=0)
 
 
+def test_hepsift_models_lists_the_detectors(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hepsift.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name in FAST:
+        assert name in out
+    assert main(["models", "autoencoder"]) == 0
+    assert "validation_fraction" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("name", sorted(FAST))
 def test_outliers_score_higher_and_round_trip(name: str, tmp_path: Path) -> None:
     X, y = _events()
