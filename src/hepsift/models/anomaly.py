@@ -418,7 +418,11 @@ class GaussianMixture(AnomalyDetector):
         self.scale_[self.scale_ == 0] = 1.0
         Z = (X - self.center_) / self.scale_
         K = min(int(self.n_components), len(Z))
-        labels = KMeans(K, n_init=2, random_state=int(self.seed)).fit(Z, sample_weight=w).labels_
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # small fit: threads spin-wait on a shared machine
+            km = KMeans(K, n_init=2, random_state=int(self.seed)).fit(Z, sample_weight=w)
+        labels = km.labels_
         resp = np.eye(K)[labels]
         previous = -np.inf
         self.converged_ = False

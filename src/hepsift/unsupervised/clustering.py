@@ -69,8 +69,12 @@ def kmeans(
     arr = _matrix(X)
     if not 1 <= int(k) <= arr.shape[0]:
         raise ConfigError(f"k-means k={k} must be in [1, {arr.shape[0]}] (the number of events)")
+    from threadpoolctl import threadpool_limits
+
     km = KMeans(n_clusters=int(k), n_init=4, random_state=int(seed))
-    km.fit(arr, sample_weight=_weights(sample_weight, arr.shape[0]))
+    # one OpenMP/BLAS thread: small fits beside other work spin-wait badly when threaded
+    with threadpool_limits(1):
+        km.fit(arr, sample_weight=_weights(sample_weight, arr.shape[0]))
     return km.labels_.astype(np.int64), float(km.inertia_), km.cluster_centers_
 
 
