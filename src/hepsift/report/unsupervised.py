@@ -101,7 +101,12 @@ def _anomaly(figs: FigureSet, res: Mapping[str, Any]) -> list[Block]:
         name: (r["curve"]["signal_efficiency"], r["curve"]["sic"]) for name, r in methods.items()
     }
     blk.figures.append(
-        figs.draw("unsupervised_sic", partial(_sic, curves), title="SIC vs signal efficiency")
+        figs.draw(
+            "unsupervised_sic",
+            partial(_sic, curves),
+            title="SIC vs signal efficiency",
+            label=False,  # unit-weight event counts: no luminosity label
+        )
     )
     sr = res["signal_region"]
     for name in ("cwola",):
@@ -119,6 +124,7 @@ def _anomaly(figs: FigureSet, res: Mapping[str, Any]) -> list[Block]:
                     partial(_bump, h["histogram"], sr, f"kept fraction {h['keep_fraction']:g}"),
                     title=f"Bump hunt ({name}, kept {h['keep_fraction']:g}): Z = "
                     f"{h['z_local']:.2f}",
+                    label=False,
                 )
             )
     return [blk]
