@@ -257,6 +257,9 @@ NEVER: dict[str, tuple[str, ...]] = {
     "evaluate": ("tuning", "report", "studies", "run", "prepare", "commands", "cli"),
     "plots": ("models", "train", "tuning", "evaluate", "report", "studies", "run", "prepare",
               "commands", "cli"),
+    # unsupervised procedures: on models and metrics, below reports, studies and the run
+    "unsupervised": ("tuning", "report", "plots", "studies", "run", "prepare", "config",
+                     "commands", "cli"),
 }  # fmt: skip
 
 

@@ -263,6 +263,36 @@ class StudyConfig(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+ClusterMethod = Literal["kmeans", "dbscan", "hdbscan"]
+
+
+def _kmeans_only() -> list[ClusterMethod]:
+    return ["kmeans"]
+
+
+class UnsupervisedConfig(_Section):
+    """``unsupervised:`` of a run (:mod:`hepsift.unsupervised`). ``kind: anomaly``: signal
+    injected into the background, CWoLa and the anomaly detectors judged by SIC and the bump
+    hunt in ``resonance``; ``kind: explore``: PCA, LDA and clustering of the run's events."""
+
+    kind: Literal["anomaly", "explore"]
+    resonance: str = "m_gg"
+    signal_region: tuple[float, float] = (120.0, 130.0)
+    sidebands: list[tuple[float, float]] = Field(
+        default_factory=lambda: [(105.0, 120.0), (130.0, 160.0)]
+    )
+    injection: float = Field(default=0.01, ge=0.0, le=1.0)
+    max_correlation: float = Field(default=0.1, gt=0.0, le=1.0)
+    folds: int = Field(default=5, ge=2, le=100)
+    cwola: dict[str, Any] = Field(default_factory=lambda: {"family": "bdt", "params": {}})
+    supervised: dict[str, Any] = Field(default_factory=lambda: {"family": "bdt", "params": {}})
+    detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    keep_fractions: list[float] = Field(default_factory=lambda: [1.0, 0.5, 0.2, 0.1, 0.05])
+    components: int = Field(default=2, ge=1, le=100)
+    clustering: list[ClusterMethod] = Field(default_factory=_kmeans_only)
+    max_events: int = Field(default=5000, ge=10, description="events drawn for clustering")
+
+
 class RunConfig(_Section):
     """A full ``hepsift run`` configuration (see the shipped ``configs/*.yaml``)."""
 
@@ -286,6 +316,7 @@ class RunConfig(_Section):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     study: StudyConfig | None = None
+    unsupervised: UnsupervisedConfig | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> RunConfig:

@@ -387,6 +387,17 @@ def _write_run_folder(
         for tm in trained:
             _save_model(rd, tm, cfg, log=log)
         doc = _metrics_doc(cfg, prepared.dataset, splits, evaluated, study)
+        if cfg.unsupervised is not None:  # read by the report's unsupervised section
+            from hepsift.unsupervised.run import run_unsupervised
+
+            with clock.step("unsupervised_s"):
+                doc["unsupervised"] = run_unsupervised(
+                    cfg.unsupervised.model_dump(),
+                    prepared.dataset,
+                    seed=cfg.seed,
+                    log=log,
+                    out=rd.path / "unsupervised",
+                )
         figure_seconds = _write_report(
             rd, cfg, prepared, splits, trained, evaluated, doc, study, clock=clock
         )

@@ -28,7 +28,7 @@ def models_cmd(
 
     from hepsift.commands._rich import make_console
     from hepsift.extras import MissingExtraError
-    from hepsift.models.registry import MODELS, hyperparameters, model_class
+    from hepsift.models.registry import ANOMALY_DETECTORS, MODELS, hyperparameters, model_class
 
     console = make_console()
     if name is None:
@@ -38,16 +38,17 @@ def models_cmd(
         table.add_column("inputs")
         table.add_column("eval_set")
         table.add_column("scales inputs")
-        for key in MODELS:
+        families = {**MODELS, **ANOMALY_DETECTORS}  # anomaly detectors: unsupervised runs
+        for key in families:
             try:
                 cls = model_class(key)
             except MissingExtraError as exc:  # listed, with the install line
                 install = escape(str(exc).partition(": ")[2])
-                table.add_row(key, f"{MODELS[key]} ({install})", "")
+                table.add_row(key, f"{families[key]} ({install})", "")
                 continue
             table.add_row(
                 key,
-                MODELS[key],
+                families[key],
                 ", ".join(sorted(cls.inputs)),
                 "yes" if cls.supports_eval_set else "",
                 "yes" if cls.scales_inputs else "",

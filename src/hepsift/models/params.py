@@ -262,6 +262,22 @@ PARAMS: dict[str, dict[str, Param]] = {
         "target_scaling": BOOL,
     },
     "bdt-regressor": {**_BOOSTING, "objective": choice(*REGRESSION_OBJECTIVES)},
+    # anomaly detectors (hepsift.models.anomaly)
+    "isolation-forest": {
+        "n_estimators": integer(1, 100_000),
+        "max_samples": integer(2, none=True),
+        "max_features": real(0.0, 1.0, low_open=True),
+        "n_jobs": N_JOBS,
+        "seed": SEED,
+    },
+    "autoencoder": {k: v for k, v in _TORCH.items() if k not in ("batch_norm",)},
+    "gmm": {
+        "n_components": integer(1, 1000),
+        "max_iter": integer(1, 1_000_000),
+        "tol": real(0.0, low_open=True, high_open=True),
+        "reg_covar": real(0.0, high_open=True),
+        "seed": SEED,
+    },
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from hepsift.errors import ConfigError, suggest
 
 __all__ = [
+    "ANOMALY_DETECTORS",
     "CLASSIFIERS",
     "ENSEMBLES",
     "MODELS",
@@ -46,17 +47,26 @@ REGRESSORS: dict[str, str] = {
 }
 #: every family :func:`hepsift.models.load` reads (classifiers and regressors)
 MODELS: dict[str, str] = {**CLASSIFIERS, **REGRESSORS}
+#: anomaly detectors (``fit(X, sample_weight)``, ``anomaly_score``; no labels): name -> class.
+#: Kept out of MODELS (a run's ``models:`` trains classifiers); ``unsupervised:`` uses these.
+ANOMALY_DETECTORS: dict[str, str] = {
+    "isolation-forest": "hepsift.models.anomaly:IsolationForest",
+    "autoencoder": "hepsift.models.anomaly:Autoencoder",
+    "gmm": "hepsift.models.anomaly:GaussianMixture",
+}
+_FAMILIES: dict[str, str] = {**MODELS, **ANOMALY_DETECTORS}
 
 
 def model_class(name: str) -> type[Any]:
     """The class registered under ``name``; ConfigError with the nearest name otherwise."""
-    if name not in MODELS:
+    if name not in _FAMILIES:
         raise ConfigError(
-            f"unknown model '{name}'{suggest(name, MODELS)} (known: {', '.join(sorted(MODELS))})"
+            f"unknown model '{name}'{suggest(name, _FAMILIES)} "
+            f"(known: {', '.join(sorted(_FAMILIES))})"
         )
     from hepsift import extras
 
-    module, _, cls = MODELS[name].partition(":")
+    module, _, cls = _FAMILIES[name].partition(":")
     what = f"model family '{name}'"
     try:
         found: type[Any] = getattr(importlib.import_module(module), cls)

@@ -482,6 +482,10 @@ def build_report(
         Section("models", "Models", model_blocks),
         _comparison_section(figs, cfg, evaluations, list(test.class_names), study, metrics),
     ]
+    if metrics.get("unsupervised"):
+        from hepsift.report.unsupervised import unsupervised_section
+
+        sections.append(unsupervised_section(figs, metrics["unsupervised"]))
     figs.render(cfg.output.workers)
     sections.append(_provenance_section(cfg, timings))
     best = metrics.get("best_model")

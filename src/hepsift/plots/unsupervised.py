@@ -1,0 +1,123 @@
+"""Plots of the unsupervised methods: SIC curves, the bump hunt, projections, k scans.
+
+One function per plot, ``ax=None`` in, artists out; the data are plain arrays (the results of
+:mod:`hepsift.unsupervised`), so this module imports nothing above the plots layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from hepsift.plots._common import COLORS, get_axes
+
+__all__ = ["bump_hunt", "cluster_scan", "projection", "sic_curves"]
+
+
+def sic_curves(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], *, ax: Any = None) -> list[Any]:
+    """SIC = eff_S / sqrt(eff_B) vs signal efficiency, one line per method."""
+    ax = get_axes(ax)
+    artists = []
+    for i, (name, (eff_s, sic)) in enumerate(curves.items()):
+        (line,) = ax.plot(
+            np.asarray(eff_s), np.asarray(sic), color=COLORS[i % len(COLORS)], label=name
+        )
+        artists.append(line)
+    artists.append(ax.axhline(1.0, color="grey", linestyle=":", label="no cut / random"))
+    ax.set_xlabel("Signal efficiency $\\epsilon_S$")
+    ax.set_ylabel("SIC $\\epsilon_S / \\sqrt{\\epsilon_B}$")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="best", fontsize="small")
+    return artists
+
+
+def bump_hunt(
+    edges: ArrayLike,
+    counts: ArrayLike,
+    fit: ArrayLike,
+    signal_region: Sequence[float],
+    *,
+    label: str = "",
+    ax: Any = None,
+) -> list[Any]:
+    """Events per bin of the resonance variable with the sideband fit (dashed in the SR)."""
+    ax = get_axes(ax)
+    e = np.asarray(edges, dtype=np.float64)
+    n = np.asarray(counts, dtype=np.float64)
+    mu = np.asarray(fit, dtype=np.float64)
+    centres = 0.5 * (e[1:] + e[:-1])
+    inside = (centres >= signal_region[0]) & (centres < signal_region[1])
+    artists = [
+        ax.errorbar(
+            centres,
+            n,
+            yerr=np.sqrt(np.maximum(n, 1.0)),
+            fmt="o",
+            color="k",
+            markersize=3,
+            label=label or "events",
+        ),
+        ax.plot(centres, np.where(inside, np.nan, mu), color=COLORS[0], label="sideband fit")[0],
+        ax.plot(
+            centres,
+            np.where(inside, mu, np.nan),
+            color=COLORS[0],
+            linestyle="--",
+            label="fit extrapolated into the SR",
+        )[0],
+        ax.axvspan(signal_region[0], signal_region[1], color=COLORS[1], alpha=0.15),
+    ]
+    ax.set_xlabel("$m_{\\gamma\\gamma}$ [GeV]")
+    ax.set_ylabel(f"Events / {e[1] - e[0]:g} GeV")
+    ax.legend(loc="best", fontsize="small")
+    return artists
+
+
+def projection(
+    points: ArrayLike,
+    labels: ArrayLike,
+    class_names: Sequence[str],
+    *,
+    axis_names: Sequence[str] = ("component 1", "component 2"),
+    ax: Any = None,
+) -> list[Any]:
+    """Events in the first two components (one component: a histogram per class)."""
+    ax = get_axes(ax)
+    P = np.asarray(points, dtype=np.float64)
+    y = np.asarray(labels)
+    artists = []
+    for i, name in enumerate(class_names):
+        m = y == i
+        color = COLORS[i % len(COLORS)]
+        if P.ndim == 2 and P.shape[1] >= 2:
+            artists.append(ax.scatter(P[m, 0], P[m, 1], s=3, alpha=0.4, color=color, label=name))
+        else:
+            artists.append(
+                ax.hist(
+                    P[m].ravel(), bins=50, histtype="step", density=True, color=color, label=name
+                )[2]
+            )
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1] if P.ndim == 2 and P.shape[1] >= 2 else "density")
+    ax.legend(loc="best", fontsize="small", markerscale=3)
+    return artists
+
+
+def cluster_scan(
+    ks: Sequence[int], silhouette: Sequence[float], inertia: Sequence[float], *, ax: Any = None
+) -> list[Any]:
+    """Silhouette (left axis, chooses k) and weighted inertia (right axis: the elbow) vs k."""
+    ax = get_axes(ax)
+    (a,) = ax.plot(ks, silhouette, marker="o", color=COLORS[0], label="silhouette")
+    best = int(np.argmax(silhouette))
+    star = ax.plot([ks[best]], [silhouette[best]], marker="*", markersize=12, color=COLORS[2])[0]
+    ax.set_xlabel("number of clusters k")
+    ax.set_ylabel("mean silhouette", color=COLORS[0])
+    twin = ax.twinx()
+    (b,) = twin.plot(ks, inertia, marker="s", color=COLORS[1], label="inertia (elbow)")
+    twin.set_ylabel("weighted inertia", color=COLORS[1])
+    return [a, star, b]
