@@ -121,6 +121,9 @@ class Sample:
     disjoint *configurations* of one sample: the runner gives each half of the events, and
     their cross sections add up (see :func:`hepsift.generate.assemble.combine_xsec`).
     ``veto``: an optional generator-level filter (:class:`ProcessVeto`).
+    ``hadron_filter``: an optional hadron-level filter
+    (:class:`~hepsift.generate.hadron_filter.PhotonLikeFilter`) applied after hadronisation and
+    before the detector; the sum of weights still counts every generated event.
     """
 
     name: str
@@ -131,6 +134,7 @@ class Sample:
     alt_settings: tuple[str, ...] | None = None
     extra: dict[str, float] = field(default_factory=dict)
     veto: ProcessVeto | None = None
+    hadron_filter: Any = None  # hepsift.generate.hadron_filter.PhotonLikeFilter | None
 
     @property
     def n_configurations(self) -> int:
@@ -158,6 +162,8 @@ class Sample:
             out["pythia_settings_odd_chunks"] = list(BASE_SETTINGS) + list(self.alt_settings)
         if self.veto is not None:
             out["generator_filter"] = self.veto.as_dict()
+        if self.hadron_filter is not None:
+            out["hadron_level_filter"] = self.hadron_filter.as_dict()
         out.update(self.extra)
         return out
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from hepsift.errors import ConfigError, suggest
 from hepsift.generate import constants as C
+from hepsift.generate.hadron_filter import PhotonLikeFilter
 from hepsift.generate.processes import ProcessVeto, Sample
 
 __all__ = [
@@ -220,7 +221,11 @@ def _higgs_samples() -> list[Sample]:
     )
     for name, dsid, procs, (a, b), veto, text in backgrounds:
         text = f"{text}; mHat {a:g}-{b:g} GeV, both objects pT > {r:g} mHat, |eta| < {eta:g}"
-        out.append(Sample(name, dsid, (*procs, *_window(a, b)), False, text, veto=veto))
+        hadron = None if name == "diphoton" else PhotonLikeFilter()
+        if hadron is not None:
+            text += "; hadron-level filter: >= 2 photon-like candidates"
+        sample = Sample(name, dsid, (*procs, *_window(a, b)), False, text, veto=veto)
+        out.append(replace(sample, hadron_filter=hadron))
     return out
 
 
