@@ -111,3 +111,21 @@ def test_filter_keeps_the_events_the_diphoton_selection_keeps() -> None:
     assert lost <= 0.03 * n_sel + 2 * np.sqrt(0.03 * n_sel), (lost, n_sel)
     rejected_unselected = np.mean(~keep[np.setdiff1d(np.arange(len(keep)), selected)])
     assert rejected_unselected > 0.15
+
+
+def test_background_figures_flag_a_yield_made_of_few_large_weights() -> None:
+    from hepsift.generate.validate import background_figures
+
+    rng = np.random.default_rng(8)
+    m = rng.uniform(105.0, 160.0, 2000)
+    sel = np.ones(2000, dtype=bool)
+    many = background_figures("diphoton", m, sel, np.full(2000, 2.0))
+    window = (m > 120) & (m < 130)
+    assert many["background diphoton in 120-130"] == pytest.approx(2.0 * window.sum())
+    assert many["background diphoton rel. stat. error in 120-130"] == pytest.approx(
+        1 / np.sqrt(window.sum())
+    )
+    assert abs(many["background diphoton slope [1/GeV]"]) < 0.01  # flat
+    few = background_figures("jetjet", m[:3], sel[:3], np.array([1e4, 1e4, 1e4]))
+    assert few["background jetjet selected MC events"] == 3.0
+    assert "background jetjet slope [1/GeV]" not in few  # too few events to fit

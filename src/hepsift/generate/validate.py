@@ -17,7 +17,9 @@ from hepsift.generate.physics_checks import fraction_outside, zero_fraction
 from hepsift.metrics import sigma68
 
 __all__ = [
+    "REDUCIBLE",
     "TARGETS",
+    "background_figures",
     "diphoton_mass",
     "exponential_slope",
     "figure_lines",
@@ -193,8 +195,10 @@ def _higgs_values(out: Path, manifest: dict[str, Any]) -> dict[str, float]:
     bm: list[np.ndarray] = []
     bw: list[np.ndarray] = []
     have_bkg = have_sig = False
+    n_selected = 0
     for s, (m, sel, w, mc) in _selected(out, manifest):
         window = sel & (m > 120.0) & (m < 130.0)
+        n_selected += int(sel.sum())
         if s["name"] == "ggF":
             eff = float(mc[sel].sum() / s["sum_weights"]) * s.get("filter_efficiency", 1.0)
             fig["ggF eff x acc"] = eff
@@ -209,14 +213,41 @@ def _higgs_values(out: Path, manifest: dict[str, Any]) -> dict[str, float]:
             bkg += float(w[window].sum())
             bm.append(m[sel])
             bw.append(w[sel])
-            fig[f"background {s['name']} in 120-130"] = float(w[window].sum())
+            fig.update(background_figures(s["name"], m, sel, w))
+    fig["selected MC events"] = float(n_selected)
     if have_sig:
         fig["expected signal"] = sig_all
     if have_sig and have_bkg and bkg > 0:
         fig["S/B in 120-130"] = sig / bkg
+        reducible = sum(fig.get(f"background {r} in 120-130", 0.0) for r in REDUCIBLE)
+        fig["reducible fraction of background in 120-130"] = reducible / bkg
     if have_bkg:
         fig["continuum slope [1/GeV]"] = exponential_slope(np.concatenate(bm), np.concatenate(bw))
     return fig
+
+
+#: The reducible backgrounds (a jet faking a photon) of the higgs-diphoton scenario.
+REDUCIBLE = ("photonjet", "jetjet")
+
+
+def background_figures(
+    name: str, m: np.ndarray, sel: np.ndarray, w: np.ndarray
+) -> dict[str, float]:
+    """Yield in 120-130 GeV of one background, its selected MC events and the relative
+    statistical error of that yield (sqrt(sum w^2) / sum w: near 1 when a few events with
+    large weights make it), and the continuum slope of that background alone."""
+    window = sel & (m > 120.0) & (m < 130.0)
+    y = float(w[window].sum())
+    out = {
+        f"background {name} in 120-130": y,
+        f"background {name} selected MC events": float(sel.sum()),
+        f"background {name} rel. stat. error in 120-130": (
+            float(np.sqrt(np.sum(w[window] ** 2))) / y if y > 0 else float("nan")
+        ),
+    }
+    if sel.sum() >= 20:
+        out[f"background {name} slope [1/GeV]"] = exponential_slope(m[sel], w[sel])
+    return out
 
 
 _PHOTON_VARS = ("Rhad", "weta2", "etcone20", "ptcone20", "ptcone30", "n_tracks_in_cone", "pt")
