@@ -145,8 +145,11 @@ ELECTRON_ETA_MAX = 2.47
 
 # ---------------------------------------------------------------- jets and b-tagging
 JET_R = 0.4
-#: Towers below this E_T (GeV) are not clustered (noise-like threshold; speeds up FastJet).
-JET_TOWER_ET_MIN_GEV = 0.1
+#: Towers below this E_T (GeV) are not clustered: a noise threshold like the 2016 topo-cluster
+#: seeds, where pile-up noise at <mu> = 25 is a few hundred MeV. 0.4 rather than 0.1 halves the
+#: towers FastJet clusters once pile-up deposits are on (ggF: 6.2 -> 2.3 ms/event for the jets)
+#: and changes the number of jets above 25 GeV by about 2 %.
+JET_TOWER_ET_MIN_GEV = 0.4
 JET_PT_MIN_GEV = 25.0
 JET_ETA_MAX = 4.5
 JET_OVERLAP_DR = 0.4

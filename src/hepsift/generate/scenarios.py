@@ -77,8 +77,9 @@ SCENARIOS: dict[str, Scenario] = {
     "higgs-diphoton": Scenario(
         "higgs-diphoton",
         "H -> gamma gamma (m_H = 125 GeV) in ggF, VBF, WH, ZH, ttH and the gamma gamma, "
-        "gamma + jet and jet + jet backgrounds in mHat windows with generator-level filters; "
-        "events with >= 2 photon candidates E_T > 20 GeV.",
+        "gamma + jet and jet + jet backgrounds in mHat windows with generator-level filters "
+        "(gamma + jet, jet + jet: >= 2 photon-like hadron-level candidates); events with >= 2 "
+        "photon candidates E_T > 20 GeV.",
         "OUT/<sample>.root, tree 'mini', ATLAS Open Data 13 TeV GamGam branches (MeV)",
     ),
     "resonance-ttbar": Scenario(
