@@ -80,6 +80,16 @@ def test_filtered_chunk_counts_every_generated_event_in_the_weights() -> None:
     assert meta["events_accepted"] <= meta["hadron_filter_passed"]
     numbers = np.asarray(res["rows"]["eventNumber"])
     assert len(np.unique(numbers)) == len(numbers) and numbers.max() <= 60
+    # detector replicas: same Pythia events, each filtered one simulated 4 times at weight 1/4
+    rep = run_chunk(
+        ChunkTask("higgs-diphoton", replace(s, detector_replicas=4), 0, 60, 60, 5, False)
+    )
+    assert rep["meta"]["hadron_filter_passed"] == meta["hadron_filter_passed"]
+    assert rep["meta"]["sum_weights"] == pytest.approx(60.0)
+    w = np.asarray(rep["rows"]["mcWeight"])
+    assert np.allclose(w, 0.25) and len(w) > len(numbers)
+    rep_numbers = np.unique(np.asarray(rep["rows"]["eventNumber"]))  # replicas share one
+    assert len(rep_numbers) <= meta["hadron_filter_passed"] and rep_numbers.max() <= 60
 
 
 @pytest.mark.slow

@@ -214,6 +214,9 @@ PHOTONLIKE_ISO_ABS_MAX_GEV = 2.0
 PHOTONLIKE_LEAD_PT_MIN_GEV = 30.0
 PHOTONLIKE_SUB_PT_MIN_GEV = 20.0
 PHOTONLIKE_MASS_WINDOW_GEV = (90.0, 180.0)
+#: Detector passes per filtered gamma + jet / jet + jet event (weight / replicas each): the
+#: filter keeps under 1 % of gamma + jet events, so 20 passes cost little beside Pythia.
+FAKE_BKG_DETECTOR_REPLICAS = 20
 #: photon-id: pTHatMin of the prompt-photon sample and the minimum candidate E_T (GeV).
 PHOTONID_PTHAT_MIN_GEV = 25.0
 #: photon-id dijets: pTHatMin (GeV) and the power of the pT-hat bias (pT-hat/pTHatMin)^pow of

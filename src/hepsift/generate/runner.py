@@ -91,7 +91,9 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         n_passed = len(keep)
         # no event passed: one goes through (for the output's columns) and is dropped below
         keep = keep if n_passed else np.zeros(min(1, len(weights)), dtype=np.int64)
-        events, weights = events[keep], weights[keep]
+        reps = max(int(task.sample.detector_replicas), 1) if n_passed else 1
+        keep = np.repeat(keep, reps)
+        events, weights = events[keep], weights[keep] / reps
     det = simulate(events, batch.charge_of, rng)
     rows, accepted = build_chunk(task.scenario, task.sample, det, rng)
     if n_passed == 0:

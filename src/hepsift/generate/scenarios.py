@@ -226,7 +226,8 @@ def _higgs_samples() -> list[Sample]:
         if hadron is not None:
             text += "; hadron-level filter: >= 2 photon-like candidates"
         sample = Sample(name, dsid, (*procs, *_window(a, b)), False, text, veto=veto)
-        out.append(replace(sample, hadron_filter=hadron))
+        reps = 1 if hadron is None else C.FAKE_BKG_DETECTOR_REPLICAS
+        out.append(replace(sample, hadron_filter=hadron, detector_replicas=reps))
     return out
 
 
