@@ -139,3 +139,10 @@ def test_background_figures_flag_a_yield_made_of_few_large_weights() -> None:
     few = background_figures("jetjet", m[:3], sel[:3], np.array([1e4, 1e4, 1e4]))
     assert few["background jetjet selected MC events"] == 3.0
     assert "background jetjet slope [1/GeV]" not in few  # too few events to fit
+    # 10 detector replicas of 40 events: the error is that of 40 events, not 400 rows
+    m_rep = np.repeat(rng.uniform(121.0, 129.0, 40), 10)
+    rep = background_figures(
+        "photonjet", m_rep, np.ones(400, bool), np.ones(400), np.repeat(np.arange(40), 10)
+    )
+    assert rep["background photonjet selected MC events"] == 40.0
+    assert rep["background photonjet rel. stat. error in 120-130"] == pytest.approx(1 / np.sqrt(40))
