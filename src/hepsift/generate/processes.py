@@ -121,6 +121,13 @@ class Sample:
     disjoint *configurations* of one sample: the runner gives each half of the events, and
     their cross sections add up (see :func:`hepsift.generate.assemble.combine_xsec`).
     ``veto``: an optional generator-level filter (:class:`ProcessVeto`).
+    ``hadron_filter``: an optional hadron-level filter
+    (:class:`~hepsift.generate.hadron_filter.PhotonLikeFilter`) applied after hadronisation and
+    before the detector; the sum of weights still counts every generated event.
+    ``detector_replicas``: each event that passed the hadron-level filter goes through the
+    detector this many times (independent detector randomness, weight / replicas each, same
+    eventNumber so the replicas share a split): the detector-level fake probability of the few
+    filtered events is then estimated with less variance at the cost of detector time only.
     """
 
     name: str
@@ -133,6 +140,8 @@ class Sample:
     veto: ProcessVeto | None = None
     #: a parton-level model of :mod:`hepsift.generate.bsm` whose events Pythia reads (LHEF)
     parton_model: str | None = None
+    hadron_filter: Any = None  # hepsift.generate.hadron_filter.PhotonLikeFilter | None
+    detector_replicas: int = 1
 
     @property
     def n_configurations(self) -> int:
@@ -164,6 +173,10 @@ class Sample:
             from hepsift.generate.bsm import model_description
 
             out["parton_model"] = model_description(self.parton_model)
+        if self.hadron_filter is not None:
+            out["hadron_level_filter"] = self.hadron_filter.as_dict()
+        if self.detector_replicas != 1:
+            out["detector_replicas"] = self.detector_replicas
         out.update(self.extra)
         return out
 

@@ -84,22 +84,38 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         parton_model=task.sample.parton_model,
     )
     rng = np.random.default_rng(np_seed)
-    det = simulate(batch.events, batch.charge_of, rng)
+    events, weights, keep, n_passed = batch.events, batch.weights, None, len(batch.weights)
+    if task.sample.hadron_filter is not None:
+        from hepsift.generate.hadron_filter import photonlike_pass
+
+        keep = np.flatnonzero(photonlike_pass(events, task.sample.hadron_filter))
+        n_passed = len(keep)
+        # no event passed: one goes through (for the output's columns) and is dropped below
+        keep = keep if n_passed else np.zeros(min(1, len(weights)), dtype=np.int64)
+        reps = max(int(task.sample.detector_replicas), 1) if n_passed else 1
+        keep = np.repeat(keep, reps)
+        events, weights = events[keep], weights[keep] / reps
+    det = simulate(events, batch.charge_of, rng)
     rows, accepted = build_chunk(task.scenario, task.sample, det, rng)
+    if n_passed == 0:
+        rows, accepted = rows[:0], np.zeros_like(accepted)
     base = task.first_event_number
     if "event" in ak.fields(rows):
         local = ak.to_numpy(rows["event"])
         rows = ak.without_field(rows, "event")
     else:
         local = np.flatnonzero(accepted)
-    rows = ak.with_field(rows, (base + local).astype(np.int64), "eventNumber")
-    rows = ak.with_field(rows, batch.weights[local].astype(np.float64), "mcWeight")
+    # event numbers count every generated event (filtered ones included)
+    number = np.arange(len(batch.weights)) if keep is None else keep
+    rows = ak.with_field(rows, (base + number[local]).astype(np.int64), "eventNumber")
+    rows = ak.with_field(rows, weights[local].astype(np.float64), "mcWeight")
     images = event_images(det)[accepted] if task.images else None
     meta = {
         "chunk": task.chunk,
         "pythia_seed": pythia_seed,
-        "events_generated": int(det.n),
+        "events_generated": len(batch.weights),
         "events_accepted": int(accepted.sum()),
+        "hadron_filter_passed": n_passed if keep is not None else None,
         "configuration": task.sample.configuration(task.chunk),
         "sum_weights": float(batch.weights.sum()),
         "xsection_pb": batch.sigma_pb,
@@ -108,7 +124,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         "filter_passed": batch.filter_passed,
         "pythia_seconds": batch.pythia_seconds,
         "seconds": time.perf_counter() - t0,
-        "image_event_numbers": (base + np.flatnonzero(accepted)).tolist() if task.images else [],
+        "image_event_numbers": (base + number[accepted]).tolist() if task.images else [],
     }
     return {"rows": rows, "meta": meta, "images": images}
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from hepsift.errors import ConfigError, suggest
 from hepsift.generate import constants as C
+from hepsift.generate.hadron_filter import PhotonLikeFilter
 from hepsift.generate.processes import ProcessVeto, Sample
 
 __all__ = [
@@ -76,8 +77,9 @@ SCENARIOS: dict[str, Scenario] = {
     "higgs-diphoton": Scenario(
         "higgs-diphoton",
         "H -> gamma gamma (m_H = 125 GeV) in ggF, VBF, WH, ZH, ttH and the gamma gamma, "
-        "gamma + jet and jet + jet backgrounds in mHat windows with generator-level filters; "
-        "events with >= 2 photon candidates E_T > 20 GeV.",
+        "gamma + jet and jet + jet backgrounds in mHat windows with generator-level filters "
+        "(gamma + jet, jet + jet: >= 2 photon-like hadron-level candidates); events with >= 2 "
+        "photon candidates E_T > 20 GeV.",
         "OUT/<sample>.root, tree 'mini', ATLAS Open Data 13 TeV GamGam branches (MeV)",
     ),
     "resonance-ttbar": Scenario(
@@ -230,7 +232,12 @@ def _higgs_samples() -> list[Sample]:
     )
     for name, dsid, procs, (a, b), veto, text in backgrounds:
         text = f"{text}; mHat {a:g}-{b:g} GeV, both objects pT > {r:g} mHat, |eta| < {eta:g}"
-        out.append(Sample(name, dsid, (*procs, *_window(a, b)), False, text, veto=veto))
+        hadron = None if name == "diphoton" else PhotonLikeFilter()
+        if hadron is not None:
+            text += "; hadron-level filter: >= 2 photon-like candidates"
+        sample = Sample(name, dsid, (*procs, *_window(a, b)), False, text, veto=veto)
+        reps = 1 if hadron is None else C.FAKE_BKG_DETECTOR_REPLICAS
+        out.append(replace(sample, hadron_filter=hadron, detector_replicas=reps))
     return out
 
 

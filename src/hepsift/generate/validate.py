@@ -18,7 +18,9 @@ from hepsift.generate.physics_checks import fraction_outside, zero_fraction
 from hepsift.metrics import sigma68
 
 __all__ = [
+    "REDUCIBLE",
     "TARGETS",
+    "background_figures",
     "diphoton_mass",
     "exponential_slope",
     "figure_lines",
@@ -182,7 +184,7 @@ def _higgs_figures(out: Path, manifest: dict[str, Any]) -> list[tuple[Any, str]]
 
 def _selected(out: Path, manifest: dict[str, Any]) -> Iterator[tuple[dict[str, Any], Any]]:
     """Per sample of a higgs-diphoton folder: (manifest entry, (m_gg, selected, weight at
-    VALIDATION_LUMI_FB with the k-factor, raw mcWeight))."""
+    VALIDATION_LUMI_FB with the k-factor, raw mcWeight, eventNumber))."""
     import uproot
 
     lumi_pb = VALIDATION_LUMI_FB * 1000.0
@@ -192,7 +194,7 @@ def _selected(out: Path, manifest: dict[str, Any]) -> Iterator[tuple[dict[str, A
         m, sel = diphoton_mass(t)
         mc = np.asarray(t["mcWeight"], dtype=np.float64)
         scale = s["xsection_pb"] * s.get("kfactor", 1.0) * lumi_pb / s["sum_weights"]
-        yield s, (m, sel, mc * scale, mc)
+        yield s, (m, sel, mc * scale, mc, np.asarray(t["eventNumber"]))
 
 
 def _higgs_values(out: Path, manifest: dict[str, Any]) -> dict[str, float]:
@@ -202,8 +204,10 @@ def _higgs_values(out: Path, manifest: dict[str, Any]) -> dict[str, float]:
     bm: list[np.ndarray] = []
     bw: list[np.ndarray] = []
     have_bkg = have_sig = False
-    for s, (m, sel, w, mc) in _selected(out, manifest):
+    n_selected = 0
+    for s, (m, sel, w, mc, number) in _selected(out, manifest):
         window = sel & (m > 120.0) & (m < 130.0)
+        n_selected += int(sel.sum())
         if s["name"] == "ggF":
             eff = float(mc[sel].sum() / s["sum_weights"]) * s.get("filter_efficiency", 1.0)
             fig["ggF eff x acc"] = eff
@@ -218,14 +222,49 @@ def _higgs_values(out: Path, manifest: dict[str, Any]) -> dict[str, float]:
             bkg += float(w[window].sum())
             bm.append(m[sel])
             bw.append(w[sel])
-            fig[f"background {s['name']} in 120-130"] = float(w[window].sum())
+            fig.update(background_figures(s["name"], m, sel, w, number))
+    fig["selected MC events"] = float(n_selected)
     if have_sig:
         fig["expected signal"] = sig_all
     if have_sig and have_bkg and bkg > 0:
         fig["S/B in 120-130"] = sig / bkg
+        reducible = sum(fig.get(f"background {r} in 120-130", 0.0) for r in REDUCIBLE)
+        fig["reducible fraction of background in 120-130"] = reducible / bkg
     if have_bkg:
         fig["continuum slope [1/GeV]"] = exponential_slope(np.concatenate(bm), np.concatenate(bw))
     return fig
+
+
+#: The reducible backgrounds (a jet faking a photon) of the higgs-diphoton scenario.
+REDUCIBLE = ("photonjet", "jetjet")
+
+
+def background_figures(
+    name: str,
+    m: np.ndarray,
+    sel: np.ndarray,
+    w: np.ndarray,
+    number: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Yield in 120-130 GeV of one background, its selected MC events and the relative
+    statistical error of that yield (sqrt(sum w^2) / sum w, with the rows of one generated
+    event, its detector replicas, summed first: near 1 when a few events make the yield), and
+    the continuum slope of that background alone."""
+    window = sel & (m > 120.0) & (m < 130.0)
+    y = float(w[window].sum())
+    number = np.arange(len(m)) if number is None else np.asarray(number)
+    _, inv = np.unique(number[window], return_inverse=True)
+    per_event = np.bincount(inv, weights=w[window]) if window.any() else np.zeros(0)
+    out = {
+        f"background {name} in 120-130": y,
+        f"background {name} selected MC events": float(len(np.unique(number[sel]))),
+        f"background {name} rel. stat. error in 120-130": (
+            float(np.sqrt(np.sum(per_event**2))) / y if y > 0 else float("nan")
+        ),
+    }
+    if sel.sum() >= 20:
+        out[f"background {name} slope [1/GeV]"] = exponential_slope(m[sel], w[sel])
+    return out
 
 
 _PHOTON_VARS = ("Rhad", "weta2", "etcone20", "ptcone20", "ptcone30", "n_tracks_in_cone", "pt")
@@ -356,7 +395,7 @@ def _background_fit_figure(out: Path, manifest: dict[str, Any]) -> list[tuple[An
 
     bins = np.linspace(105, 160, 23)
     ms, ws, labels = [], [], []
-    for s, (m, sel, w, _) in _selected(out, manifest):
+    for s, (m, sel, w, *_) in _selected(out, manifest):
         if not s["is_signal"] and sel.any():
             ms.append(m[sel])
             ws.append(w[sel])

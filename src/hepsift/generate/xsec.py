@@ -81,10 +81,21 @@ def normalisation(sample: str, sigma_lo_pb: float, metas: list[dict[str, Any]]) 
     passed = sum(int(m.get("filter_passed", 0)) for m in metas)
     eff = passed / tried if tried > 0 else 1.0
     entry = XSEC_TABLE.get(sample)
+    hadron = [m["hadron_filter_passed"] for m in metas if m.get("hadron_filter_passed") is not None]
+    extra: dict[str, Any] = {}
+    if hadron:
+        generated = sum(int(m["events_generated"]) for m in metas)
+        extra = {
+            "hadron_filter_events_passed": int(sum(hadron)),
+            "hadron_filter_efficiency": sum(hadron) / generated if generated else 0.0,
+            "hadron_filter_note": "sum_weights counts every generated event (passed or not): "
+            "weight = mcWeight * xsection_pb * kfactor * lumi / sum_weights is exact",
+        }
     return {
         "xsection_note": "xsection_pb = Pythia LO sigmaGen after the generator filter",
         "filter_efficiency": eff,
         "filter_events_tried": tried,
         "kfactor": kfactor_for(sample, sigma_lo_pb, eff),
         "kfactor_source": entry.source if entry is not None else "none (k = 1, LO)",
+        **extra,
     }
