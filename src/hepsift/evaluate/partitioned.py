@@ -51,8 +51,8 @@ def _reduce(scores: FloatArray, ws: FloatArray, wb: FloatArray, bins: int | None
     uniq, inverse = np.unique(scores, return_inverse=True)
     return ScoreSummary(
         scores=uniq.astype(np.float64),
-        w_signal=np.bincount(inverse, weights=ws, minlength=uniq.size),
-        w_background=np.bincount(inverse, weights=wb, minlength=uniq.size),
+        w_signal=np.bincount(inverse, weights=ws, minlength=uniq.size).astype(np.float64),
+        w_background=np.bincount(inverse, weights=wb, minlength=uniq.size).astype(np.float64),
         bins=bins,
     )
 
