@@ -6,6 +6,7 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,6 +119,7 @@ def test_local_cluster_opens_records_and_closes(tmp_path: Path) -> None:
             assert by_file is not None
             assert by_file.info["kind"] == "file"
             assert by_file.info["threads"] == 2
+        _partitioned_scores_match(cluster.client)
         address = cluster.address
         client = cluster.client
     assert current_cluster() is None
@@ -125,3 +127,30 @@ def test_local_cluster_opens_records_and_closes(tmp_path: Path) -> None:
     with pytest.raises(OSError):  # the local scheduler is gone
         host, _, port = address.split("://")[1].rpartition(":")
         socket.create_connection((host, int(port)), timeout=1).close()
+
+
+def _partitioned_scores_match(client: Any) -> None:
+    """A model scored per partition on the workers, summaries merged on the cluster: the
+    in-memory weighted AUC and ROC."""
+    import numpy as np
+
+    from hepsift.evaluate.partitioned import auc_from_summary, roc_from_summary, score_summary
+    from hepsift.metrics import auc, roc_curve
+    from hepsift.models import create
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 3000)
+    X = rng.normal(size=(3000, 4)) + 0.8 * y[:, None]
+    w = rng.uniform(0.5, 2.0, 3000)
+    model = create("logistic").fit(X, y, sample_weight=w)
+    parts = [
+        (X[i : i + 700], y[i : i + 700], w[i : i + 700]) for i in range(0, 3000, 700)
+    ]  # 5 partitions, the last one short
+    summary = score_summary(client, model.predict_proba, client.scatter(parts))
+    score = model.predict_proba(X)[:, 1]
+    assert auc_from_summary(summary) == pytest.approx(auc(y, score, sample_weight=w), rel=1e-12)
+    np.testing.assert_allclose(
+        roc_from_summary(summary).signal_efficiency,
+        roc_curve(y, score, sample_weight=w).signal_efficiency,
+        rtol=1e-12,
+    )

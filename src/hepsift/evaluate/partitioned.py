@@ -12,7 +12,7 @@ the exact AUC (non-negative weights).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,3 +136,46 @@ def auc_tie_bound(summary: ScoreSummary) -> float:
     a bin, counted one half, could truly all be ordered either way."""
     tot_s, tot_b = _totals(summary)
     return float(np.sum(summary.w_signal * summary.w_background) / (2.0 * tot_s * tot_b))
+
+
+def _score_part(
+    predict_proba: Callable[[Any], Any],
+    part: tuple[Any, Any, Any],
+    bins: int | None,
+    pos_label: Any,
+    column: int,
+) -> ScoreSummary:
+    X, y, w = part
+    score = np.asarray(predict_proba(X))[:, column]
+    return summarise(y, score, sample_weight=w, pos_label=pos_label, bins=bins)
+
+
+def _merge_two(a: ScoreSummary, b: ScoreSummary) -> ScoreSummary:
+    return merge([a, b])
+
+
+def score_summary(
+    client: Any,
+    predict_proba: Callable[[Any], Any],
+    parts: Iterable[Any],
+    *,
+    bins: int | None = None,
+    pos_label: Any = 1,
+    column: int = 1,
+) -> ScoreSummary:
+    """Score each partition ``(X, y, weight)`` on the Dask ``client``'s workers (the model is
+    shipped to them) and merge the summaries pairwise on the cluster: only the final summary
+    comes back. ``parts`` may be Dask futures of such tuples (``client.scatter``)."""
+    level = [
+        client.submit(_score_part, predict_proba, part, bins, pos_label, column, pure=False)
+        for part in parts
+    ]
+    if not level:
+        raise DataError("score_summary needs at least one partition")
+    while len(level) > 1:
+        nxt = [
+            client.submit(_merge_two, a, b) for a, b in zip(level[::2], level[1::2], strict=False)
+        ]
+        level = nxt + ([level[-1]] if len(level) % 2 else [])
+    result: ScoreSummary = level[0].result()
+    return result
