@@ -98,7 +98,9 @@ def test_cli_refuses_a_bad_scheduler_before_any_work(
 
 
 @pytest.mark.slow
-def test_local_cluster_opens_records_and_closes(tmp_path: Path) -> None:
+def test_local_cluster_opens_records_and_closes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """local:2 starts two single-threaded worker processes; a second client reaches the same
     scheduler by its address and through a scheduler file; everything is closed at the end."""
     with open_cluster("local:2") as cluster:
@@ -120,6 +122,7 @@ def test_local_cluster_opens_records_and_closes(tmp_path: Path) -> None:
             assert by_file.info["kind"] == "file"
             assert by_file.info["threads"] == 2
         _partitioned_scores_match(cluster.client)
+        _cutflow_command_matches(cluster.address, tmp_path, capsys)
         address = cluster.address
         client = cluster.client
     assert current_cluster() is None
@@ -154,3 +157,17 @@ def _partitioned_scores_match(client: Any) -> None:
         roc_curve(y, score, sample_weight=w).signal_efficiency,
         rtol=1e-12,
     )
+
+
+def _cutflow_command_matches(address: str, tmp_path: Path, capsys: Any) -> None:
+    """``hepsift cutflow --scheduler ADDRESS`` prints the table of the local cutflow."""
+    from hepsift.cli import main
+    from hepsift.toydata import write_toy_gamgam
+
+    path = write_toy_gamgam(tmp_path / "toy.root", 3000, seed=4)
+    capsys.readouterr()
+    assert main(["cutflow", str(path)]) == 0
+    here = capsys.readouterr().out
+    assert main(["cutflow", str(path), "--scheduler", address]) == 0
+    there = capsys.readouterr().out
+    assert there == here and "cutflow sample" in here
