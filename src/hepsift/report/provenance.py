@@ -33,6 +33,8 @@ KEY_PACKAGES = (
     "matplotlib",
     "mplhep",
     "pydantic",
+    "dask",
+    "distributed",
 )
 
 
