@@ -228,6 +228,10 @@ NEVER: dict[str, tuple[str, ...]] = {
     "errors": ("*",),
     "_files": ("*",),
     "_interrupt": ("*",),
+    # the Dask cluster of --scheduler: errors only (report/provenance and commands use it)
+    "cluster": ("_files", "_outputs", "_yaml", "io", "features", "select", "prepare", "dataset",
+                "models", "train", "tuning", "evaluate", "report", "plots", "studies", "run",
+                "export", "config", "commands", "cli", "generate", "toydata", "unsupervised"),
     # the safe YAML loader and the output-path rules: errors (and _files) only
     "_yaml": ("_files", "_outputs", "io", "features", "select", "prepare", "dataset", "models",
               "train", "tuning", "evaluate", "report", "plots", "studies", "run", "export",

@@ -90,8 +90,14 @@ def _host_port(address: str) -> tuple[str, int]:
 
 
 def check_scheduler(address: str | None, *, timeout_s: float = SCHEDULER_TIMEOUT_S) -> None:
-    """A ``--scheduler`` address must parse and answer within ``timeout_s`` seconds."""
+    """A ``--scheduler`` must parse (:func:`hepsift.cluster.parse_scheduler`); an address must
+    also answer within ``timeout_s`` seconds."""
     if address is None:
+        return
+    from hepsift.cluster import parse_scheduler
+
+    spec = parse_scheduler(address)  # local:N and a scheduler file need no connection here
+    if spec.kind != "address":
         return
     host, port = _host_port(address)
     try:

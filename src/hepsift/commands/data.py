@@ -127,17 +127,24 @@ def register(app: typer.Typer) -> None:
         tree: str | None = typer.Option(None, "--tree", help="tree name"),
         lumi_fb: float = typer.Option(10.0, "--lumi-fb", help="luminosity in fb^-1"),
         sample: str = typer.Option("sample", "--name", help="sample name for the table"),
+        scheduler: str | None = typer.Option(
+            None, "--scheduler", help="Dask cluster: local:N, tcp://HOST:PORT or a scheduler file"
+        ),
     ) -> None:
         """Apply a selection to FILES and print the weighted cutflow."""
+        from hepsift.cluster import open_cluster
+        from hepsift.commands._checks import check_scheduler
         from hepsift.commands._rich import make_console
         from hepsift.prepare import build_dataset
 
-        with show_notes():
+        check_scheduler(scheduler)
+        with show_notes(), open_cluster(scheduler) as cluster:
             _, info = build_dataset(
                 [{"name": sample, "files": files, "label": "signal", "tree": tree}],
                 features=[],
                 selection=selection,
                 lumi_fb=lumi_fb,
+                scheduler=None if cluster is None else cluster.client,
             )
         console = make_console(markup=False)  # sample and cut names are user text
         console.print(info.cutflows[sample].table())

@@ -59,7 +59,9 @@ def register(app: typer.Typer) -> None:
             None, "--masses", help="resonance-ttbar: Z' masses in GeV, e.g. 500,750,1000"
         ),
         scheduler: str | None = typer.Option(
-            None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT) to run chunks on"
+            None,
+            "--scheduler",
+            help="Dask cluster to run chunks on: local:N, tcp://HOST:PORT or a scheduler JSON file",
         ),
         chunk_size: int = typer.Option(500, "--chunk-size", help="events per chunk"),
         samples: str | None = typer.Option(
@@ -90,13 +92,14 @@ def register(app: typer.Typer) -> None:
         check_out(out)
         check_scheduler(scheduler)
         from hepsift._interrupt import stop_on_sigint
+        from hepsift.cluster import open_cluster
         from hepsift.commands._rich import interactive, make_console
         from hepsift.generate import generate
 
         console = make_console(highlight=True, soft_wrap=True)
 
         # a Ctrl-C that Python swallowed (weakref callback) still ends with exit 130
-        with stop_on_sigint():
+        with stop_on_sigint(), open_cluster(scheduler) as cluster:
             manifest = generate(
                 scenario,
                 events=events,
@@ -105,7 +108,7 @@ def register(app: typer.Typer) -> None:
                 workers=workers,
                 images=images,
                 masses=masses,
-                scheduler=scheduler,
+                scheduler=None if cluster is None else cluster.client,
                 progress=not quiet and interactive(console),
                 chunk_size=chunk_size,
                 samples=None if samples is None else [x.strip() for x in samples.split(",")],

@@ -101,7 +101,10 @@ def register(app: typer.Typer) -> None:
             None, "--out", "-o", help="Folder that receives the run folder (default: runs/)."
         ),
         scheduler: str | None = typer.Option(
-            None, "--scheduler", help="Dask scheduler address (tcp://HOST:PORT) for generation."
+            None,
+            "--scheduler",
+            help="Dask cluster for generation and ROOT reading: local:N, tcp://HOST:PORT or a "
+            "scheduler JSON file.",
         ),
         overrides: list[str] | None = typer.Option(
             None, "--set", help="Override a config value: key.path=value (repeatable)."
@@ -119,6 +122,7 @@ def register(app: typer.Typer) -> None:
         from rich.markup import escape
 
         from hepsift._interrupt import checkpoint, stop_on_sigint
+        from hepsift.cluster import open_cluster
         from hepsift.commands._checks import check_out, check_scheduler
         from hepsift.run import run
 
@@ -130,12 +134,12 @@ def register(app: typer.Typer) -> None:
             if not quiet:
                 console.print(f"[dim]hepsift run:[/dim] {escape(message)}")
 
-        with stop_on_sigint():
+        with stop_on_sigint(), open_cluster(scheduler) as cluster:
             result = run(
                 config,
                 overrides=overrides or (),
                 out=out,
-                scheduler=scheduler,
+                scheduler=None if cluster is None else cluster.address,
                 log=log,
                 progress=not quiet and interactive(console),
             )

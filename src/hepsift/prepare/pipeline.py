@@ -115,8 +115,8 @@ def build_dataset(
     also stores per-object slots for set models in ``Dataset.objects`` (an awkward record array
     with ``values`` (n, slots, len(object_fields)) and ``mask`` (n, slots)).
     ``scheduler``: None reads locally, streaming ``step_size`` chunks; a Dask address
-    (``"tcp://host:port"``) or ``distributed.Client`` runs the same steps per partition via
-    ``uproot.dask`` (ROOT only).
+    (``"tcp://host:port"``) or ``distributed.Client`` runs the same steps per partition on the
+    cluster (ROOT via ``uproot.dask``, CSV/Parquet one task per file).
 
     Returns ``(dataset, info)``; ``info`` holds per-sample cutflows, kinds, normalisation and
     the yields table. ``Dataset.event_number`` is the file's eventNumber (else the row index in
@@ -155,11 +155,8 @@ def build_dataset(
             "lumi_fb": lumi_fb,
         }
         if scheduler is not None:
-            if ftype != "root":
-                raise ConfigError(
-                    f"sample '{spec.name}': scheduler= runs through uproot.dask and needs ROOT files"
-                )
-            results = _run_dask(files, plan, schema, sel, features, options, step_size, scheduler)
+            runner = _run_dask if ftype == "root" else _run_dask_tables
+            results = runner(files, plan, schema, sel, features, options, step_size, scheduler)
         else:
             results = _run_local(files, plan, schema, sel, features, options, step_size)
         parts.append(_merge(results, plan, spec, k, classes, sel, info))
@@ -258,6 +255,52 @@ def _run_dask(
         return list(scheduler.gather(scheduler.compute(tasks)))
     with Client(scheduler) as client:
         return list(client.gather(client.compute(tasks)))
+
+
+def _table_file(
+    file: Path,
+    plan: SamplePlan,
+    schema: Any,
+    sel: Any,
+    features: Sequence[str],
+    options: Mapping[str, Any],
+    step_size: int | str,
+) -> list[_ChunkResult]:
+    """One CSV/Parquet file read, selected and featurised (a Dask task on a worker)."""
+    return _run_local([file], plan, schema, sel, features, options, step_size)
+
+
+def _run_dask_tables(
+    files: list[Path],
+    plan: SamplePlan,
+    schema: Any,
+    sel: Any,
+    features: Sequence[str],
+    options: Mapping[str, Any],
+    step_size: int | str,
+    scheduler: Any,
+) -> list[_ChunkResult]:
+    """CSV/Parquet on a Dask cluster: one task per file, each reading its file in ``step_size``
+    chunks on the worker; the chunk results come back in file order, so the merge (cutflows,
+    yields, row-index event numbers) is exactly the local one."""
+    from distributed import Client
+
+    if plan.spec.entry_stop is not None:
+        raise ConfigError(f"sample '{plan.spec.name}': entry_stop is not supported with scheduler=")
+
+    def gather(client: Any) -> list[_ChunkResult]:
+        futures = [
+            client.submit(
+                _table_file, f, plan, schema, sel, list(features), dict(options), step_size
+            )
+            for f in files
+        ]
+        return [r for part in client.gather(futures) for r in part]
+
+    if isinstance(scheduler, Client):
+        return gather(scheduler)
+    with Client(scheduler) as client:
+        return gather(client)
 
 
 def _merge(

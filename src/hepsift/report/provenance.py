@@ -33,6 +33,8 @@ KEY_PACKAGES = (
     "matplotlib",
     "mplhep",
     "pydantic",
+    "dask",
+    "distributed",
 )
 
 
@@ -108,6 +110,8 @@ def provenance(
     """Everything needed to say how a run was made (JSON-able)."""
     import numpy as np
 
+    from hepsift.cluster import current_cluster
+
     return {
         "hepsift": package_versions(["hepsift"])["hepsift"],
         "packages": package_versions(),
@@ -124,5 +128,6 @@ def provenance(
         "started_utc": (started or datetime.now(UTC)).isoformat(),
         "finished_utc": datetime.now(UTC).isoformat(),
         "data": manifest_checksums(data_files),
+        "cluster": current_cluster(),  # the Dask cluster of --scheduler (None: in process)
         **(dict(extra) if extra else {}),
     }
