@@ -524,7 +524,9 @@ def _fit(
     fit_data = data if data is not None else _asimov(model, 1.0)
     pars = pyhf.infer.mle.fit(fit_data, model)
     by_sample = model.main_model.expected_data(pars, return_by_sample=True)
-    post = {n: [float(x) for x in row] for n, row in zip(model.config.samples, by_sample)}
+    post = {
+        n: [float(x) for x in row] for n, row in zip(model.config.samples, by_sample, strict=True)
+    }
     pre = {n: [float(x) for x in c] for n, (c, _) in templates.items()}
     return FitResult(
         edges=edges,

@@ -387,6 +387,9 @@ def _write_run_folder(
         for tm in trained:
             _save_model(rd, tm, cfg, log=log)
         doc = _metrics_doc(cfg, prepared.dataset, splits, evaluated, study)
+        if cfg.fit.enabled:
+            with clock.step("fit_s"):
+                _fit_all(rd.path / "fits", cfg, splits, trained, evaluated, doc, log=log)
         figure_seconds = _write_report(
             rd, cfg, prepared, splits, trained, evaluated, doc, study, clock=clock
         )
@@ -421,6 +424,40 @@ def _metrics_doc(
             "study": study,
         },
     )
+
+
+def _fit_all(
+    folder: Path,
+    cfg: RunConfig,
+    splits: _Splits,
+    trained: Sequence[TrainedModel],
+    evaluated: _Evaluated,
+    doc: Any,
+    *,
+    log: Log,
+) -> None:
+    """The ``fit:`` step (:mod:`hepsift.evaluate.sensitivity`): per binary model, the pyhf fit
+    of its test scores; ``fits/`` written and ``sensitivity`` added to ``doc['models']``."""
+    from hepsift.evaluate.sensitivity import fit_scores, write_fits
+
+    models = {tm.name: tm.model for tm in trained}
+    yw = splits.test.weight * evaluated.test_scale
+    results, scores = {}, {}
+    for ev in evaluated.evaluations:
+        if ev.proba_test is None or ev.proba_test.shape[1] != 2:
+            continue  # binary models only
+        log(f"fitting {ev.name} (pyhf)")
+        predict = models[ev.name].predict_proba if ev.name in models else None
+        scores[ev.name] = ev.proba_test[:, 1]
+        try:
+            results[ev.name] = fit_scores(
+                scores[ev.name], splits.test, yw, cfg.fit, predict=predict
+            )
+        except HepsiftError as exc:
+            log(f"{ev.name}: no fit ({exc})")
+    sens = write_fits(folder, results, test=splits.test, yield_weight=yw, scores=scores)
+    for name, s in sens.items():
+        doc["models"][name]["sensitivity"] = s
 
 
 def _write_report(

@@ -1,0 +1,124 @@
+"""hepsift.inference against the counting-experiment formulae of hepsift.metrics and pyhf's own
+limit calls; the binning rule; the workspace against pyhf's schema; the fit step of a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hepsift import inference as inf
+from hepsift import metrics
+from hepsift.errors import ConfigError
+
+
+def _one_bin(s: float, b: float, **kw: object) -> dict:
+    spec = inf.build_spec(
+        {"sig": (np.array([s]), np.array([0.0])), "bkg": (np.array([b]), np.array([0.0]))},
+        ["sig"],
+        staterror=False,
+        **kw,  # type: ignore[arg-type]
+    )
+    return inf.workspace(spec, [b])
+
+
+@pytest.mark.parametrize(("s", "b"), [(7.0, 20.0), (3.0, 150.0), (25.0, 4.0)])
+def test_one_bin_reproduces_the_asimov_formula(s: float, b: float) -> None:
+    z = inf.fit_workspace(_one_bin(s, b)).z_expected
+    assert z == pytest.approx(metrics.asimov_significance(s, b), rel=1e-3)
+
+
+@pytest.mark.parametrize("rel", [0.1, 0.3])
+def test_uncorrelated_background_uncertainty_follows_the_formula(rel: float) -> None:
+    s, b = 7.0, 20.0
+    z = inf.fit_workspace(_one_bin(s, b, shapesys={"u": (rel, {"bkg"})})).z_expected
+    expected = metrics.asimov_significance(s, b, sigma_b=rel * b)
+    assert z == pytest.approx(expected, rel=1e-3)
+    assert z < metrics.asimov_significance(s, b)
+
+
+def test_expected_limits_match_pyhf_root_finding() -> None:
+    import pyhf
+
+    spec = inf.build_spec(
+        {"sig": (np.array([2.0, 6.0]), np.zeros(2)), "bkg": (np.array([40.0, 9.0]), np.zeros(2))},
+        ["sig"],
+        staterror=False,
+        normsys={"norm": (0.1, {"bkg"})},
+    )
+    model = pyhf.Workspace(inf.workspace(spec, [40.0, 9.0])).model()
+    pars = model.config.suggested_init()
+    pars[model.config.poi_index] = 0.0
+    _, ref = pyhf.infer.intervals.upper_limits.upper_limit(model.expected_data(pars), model)
+    ours = inf.expected_limits(model)
+    assert ours == pytest.approx([float(r) for r in ref], rel=2e-3)
+
+
+def _toy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    score = np.where(y == 1, rng.beta(4, 2, n), rng.beta(2, 4, n))
+    weight = np.where(y == 1, 0.02, 0.5)
+    return score, weight, y
+
+
+def test_nested_finer_binning_never_lowers_z_without_staterror() -> None:
+    score, weight, y = _toy(3000, 3)
+    coarse = np.array([0.0, 0.5, 1.0])
+    z = []
+    for edges in (coarse, np.array([0.0, 0.25, 0.5, 0.75, 1.0]), np.linspace(0, 1, 9)):
+        r = inf.sensitivity(
+            score, weight, y, sample_names=["bkg", "sig"], signal=["sig"],
+            staterror=False, edges=edges,
+        )  # fmt: skip
+        z.append(r.sensitivity.z_expected)
+    assert z[0] <= z[1] + 1e-6 and z[1] <= z[2] + 1e-6, z
+    assert z[2] > z[0]
+
+
+def test_binning_rule_holds_in_every_bin() -> None:
+    score, weight, y = _toy(4000, 4)
+    rule = inf.BinningRule(max_bins=8, min_background_events=25, max_relative_error=0.2)
+    bkg = y == 0
+    edges = inf.choose_binning(score[bkg], weight[bkg], rule)
+    assert edges[0] == 0.0 and edges[-1] == 1.0 and np.all(np.diff(edges) > 0)
+    assert 2 <= len(edges) - 1 <= rule.max_bins
+    n, _ = np.histogram(score[bkg], bins=edges)
+    w, _ = np.histogram(score[bkg], bins=edges, weights=weight[bkg])
+    w2, _ = np.histogram(score[bkg], bins=edges, weights=weight[bkg] ** 2)
+    assert np.all(n >= rule.min_background_events)
+    assert np.all(np.sqrt(w2) <= rule.max_relative_error * w + 1e-12)
+
+
+def test_workspace_validates_against_pyhf_schema(tmp_path: Path) -> None:
+    import pyhf
+
+    score, weight, y = _toy(1500, 5)
+    up = np.clip(score * 1.02, 0, 1)
+    r = inf.sensitivity(
+        score, weight, y, sample_names=["bkg", "sig"], signal=["sig"],
+        rule=inf.BinningRule(max_bins=4),
+        systematics=[
+            inf.Systematic("norm", "normsys", 0.1),
+            inf.Systematic("shape", "histosys", 0.02, ("signal", "background"), up, score),
+        ],
+    )  # fmt: skip
+    path = tmp_path / "ws.json"
+    path.write_text(json.dumps(r.workspace))
+    spec = json.loads(path.read_text())
+    pyhf.schema.validate(spec, "workspace.json")
+    model = pyhf.Workspace(spec).model()
+    assert {"mu", "norm", "shape", "staterror_score"} <= set(model.config.parameters)
+    assert r.sensitivity.mu_limit_band[0] < r.sensitivity.mu_limit_expected
+    assert r.sensitivity.mu_limit_expected < r.sensitivity.mu_limit_band[3]
+
+
+def test_bad_systematic_sample_names_the_nearest() -> None:
+    score, weight, y = _toy(500, 6)
+    with pytest.raises(ConfigError, match="did you mean 'bkg'"):
+        inf.sensitivity(
+            score, weight, y, sample_names=["bkg", "sig"], signal=["sig"],
+            systematics=[inf.Systematic("n", "normsys", 0.1, ("bkgg",))],
+        )  # fmt: skip
