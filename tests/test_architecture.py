@@ -257,6 +257,10 @@ NEVER: dict[str, tuple[str, ...]] = {
     "evaluate": ("tuning", "report", "studies", "run", "prepare", "commands", "cli"),
     "plots": ("models", "train", "tuning", "evaluate", "report", "studies", "run", "prepare",
               "commands", "cli"),
+    # binned likelihood fits of score arrays (pyhf): below the models and everything above
+    "inference": ("io", "features", "select", "prepare", "dataset", "models", "train", "tuning",
+                  "evaluate", "report", "plots", "studies", "run", "export", "config",
+                  "commands", "cli"),
 }  # fmt: skip
 
 

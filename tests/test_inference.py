@@ -122,3 +122,54 @@ def test_bad_systematic_sample_names_the_nearest() -> None:
             score, weight, y, sample_names=["bkg", "sig"], signal=["sig"],
             systematics=[inf.Systematic("n", "normsys", 0.1, ("bkgg",))],
         )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_run_fit_step_and_refit(tmp_path: Path) -> None:
+    """A run with fit: writes workspaces and metrics.json sensitivities; ``hepsift fit``
+    redoes them with another binning from the saved test scores."""
+    import pyhf
+
+    from hepsift.cli import main
+    from hepsift.run import run
+
+    rng = np.random.default_rng(7)
+    n = 1200
+    y = (rng.random(n) < 0.4).astype(int)
+    X = rng.normal(size=(n, 3)) + y[:, None] * np.array([1.0, 0.5, 0.0])
+    cfg = {
+        "name": "fit-toy",
+        "data": {
+            "inline": {
+                "X": X.tolist(),
+                "y": y.tolist(),
+                "feature_names": ["a", "b", "c"],
+                "weight": np.where(y == 1, 0.05, 1.0).tolist(),
+            }
+        },
+        "models": [{"name": "logistic", "family": "logistic"}],
+        "evaluation": {"bootstrap": 0, "importance": False},
+        "output": {"formats": ["png"], "onnx": False},
+        "fit": {
+            "enabled": True,
+            "max_bins": 4,
+            "systematics": [
+                {"name": "bkg_norm", "type": "normsys", "rel": 0.1},
+                {"name": "a_scale", "type": "feature_scale", "rel": 0.05, "feature": "a",
+                 "samples": ["signal", "background"]},
+            ],
+        },
+    }  # fmt: skip
+    res = run(cfg, out=tmp_path)
+    doc = json.loads((res.path / "metrics.json").read_text())
+    sens = doc["models"]["logistic"]["sensitivity"]
+    assert sens["z_expected"] > 0 and len(sens["mu_limit_band"]) == 4
+    spec = json.loads((res.path / "fits" / "logistic.json").read_text())
+    model = pyhf.Workspace(spec).model()
+    assert "a_scale" in model.config.parameters
+    before = json.loads((res.path / "fits" / "summary.json").read_text())["logistic"]["edges"]
+    assert main(["fit", str(res.path), "--set", "fit.max_bins=2"]) == 0
+    after = json.loads((res.path / "fits" / "summary.json").read_text())["logistic"]["edges"]
+    assert len(after) - 1 <= 2 < len(before) - 1
+    doc2 = json.loads((res.path / "metrics.json").read_text())
+    assert doc2["models"]["logistic"]["sensitivity"] != sens

@@ -44,13 +44,17 @@ def rule_of(cfg: FitConfig) -> BinningRule:
 
 
 def _samples(test: Dataset) -> tuple[NDArray[np.int64], list[str], list[str]]:
-    """Per-event sample ids, sample names and the names of the signal samples."""
+    """Per-event template ids, template names and the names of the signal templates: the
+    samples, or the classes when a sample holds events of both."""
+    by_class = test.y.astype(np.int64), list(test.class_names), [test.class_names[1]]
     if test.sample is None or not test.sample_names:
-        return test.y.astype(np.int64), list(test.class_names), [test.class_names[1]]
+        return by_class
     names = list(test.sample_names)
     ids = test.sample.astype(np.int64)
-    signal = sorted({names[i] for i in np.unique(ids[test.y == 1])})
-    return ids, names, signal
+    signal = {int(i) for i in np.unique(ids[test.y == 1])}
+    if signal & {int(i) for i in np.unique(ids[test.y != 1])}:
+        return by_class  # a sample holds both classes (a label branch): templates per class
+    return ids, names, sorted(names[i] for i in signal)
 
 
 def _systematics(
@@ -91,18 +95,23 @@ def fit_scores(
     predict: ProbaFn | None = None,
 ) -> FitResult:
     """Fit one model's test-split signal scores (``yield_weight``: expected-yield weights)."""
+    import pyhf
+
     ids, names, signal = _samples(test)
     systs = _systematics(cfg, predict, test.X, test.feature_names)
-    return sensitivity(
-        score,
-        yield_weight,
-        ids,
-        sample_names=names,
-        signal=signal,
-        systematics=systs,
-        staterror=cfg.staterror,
-        rule=rule_of(cfg),
-    )
+    try:
+        return sensitivity(
+            score,
+            yield_weight,
+            ids,
+            sample_names=names,
+            signal=signal,
+            systematics=systs,
+            staterror=cfg.staterror,
+            rule=rule_of(cfg),
+        )
+    except pyhf.exceptions.FailedMinimization as exc:
+        raise DataError(f"fit: the likelihood fit did not converge ({exc})") from None
 
 
 def write_fits(
