@@ -1,5 +1,5 @@
 """``hepsift fit RUN_DIR``: redo the binned likelihood fits (pyhf) of a finished run with another
-binning or other systematics, without retraining (:func:`hepsift.evaluate.sensitivity.refit_run`).
+binning or other systematics, without retraining (:func:`hepsift.refit.refit_run`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Refit a run's test-split scores: expected Z and 95 % CL CLs limit on mu (pyhf)."""
-        from hepsift.evaluate.sensitivity import refit_run
+        from hepsift.refit import refit_run
 
         chosen = None if models is None else [m.strip() for m in models.split(",") if m.strip()]
         results = refit_run(run_dir, overrides=overrides or (), models=chosen)

@@ -1,6 +1,7 @@
 """The fit step of a run: each binary model's test-split scores through
-:mod:`hepsift.inference` (pyhf), and :func:`refit_run` (``hepsift fit RUN_DIR``), which redoes
-the fits of a finished run with another binning or other systematics, without retraining.
+:mod:`hepsift.inference` (pyhf), and the pieces :func:`hepsift.refit.refit_run` (``hepsift fit
+RUN_DIR``) uses to redo the fits of a finished run without retraining. ``cfg`` is a
+:class:`hepsift.config.FitConfig` (not imported here: config sits above evaluate).
 
 A run folder with fits holds::
 
@@ -21,18 +22,25 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hepsift.config import FitConfig
 from hepsift.dataset import Dataset
 from hepsift.errors import ConfigError, DataError
 from hepsift.inference import BinningRule, FitResult, Systematic, sensitivity
 
-__all__ = ["fit_scores", "refit_run", "rule_of", "write_fits"]
+__all__ = [
+    "fit_scores",
+    "load_test",
+    "needs_model",
+    "predictor",
+    "rule_of",
+    "update_metrics",
+    "write_fits",
+]
 
 ProbaFn = Callable[[NDArray[np.float32]], Any]
 TEST_FILE = "test.npz"
 
 
-def rule_of(cfg: FitConfig) -> BinningRule:
+def rule_of(cfg: Any) -> BinningRule:
     """The binning rule of a ``fit:`` section."""
     return BinningRule(
         max_bins=cfg.max_bins,
@@ -58,7 +66,7 @@ def _samples(test: Dataset) -> tuple[NDArray[np.int64], list[str], list[str]]:
 
 
 def _systematics(
-    cfg: FitConfig, predict: ProbaFn | None, X: NDArray[np.float32], features: Sequence[str]
+    cfg: Any, predict: ProbaFn | None, X: NDArray[np.float32], features: Sequence[str]
 ) -> list[Systematic]:
     out = []
     for s in cfg.systematics:
@@ -90,7 +98,7 @@ def fit_scores(
     score: NDArray[np.float64],
     test: Dataset,
     yield_weight: NDArray[np.float64],
-    cfg: FitConfig,
+    cfg: Any,
     *,
     predict: ProbaFn | None = None,
 ) -> FitResult:
@@ -137,6 +145,11 @@ def write_fits(
             "prefit": r.prefit,
             "postfit": r.postfit,
             "mu_hat": r.mu_hat,
+            "signal": [
+                s["name"]
+                for s in r.workspace["channels"][0]["samples"]
+                if any(m["type"] == "normfactor" for m in s["modifiers"])
+            ],
             "sensitivity": r.sensitivity.as_dict(),
         }
     atomic_write_json(out / "summary.json", summary)
@@ -158,7 +171,7 @@ def write_fits(
     return {k: v["sensitivity"] for k, v in summary.items()}
 
 
-def _load_test(folder: Path) -> tuple[Dataset, NDArray[np.float64], dict[str, Any]]:
+def load_test(folder: Path) -> tuple[Dataset, NDArray[np.float64], dict[str, Any]]:
     path = folder / TEST_FILE
     if not path.is_file():
         raise DataError(
@@ -179,51 +192,11 @@ def _load_test(folder: Path) -> tuple[Dataset, NDArray[np.float64], dict[str, An
     return test, arrays["yield_weight"], scores
 
 
-def refit_run(
-    run_dir: str | os.PathLike[str],
-    *,
-    overrides: Sequence[str] = (),
-    models: Sequence[str] | None = None,
-) -> dict[str, FitResult]:
-    """Redo the fits of a finished run (``fit.*`` overrides: ``fit.max_bins=5``) from its
-    saved test scores; feature-scale systematics rescore with the saved models. Rewrites
-    ``fits/`` and the ``sensitivity`` entries of ``metrics.json``."""
-    from hepsift._yaml import load_yaml_file
-    from hepsift.config import apply_overrides
-
-    root = Path(run_dir)
-    cfg_path = root / "config.yaml"
-    if not cfg_path.is_file():
-        raise DataError(f"{root}: not a run folder (no config.yaml)")
-    raw = load_yaml_file(cfg_path, "run config")
-    bad = [o for o in overrides if not o.startswith("fit.")]
-    if bad:
-        raise ConfigError(f"hepsift fit: overrides must start with 'fit.'; got '{bad[0]}'")
-    raw = apply_overrides(raw, overrides)
-    try:
-        cfg = FitConfig.model_validate(raw.get("fit") or {})
-    except Exception as exc:  # pydantic ValidationError: one line
-        from hepsift.errors import one_line
-
-        raise ConfigError(f"{cfg_path}: fit: {one_line(str(exc))}") from None
-    test, yw, scores = _load_test(root / "fits")
-    chosen = list(scores) if models is None else list(models)
-    results = {}
-    for name in chosen:
-        if name not in scores:
-            raise ConfigError(f"hepsift fit: no model '{name}' in {root}; have {sorted(scores)}")
-        predict = _predictor(root, name) if _needs_model(cfg) else None
-        results[name] = fit_scores(scores[name], test, yw, cfg, predict=predict)
-    sens = write_fits(root / "fits", results)
-    _update_metrics(root / "metrics.json", sens)
-    return results
-
-
-def _needs_model(cfg: FitConfig) -> bool:
+def needs_model(cfg: Any) -> bool:
     return any(s.type == "feature_scale" for s in cfg.systematics)
 
 
-def _predictor(root: Path, name: str) -> ProbaFn:
+def predictor(root: Path, name: str) -> ProbaFn:
     from hepsift.models import load
 
     model = load(root / "models" / name)
@@ -231,7 +204,7 @@ def _predictor(root: Path, name: str) -> ProbaFn:
     return fn
 
 
-def _update_metrics(path: Path, sens: Mapping[str, Any]) -> None:
+def update_metrics(path: Path, sens: Mapping[str, Any]) -> None:
     import json
 
     from hepsift._files import atomic_write_json

@@ -482,6 +482,11 @@ def build_report(
         Section("models", "Models", model_blocks),
         _comparison_section(figs, cfg, evaluations, list(test.class_names), study, metrics),
     ]
+    from hepsift.report.fits import fit_block
+
+    fits = fit_block(figs, rd.path / "fits", metrics)
+    if fits is not None:
+        sections[-1].blocks.insert(1, fits)
     figs.render(cfg.output.workers)
     sections.append(_provenance_section(cfg, timings))
     best = metrics.get("best_model")
