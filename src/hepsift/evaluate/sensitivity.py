@@ -5,7 +5,8 @@ RUN_DIR``) uses to redo the fits of a finished run without retraining. ``cfg`` i
 
 A run folder with fits holds::
 
-    fits/test.npz          test-split features, labels, yield weights, sample ids, scores
+    fits/test.npz          test-split features, labels, yield weights, sample ids, event
+                           numbers, scores
     fits/<model>.json      the pyhf workspace (``pyhf.Workspace(json.load(...))``)
     fits/summary.json      per model: edges, pre-/post-fit yields, sensitivity
 
@@ -157,6 +158,8 @@ def write_fits(
         ids, names, _ = _samples(test)
         buf = io.BytesIO()
         arrays: dict[str, Any] = {f"score__{k}": v for k, v in scores.items()}
+        if test.event_number is not None:
+            arrays["event_number"] = np.asarray(test.event_number, dtype=np.int64)
         np.savez(
             buf,
             X=test.X,
