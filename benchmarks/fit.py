@@ -93,8 +93,12 @@ def main() -> None:
         *(abs(a - b) / b for a, b in zip(got[1], ref[1], strict=True)),
     )
     print(f"model: {args.bins} bins, 2 samples, 3 systematics, staterror={args.staterror}")
-    print(f"pyhf direct (q0 + upper_limit): {min(t_pyhf):8.3f} s  Z={ref[0]:.4f} mu95={ref[1][2]:.4f}")
-    print(f"hepsift (expected_z + _limits): {min(t_ours):8.3f} s  Z={got[0]:.4f} mu95={got[1][2]:.4f}")
+    print(
+        f"pyhf direct (q0 + upper_limit): {min(t_pyhf):8.3f} s  Z={ref[0]:.4f} mu95={ref[1][2]:.4f}"
+    )
+    print(
+        f"hepsift (expected_z + _limits): {min(t_ours):8.3f} s  Z={got[0]:.4f} mu95={got[1][2]:.4f}"
+    )
     print(f"ratio hepsift / pyhf: {min(t_ours) / min(t_pyhf):.3f}  (target <= 1.1)")
     print(f"largest relative difference of Z and the 5 limits: {diff:.2e}")
     rng = np.random.default_rng(1)

@@ -142,3 +142,17 @@ def test_apply_names_a_missing_branch(toy_run: Path, tmp_path: Path) -> None:
     message = str(info.value)
     assert "\n" not in message and "met_et" in message and "met_ET" in message, message
     assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.slow
+def test_plot_datamc_command(toy_run: Path, tmp_path: Path) -> None:
+    from hepsift.cli import main
+
+    files = [toy_run.parent.parent / "sig.root", toy_run.parent.parent / "bkg.root"]
+    data = apply(toy_run, files, out=tmp_path / "d.parquet").path
+    code = main(["plot", "datamc", str(toy_run), "--data", str(data), "--var", "score_bdt",
+                 "--var", "ptt_gg", "--out", str(tmp_path / "figs")])  # fmt: skip
+    assert code == 0
+    assert (tmp_path / "figs" / "datamc_score_bdt.png").is_file()
+    assert (tmp_path / "figs" / "datamc_ptt_gg.png").is_file()
+    assert main(["plot", "datamc", str(toy_run), "--data", str(data), "--var", "ptt"]) == 2

@@ -267,3 +267,67 @@ def _write(target: Path, cols: dict[str, NDArray[Any]], format: str) -> None:
         with uproot.recreate(tmp_file) as f:
             f[FRIEND_TREE] = branches
         atomic_write_bytes(target, tmp_file.read_bytes())
+
+
+#: the score range hidden by default in data/MC plots of scores (unblinding is explicit)
+DEFAULT_SCORE_BLIND = (0.8, 1.0)
+
+
+def plot_datamc(
+    run_dir: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    *,
+    variables: Sequence[str] = (),
+    out: str | os.PathLike[str],
+    blind: dict[str, tuple[float, float]] | None = None,
+    unblind: bool = False,
+    bins: int = 20,
+) -> dict[str, Path]:
+    """Data/MC figures (``plots.datamc``) of a run: the simulation is the run's test split at
+    its expected yields (``fits/test.npz``, written by runs with ``fit.enabled``), data the
+    Parquet file of :func:`apply`. ``variables``: features or ``score_<model>`` (default:
+    every score). Scores are blinded above ``DEFAULT_SCORE_BLIND`` and ``blind`` names more
+    ranges, unless ``unblind``. Returns variable -> written PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pyarrow.parquet as pq
+
+    from hepsift.evaluate.sensitivity import load_test
+    from hepsift.plots.datamc import datamc, datamc_numbers, stack_inputs
+
+    root = Path(run_dir)
+    test, yw, scores = load_test(root / "fits")
+    table = pq.read_table(Path(data)).to_pydict()
+    names = list(variables) or [f"score_{m}" for m in scores]
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for var in names:
+        if var.startswith("score_") and var[6:] in scores:
+            mc_values = scores[var[6:]]
+        elif var in test.feature_names:
+            mc_values = test.X[:, test.feature_names.index(var)]
+        else:
+            have = [f"score_{m}" for m in scores] + list(test.feature_names)
+            raise ConfigError(f"plot datamc: unknown variable '{var}'; have {', '.join(have)}")
+        if var not in table:
+            raise DataError(f"plot datamc: {data} has no column '{var}' (made by hepsift apply?)")
+        rng = (blind or {}).get(var)
+        if rng is None and var.startswith("score_"):
+            rng = DEFAULT_SCORE_BLIND
+        ids = test.sample if test.sample is not None else test.y
+        mc = stack_inputs(mc_values, yw, ids, test.sample_names or test.class_names)
+        numbers = datamc_numbers(mc, table[var], bins=bins, blind=None if unblind else rng)
+        fig, (ax, rax) = plt.subplots(
+            2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05}
+        )
+        datamc(numbers, xlabel=var, ax=ax, rax=rax)
+        if rng is not None and not unblind:
+            ax.axvspan(rng[0], rng[1], color="grey", alpha=0.15, label="blinded")
+        path = target / f"datamc_{var}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written[var] = path
+    return written
