@@ -558,9 +558,17 @@ def _study_curves(result: Mapping[str, Any]) -> dict[str, dict[str, list[float]]
     def add(label: str, per_mass: Any) -> None:
         if not isinstance(per_mass, Mapping):
             return
-        points = sorted((float(k), float(v["auc"])) for k, v in per_mass.items() if "auc" in v)
+        points = sorted(
+            (float(k), float(v["auc"]), float(v.get("auc_err", float("nan"))))
+            for k, v in per_mass.items()
+            if "auc" in v
+        )
         if points:
-            curves[label] = {"mass": [p[0] for p in points], "auc": [p[1] for p in points]}
+            curves[label] = {
+                "mass": [p[0] for p in points],
+                "auc": [p[1] for p in points],
+                "auc_err": [p[2] for p in points],  # bootstrap std (nan: not computed)
+            }
 
     dedicated = result.get("dedicated")
     if isinstance(dedicated, Mapping):

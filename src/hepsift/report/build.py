@@ -355,11 +355,18 @@ def _study_block(figs: FigureSet, study: Mapping[str, Any]) -> Block:
     curves = study.get("auc_vs_mass")
     if isinstance(curves, Mapping) and curves:
         curves_t = {k: (v["mass"], v["auc"]) for k, v in curves.items()}
+        errors = {
+            k: np.nan_to_num(np.asarray(v["auc_err"], dtype=float))
+            for k, v in curves.items()
+            if "auc_err" in v
+        }
         blk.figures.append(
             figs.draw(
                 "pnn_auc_vs_mass",
-                partial(_call_ax, plots.auc_vs_mass, (curves_t,), {}),
+                partial(_call_ax, plots.auc_vs_mass, (curves_t,), {"errors": errors or None}),
                 title="AUC vs mass hypothesis",
+                caption="Error bars: standard deviation of the AUC over Poisson-bootstrap "
+                "replicas of the test events",
             )
         )
     return blk
