@@ -173,3 +173,20 @@ def test_run_fit_step_and_refit(tmp_path: Path) -> None:
     assert len(after) - 1 <= 2 < len(before) - 1
     doc2 = json.loads((res.path / "metrics.json").read_text())
     assert doc2["models"]["logistic"]["sensitivity"] != sens
+
+
+@pytest.mark.slow
+def test_observed_significance_and_limit_with_data() -> None:
+    score, weight, y = _toy(2000, 8)
+    rng = np.random.default_rng(9)
+    # data: background-like scores, as many as the expected background (~700 events)
+    data = rng.beta(2, 4, rng.poisson(float(weight[y == 0].sum())))
+    r = inf.sensitivity(
+        score, weight, y, sample_names=["bkg", "sig"], signal=["sig"],
+        staterror=False, edges=np.array([0.0, 0.5, 1.0]), data_score=data,
+    )  # fmt: skip
+    s = r.sensitivity
+    assert s.z_observed is not None and s.mu_limit_observed is not None
+    assert s.z_observed < 2.0  # background-only data: no discovery
+    assert s.mu_limit_band[0] <= s.mu_limit_observed <= s.mu_limit_band[3]
+    assert r.observed is not None and sum(r.observed) == data.size
