@@ -264,6 +264,10 @@ NEVER: dict[str, tuple[str, ...]] = {
     # unsupervised procedures: on models and metrics, below reports, studies and the run
     "unsupervised": ("tuning", "report", "plots", "studies", "run", "prepare", "config",
                      "commands", "cli"),
+    # binned likelihood fits of score arrays (pyhf): below the models and everything above
+    "inference": ("io", "features", "select", "prepare", "dataset", "models", "train", "tuning",
+                  "evaluate", "report", "plots", "studies", "run", "export", "config",
+                  "commands", "cli"),
 }  # fmt: skip
 
 

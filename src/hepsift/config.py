@@ -293,6 +293,39 @@ class UnsupervisedConfig(_Section):
     max_events: int = Field(default=5000, ge=10, description="events drawn for clustering")
 
 
+class SystematicConfig(_Section):
+    """One systematic of the fit (:mod:`hepsift.inference`): ``normsys`` (relative
+    normalisation), ``shapesys`` (relative, uncorrelated between bins) or ``feature_scale``
+    (a shape variation: the scores with ``feature`` scaled by ``1 +- rel``)."""
+
+    name: str = Field(pattern=SAFE_NAME)
+    type: Literal["normsys", "shapesys", "feature_scale"]
+    rel: float = Field(gt=0, lt=1, allow_inf_nan=False)
+    #: sample names; ``signal``/``background`` stand for every sample of that class
+    samples: list[str] = Field(default_factory=lambda: ["background"], min_length=1)
+    feature: str | None = None
+
+    @model_validator(mode="after")
+    def _feature(self) -> SystematicConfig:
+        if (self.type == "feature_scale") != (self.feature is not None):
+            raise ValueError(f"systematic '{self.name}': 'feature' goes with type feature_scale")
+        return self
+
+
+class FitConfig(_Section):
+    """Binned likelihood fit of each binary model's test-split scores (pyhf): expected
+    significance and CLs limit; binning rule of :func:`hepsift.inference.choose_binning`."""
+
+    enabled: bool = False
+    max_bins: int = Field(default=10, ge=1, le=200)
+    fine_bins: int = Field(default=100, ge=1, le=10_000)
+    min_background_events: int = Field(default=10, ge=0)
+    min_background: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    max_relative_error: float = Field(default=0.3, gt=0, allow_inf_nan=False)
+    staterror: bool = True
+    systematics: list[SystematicConfig] = Field(default_factory=list)
+
+
 class RunConfig(_Section):
     """A full ``hepsift run`` configuration (see the shipped ``configs/*.yaml``)."""
 
@@ -317,6 +350,7 @@ class RunConfig(_Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
     study: StudyConfig | None = None
     unsupervised: UnsupervisedConfig | None = None
+    fit: FitConfig = Field(default_factory=FitConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> RunConfig:

@@ -398,6 +398,9 @@ def _write_run_folder(
                     log=log,
                     out=rd.path / "unsupervised",
                 )
+        if cfg.fit.enabled:
+            with clock.step("fit_s"):
+                _fit_all(rd.path / "fits", cfg, splits, trained, evaluated, doc, log=log)
         figure_seconds = _write_report(
             rd, cfg, prepared, splits, trained, evaluated, doc, study, clock=clock
         )
@@ -432,6 +435,40 @@ def _metrics_doc(
             "study": study,
         },
     )
+
+
+def _fit_all(
+    folder: Path,
+    cfg: RunConfig,
+    splits: _Splits,
+    trained: Sequence[TrainedModel],
+    evaluated: _Evaluated,
+    doc: Any,
+    *,
+    log: Log,
+) -> None:
+    """The ``fit:`` step (:mod:`hepsift.evaluate.sensitivity`): per binary model, the pyhf fit
+    of its test scores; ``fits/`` written and ``sensitivity`` added to ``doc['models']``."""
+    from hepsift.evaluate.sensitivity import fit_scores, write_fits
+
+    models = {tm.name: tm.model for tm in trained}
+    yw = splits.test.weight * evaluated.test_scale
+    results, scores = {}, {}
+    for ev in evaluated.evaluations:
+        if ev.proba_test is None or ev.proba_test.shape[1] != 2:
+            continue  # binary models only
+        log(f"fitting {ev.name} (pyhf)")
+        predict = models[ev.name].predict_proba if ev.name in models else None
+        scores[ev.name] = ev.proba_test[:, 1]
+        try:
+            results[ev.name] = fit_scores(
+                scores[ev.name], splits.test, yw, cfg.fit, predict=predict
+            )
+        except HepsiftError as exc:
+            log(f"{ev.name}: no fit ({exc})")
+    sens = write_fits(folder, results, test=splits.test, yield_weight=yw, scores=scores)
+    for name, s in sens.items():
+        doc["models"][name]["sensitivity"] = s
 
 
 def _write_report(
@@ -532,9 +569,17 @@ def _study_curves(result: Mapping[str, Any]) -> dict[str, dict[str, list[float]]
     def add(label: str, per_mass: Any) -> None:
         if not isinstance(per_mass, Mapping):
             return
-        points = sorted((float(k), float(v["auc"])) for k, v in per_mass.items() if "auc" in v)
+        points = sorted(
+            (float(k), float(v["auc"]), float(v.get("auc_err", float("nan"))))
+            for k, v in per_mass.items()
+            if "auc" in v
+        )
         if points:
-            curves[label] = {"mass": [p[0] for p in points], "auc": [p[1] for p in points]}
+            curves[label] = {
+                "mass": [p[0] for p in points],
+                "auc": [p[1] for p in points],
+                "auc_err": [p[2] for p in points],  # bootstrap std (nan: not computed)
+            }
 
     dedicated = result.get("dedicated")
     if isinstance(dedicated, Mapping):

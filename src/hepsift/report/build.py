@@ -19,6 +19,8 @@ from hepsift.report.html import Block, Section, Table, write_report
 __all__ = [
     "build_report",
     "comparison_rows",
+    "cutflow_tables",
+    "present_objects",
     "scaling_note",
     "significance_note",
     "unit_weights",
@@ -99,21 +101,49 @@ def _metric_rows(evaluations: Sequence[Any]) -> tuple[list[str], list[list[Any]]
     return cols, rows
 
 
+def present_objects(name: str, values: Any, fill_value: float = 0.0) -> Any:
+    """Mask of the events where feature ``name`` has a value: finite, and for an object slot
+    (``jet_pt_1``: a name ending in ``_<index>``) not the fill value of an absent object."""
+    import re
+
+    v = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(v)
+    if re.search(r"_\d+$", name):
+        keep &= v != fill_value
+    return keep
+
+
 def _draw_feature_grid(train: Any, nrows: int, ncols: int, fig: Any) -> Any:
+    """One panel per feature; object slots show only the events where the object exists (an
+    absent object's fill value would be a spike), with the fraction present in the title."""
     from hepsift.plots import features as fplots
 
     n = train.n_features
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
-    return fplots.feature_grid(
-        train.X,
-        train.y,
-        train.weight,
-        feature_names=train.feature_names,
-        class_names=train.class_names,
-        axes=list(axes[:n]),
-    )
+    fill = float(train.meta.get("fill_value", 0.0)) if isinstance(train.meta, dict) else 0.0
+    out = []
+    for j, name in enumerate(train.feature_names):
+        keep = present_objects(name, train.X[:, j], fill)
+        ax = axes[j]
+        if not keep.any():
+            ax.set_title(f"{name}: never present", fontsize="small")
+            continue
+        out.extend(
+            fplots.feature_by_class(
+                train.X[keep, j],
+                train.y[keep],
+                train.weight[keep],
+                class_names=train.class_names,
+                name=name,
+                ax=ax,
+            )
+        )
+        ax.set_ylabel("Normalised entries", fontsize="small")
+        if not keep.all():
+            ax.set_title(f"present in {100 * keep.mean():.0f} % of events", fontsize="small")
+    return out
 
 
 def _draw_correlations(
@@ -250,12 +280,7 @@ def _data_section(
     if prepared.samples:
         cols, rows = _rows_from_dicts(prepared.samples)
         data_block.tables.append(Table("Samples (cross sections in pb)", cols, rows))
-    cut_blocks = []
-    for sample, rows_ in prepared.cutflows.items():
-        if rows_:
-            keep = ("cut", "events", "yield", "error", "eff_rel", "weff_cum")
-            cols, rows = _rows_from_dicts([{k: r[k] for k in keep if k in r} for r in rows_])
-            cut_blocks.append(Table(f"Cutflow: {sample}", cols, rows))
+    cut_blocks = cutflow_tables(prepared.cutflows)
     yields = metrics.get("yields", {})
     if metrics.get("unit_weights"):
         title = "Selected events per class (unit weights: yields are event counts)"
@@ -282,6 +307,34 @@ def _data_section(
         heading="Cutflow and yields", id="data-yields", tables=[*cut_blocks, ytab, split_tab]
     )
     return Section("data", "Data", [data_block, yields_block])
+
+
+def cutflow_tables(cutflows: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Table]:
+    """One cutflow table, cuts as rows and samples as columns (as in physics papers): each
+    cell the weighted yield after the cut, its raw event count in brackets, and the cumulative
+    weighted efficiency."""
+    flows = {s: list(rows) for s, rows in cutflows.items() if rows}
+    if not flows:
+        return []
+    cuts = list(dict.fromkeys(str(r["cut"]) for rows in flows.values() for r in rows))
+    by_cut = {s: {str(r["cut"]): r for r in rows} for s, rows in flows.items()}
+
+    def cell(r: Mapping[str, Any] | None) -> str:
+        if r is None:
+            return "-"
+        text = f"{float(r.get('yield', float('nan'))):.4g} ({int(r.get('events', 0))})"
+        if "weff_cum" in r:
+            text += f", {100 * float(r['weff_cum']):.3g} %"
+        return text
+
+    rows = [[c, *(cell(by_cut[s].get(c)) for s in flows)] for c in cuts]
+    return [
+        Table(
+            "Cutflow: weighted yield (raw events), cumulative weighted efficiency",
+            ["cut", *flows],
+            rows,
+        )
+    ]
 
 
 def _yield_note(per_sample: Any, overall: float) -> str:
@@ -355,11 +408,18 @@ def _study_block(figs: FigureSet, study: Mapping[str, Any]) -> Block:
     curves = study.get("auc_vs_mass")
     if isinstance(curves, Mapping) and curves:
         curves_t = {k: (v["mass"], v["auc"]) for k, v in curves.items()}
+        errors = {
+            k: np.nan_to_num(np.asarray(v["auc_err"], dtype=float))
+            for k, v in curves.items()
+            if "auc_err" in v
+        }
         blk.figures.append(
             figs.draw(
                 "pnn_auc_vs_mass",
-                partial(_call_ax, plots.auc_vs_mass, (curves_t,), {}),
+                partial(_call_ax, plots.auc_vs_mass, (curves_t,), {"errors": errors or None}),
                 title="AUC vs mass hypothesis",
+                caption="Error bars: standard deviation of the AUC over Poisson-bootstrap "
+                "replicas of the test events",
             )
         )
     return blk
@@ -482,6 +542,11 @@ def build_report(
         Section("models", "Models", model_blocks),
         _comparison_section(figs, cfg, evaluations, list(test.class_names), study, metrics),
     ]
+    from hepsift.report.fits import fit_block
+
+    fits = fit_block(figs, rd.path / "fits", metrics)
+    if fits is not None:
+        sections[-1].blocks.insert(1, fits)
     if metrics.get("unsupervised"):
         from hepsift.report.unsupervised import unsupervised_section
 

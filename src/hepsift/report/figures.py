@@ -185,7 +185,8 @@ class FigureSet:
         record = FigureRecord(key=key, title=title, caption=caption)
         for fmt in dict.fromkeys(("png", *self.formats)):
             buf = io.BytesIO()
-            fig.savefig(buf, format=fmt, dpi=self.dpi, metadata=_metadata(fmt))
+            # tight: long tick labels (feature names) are never clipped at the edge
+            fig.savefig(buf, format=fmt, dpi=self.dpi, metadata=_metadata(fmt), bbox_inches="tight")
             data = buf.getvalue()
             if fmt == "png":
                 record.png = data
