@@ -24,6 +24,7 @@ __all__ = [
     "Scenario",
     "build_chunk",
     "hepmass_columns",
+    "loose_preselection",
     "parse_masses",
     "samples_for",
 ]
@@ -70,8 +71,8 @@ SCENARIOS: dict[str, Scenario] = {
         "candidates in QCD dijets (HardQCD:all, pTHatMin 30 GeV, pT-hat^4-biased sampling with "
         "compensating weights); one row per photon candidate (E_T > 10 GeV).",
         "OUT/photon-id.parquet (pt, eta, phi [GeV, rad], Rhad, weta2, etcone20, ptcone20, "
-        "ptcone30 [GeV], n_tracks_in_cone, isTightID, convType, label, weight [pb], event_number, "
-        "sample, truth_pt, truth_E [GeV] of the matched generator photon: NaN for background)",
+        "ptcone30 [GeV], n_tracks_in_cone, isTightID, loose (passes the loose preselection), "
+        "convType, label, weight [pb], event_number, sample, truth_pt, truth_E [GeV] of the matched generator photon: NaN for background)",
     ),
     "higgs-diphoton": Scenario(
         "higgs-diphoton",
@@ -412,6 +413,16 @@ def _higgs_chunk(det: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
     return ak.zip(rec, depth_limit=1)[accepted], accepted
 
 
+def loose_preselection(rhad: np.ndarray, etcone20: np.ndarray, et: np.ndarray) -> np.ndarray:
+    """The photon-id loose preselection (bool per candidate): Rhad below
+    ``PHOTONID_LOOSE_RHAD_MAX`` and etcone20 below ``PHOTONID_LOOSE_ETCONE20_REL_MAX`` x E_T
+    (GeV), like the ATLAS loose photon preselection; the jets that pass are the hard fakes."""
+    rhad, etcone20, et = (np.asarray(a, dtype=np.float64) for a in (rhad, etcone20, et))
+    return np.asarray(
+        (rhad < C.PHOTONID_LOOSE_RHAD_MAX) & (etcone20 < C.PHOTONID_LOOSE_ETCONE20_REL_MAX * et)
+    )
+
+
 def _photonid_chunk(det: Any, rng: np.random.Generator, signal: bool) -> tuple[Any, np.ndarray]:
     """One row per photon candidate (GeV); signal = matched to the hard-process photon,
     background = not matched to any prompt photon."""
@@ -436,6 +447,7 @@ def _photonid_chunk(det: Any, rng: np.random.Generator, signal: bool) -> tuple[A
         "ptcone30": ph.ptcone30,
         "n_tracks_in_cone": ph.n_tracks_in_cone.astype(np.int32),
         "isTightID": ph.is_tight_photon,
+        "loose": loose_preselection(ph.rhad, ph.etcone20, ph.et),
         "convType": ph.conv_type.astype(np.int32),
         "label": np.full(len(ph.et), int(signal), dtype=np.int8),
         **matched_truth(ph.event, ph.eta, ph.phi, truth, C.TRUTH_MATCH_DR, signal),
