@@ -145,6 +145,11 @@ def _photon_id_samples() -> list[Sample]:
     Pythia's ``PhaseSpace:bias2Selection``; the compensating event weights go to the table's
     ``weight``) so that their photon candidates cover the prompt photons' pT spectrum."""
     pthat = f"PhaseSpace:pTHatMin = {C.PHOTONID_PTHAT_MIN_GEV:g}"
+    # the loose preselection of the table's ``loose`` column, recorded per sample (manifest)
+    loose = {
+        "loose_rhad_max": C.PHOTONID_LOOSE_RHAD_MAX,
+        "loose_etcone20_over_et_max": C.PHOTONID_LOOSE_ETCONE20_REL_MAX,
+    }
     return [
         Sample(
             "prompt_photon",
@@ -152,6 +157,7 @@ def _photon_id_samples() -> list[Sample]:
             ("PromptPhoton:qg2qgamma = on", "PromptPhoton:qqbar2ggamma = on", pthat),
             True,
             "prompt photons; candidates matched (dR < 0.1) to the hard-process photon",
+            extra=dict(loose),
         ),
         Sample(
             "dijet",
@@ -166,6 +172,7 @@ def _photon_id_samples() -> list[Sample]:
             False,
             "QCD dijets, pT-hat biased (weights compensate); candidates not matched to any "
             "prompt photon",
+            extra=dict(loose),
         ),
     ]
 
