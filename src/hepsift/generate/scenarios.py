@@ -68,11 +68,13 @@ SCENARIOS: dict[str, Scenario] = {
     "photon-id": Scenario(
         "photon-id",
         "Prompt photons (PromptPhoton:qg2qgamma, qqbar2ggamma, pTHatMin 25 GeV) vs photon "
-        "candidates in QCD dijets (HardQCD:all, pTHatMin 30 GeV, pT-hat^4-biased sampling with "
-        "compensating weights); one row per photon candidate (E_T > 10 GeV).",
+        "candidates in QCD dijets (HardQCD:all, pTHatMin 30 GeV, pT-hat^4-biased sampling "
+        "with compensating weights); one row per photon candidate (E_T > 10 GeV), flagged "
+        "'loose' when it passes the loose preselection.",
         "OUT/photon-id.parquet (pt, eta, phi [GeV, rad], Rhad, weta2, etcone20, ptcone20, "
         "ptcone30 [GeV], n_tracks_in_cone, isTightID, loose (passes the loose preselection), "
-        "convType, label, weight [pb], event_number, sample, truth_pt, truth_E [GeV] of the matched generator photon: NaN for background)",
+        "convType, label, weight [pb], event_number, sample, truth_pt, truth_E [GeV] of the "
+        "matched generator photon: NaN for background)",
     ),
     "higgs-diphoton": Scenario(
         "higgs-diphoton",
