@@ -209,6 +209,7 @@ TINY = {
     # all candidates: 100 dijet events leave ~2 jets after the config's loose preselection
     "photon-id": [
         "data.events=100",
+        "data.events_per_sample={}",
         "selection.cuts=[]",
         "models[1].params.epochs=40",
         "models[2].params.epochs=40",
