@@ -283,3 +283,23 @@ def test_photon_id_figures_use_the_loose_candidates(tmp_path: Any) -> None:
     assert fig["photon-id loose efficiency jet"] == pytest.approx(1 / 3)
     assert fig["photon-id rows jet"] == n // 6 and fig["photon-id rows prompt"] == n // 2
     assert fig["photon-id AUC etcone20"] < 0.62  # the same distribution once preselected
+
+
+@pytest.mark.parametrize("names", [["prompt_photon"], ["prompt_photon", "dijet"]])
+def test_photon_id_table_keeps_its_physics_weights(tmp_path: Any, names: list[str]) -> None:
+    """A photon-id folder holding one sample (data.events_per_sample splits the samples over
+    folders) is read with its per-row physics weights, like a folder holding both."""
+    import json
+
+    from hepsift.prepare.run_data import _manifest_samples
+
+    samples = [
+        {"name": n, "file": "photon-id.parquet", "is_signal": n == "prompt_photon", "kfactor": 1.0}
+        for n in names
+    ]
+    manifest = {"scenario": "photon-id", "samples": samples}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    (spec,) = _manifest_samples(tmp_path)
+    assert spec["weight_branch"] == "weight" and spec["kind"] == "mc"
+    assert spec["xsection_pb"] == spec["sum_weights"] == 1.0
+    assert spec["name"] == (names[0] if len(names) == 1 else "photon-id")
