@@ -121,6 +121,19 @@ def test_photon_id_variables_separate(photon_id: tuple[Path, dict[str, Any]]) ->
         assert auc > 0.6, (var, auc)
 
 
+def test_photon_id_loose_preselection_keeps_prompt_photons(
+    photon_id: tuple[Path, dict[str, Any]],
+) -> None:
+    """The loose preselection (Rhad, relaxed etcone20) keeps almost every prompt photon and
+    a small fraction of the jet candidates (ATLAS: loose photon preselection)."""
+    out, _ = photon_id
+    tab = pq.read_table(out / "photon-id.parquet").to_pydict()
+    y = np.asarray(tab["label"])
+    loose = np.asarray(tab["loose"], dtype=bool)
+    assert loose[y == 1].mean() > 0.9
+    assert loose[y == 0].mean() < 0.15
+
+
 def test_mwwbb_peaks_near_each_zprime_mass(ttbar: tuple[Path, dict[str, Any]]) -> None:
     out, manifest = ttbar
     tab = pq.read_table(out / "resonance-ttbar.parquet").to_pydict()

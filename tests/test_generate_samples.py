@@ -245,3 +245,61 @@ def test_photon_id_figures_on_a_synthetic_table(tmp_path: Any) -> None:
     assert fig["photon-id max single-variable AUC"] == max(
         v for k, v in fig.items() if k.startswith("photon-id AUC ") and "weights" not in k
     )
+
+
+def test_loose_preselection_cuts_at_the_named_constants() -> None:
+    from hepsift.generate import constants as C
+    from hepsift.generate.scenarios import loose_preselection
+
+    r, f = C.PHOTONID_LOOSE_RHAD_MAX, C.PHOTONID_LOOSE_ETCONE20_REL_MAX
+    et = np.array([40.0, 40.0, 40.0, 40.0, 20.0])
+    rhad = np.array([0.0, r * 1.01, r * 0.99, 0.01, 0.01])
+    iso = np.array([-1.0, 0.0, f * 40.0 * 1.01, f * 40.0 * 0.99, f * 20.0])
+    assert loose_preselection(rhad, iso, et).tolist() == [True, False, False, True, False]
+
+
+def test_photon_id_figures_use_the_loose_candidates(tmp_path: Any) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from hepsift.generate.validate import validation_figures
+
+    rng = np.random.default_rng(5)
+    n = 600
+    y = np.tile([0, 1], n // 2)
+    loose = (y == 1) | (np.arange(n) % 6 == 0)  # every prompt photon, a third of the jets
+    cols: dict[str, Any] = {
+        v: rng.exponential(1.0, n)
+        for v in ("Rhad", "weta2", "etcone20", "ptcone20", "ptcone30", "n_tracks_in_cone", "pt")
+    }
+    cols["etcone20"][~loose] += 50.0  # jets failing the preselection: trivially separable
+    cols.update(eta=rng.normal(size=n), label=y, weight=np.ones(n), loose=loose)
+    pq.write_table(pa.table(cols), tmp_path / "photon-id.parquet")
+    (tmp_path / "manifest.json").write_text(json.dumps({"scenario": "photon-id", "samples": []}))
+    fig = validation_figures(tmp_path)
+    assert fig["photon-id loose efficiency prompt"] == 1.0
+    assert fig["photon-id loose efficiency jet"] == pytest.approx(1 / 3)
+    assert fig["photon-id rows jet"] == n // 6 and fig["photon-id rows prompt"] == n // 2
+    assert fig["photon-id AUC etcone20"] < 0.62  # the same distribution once preselected
+
+
+@pytest.mark.parametrize("names", [["prompt_photon"], ["prompt_photon", "dijet"]])
+def test_photon_id_table_keeps_its_physics_weights(tmp_path: Any, names: list[str]) -> None:
+    """A photon-id folder holding one sample (data.events_per_sample splits the samples over
+    folders) is read with its per-row physics weights, like a folder holding both."""
+    import json
+
+    from hepsift.prepare.run_data import _manifest_samples
+
+    samples = [
+        {"name": n, "file": "photon-id.parquet", "is_signal": n == "prompt_photon", "kfactor": 1.0}
+        for n in names
+    ]
+    manifest = {"scenario": "photon-id", "samples": samples}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    (spec,) = _manifest_samples(tmp_path)
+    assert spec["weight_branch"] == "weight" and spec["kind"] == "mc"
+    assert spec["xsection_pb"] == spec["sum_weights"] == 1.0
+    assert spec["name"] == (names[0] if len(names) == 1 else "photon-id")

@@ -180,3 +180,18 @@ def test_content_checksum_ignores_header_bytes(tmp_path: Path) -> None:
     writer.write_images(tmp_path / "i.npz", img, np.array([1, 2]))
     writer.write_images(tmp_path / "j.npz", img, np.array([1, 3]))
     assert writer.content_sha256(tmp_path / "i.npz") != writer.content_sha256(tmp_path / "j.npz")
+
+
+def test_uproot_still_cannot_write_std_vector_branches(tmp_path: Path) -> None:
+    """write_root writes jagged branches as ``float[photon_n]`` because uproot's TTree writer
+    has no ``std::vector<float>`` (scikit-hep/uproot5#1486). If this test fails, uproot has
+    learnt it: write the jagged branches as vectors like the ATLAS Open Data files."""
+    with uproot.recreate(tmp_path / "v.root") as f, pytest.raises((TypeError, ValueError)):
+        f.mktree("t", {"x": "std::vector<float>"})
+    # what it writes instead: a float32 leaf counted by an int branch, read back intact
+    data = ak.values_astype(ak.Array([[1.5, 2.5], [], [3.5]]), np.float32)
+    writer.write_root(tmp_path / "j.root", {"photon": ak.zip({"pt": data})}, tree="t")
+    with uproot.open(tmp_path / "j.root") as f:
+        branch = f["t"]["photon_pt"]
+        assert branch.typename == "float[]"
+        assert branch.array().tolist() == data.tolist()

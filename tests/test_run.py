@@ -206,7 +206,14 @@ TINY = {
         "models[3].params.epochs=2",
     ],
     # one batch per epoch on this sample: enough epochs for the networks to learn something
-    "photon-id": ["data.events=100", "models[1].params.epochs=40", "models[2].params.epochs=40"],
+    # all candidates: 100 dijet events leave ~2 jets after the config's loose preselection
+    "photon-id": [
+        "data.events=100",
+        "data.events_per_sample={}",
+        "selection.cuts=[]",
+        "models[1].params.epochs=40",
+        "models[2].params.epochs=40",
+    ],
     "resonance-pnn": [
         "data.events=400",  # 100 leave ~30 weighted test events: AUCs of pure noise
         "study.masses_gev=[500, 1000]",

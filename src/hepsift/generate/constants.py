@@ -224,6 +224,13 @@ PHOTONID_PTHAT_MIN_GEV = 25.0
 PHOTONID_DIJET_PTHAT_MIN_GEV = 30.0
 PHOTONID_DIJET_BIAS_POW = 4.0
 PHOTONID_CANDIDATE_ET_MIN_GEV = 10.0
+#: photon-id loose preselection (column ``loose`` of the table), in the spirit of the ATLAS
+#: loose photon preselection that every stored photon passes (hadronic leakage and a relaxed
+#: calorimeter isolation; EPJC 79 (2019) 205): Rhad below PHOTONID_LOOSE_RHAD_MAX and
+#: etcone20 below PHOTONID_LOOSE_ETCONE20_REL_MAX x E_T. It keeps about 97 % of prompt
+#: photons and 3 % of jet candidates (the hard fakes: a pi0/eta carrying most of the jet).
+PHOTONID_LOOSE_RHAD_MAX = 0.05
+PHOTONID_LOOSE_ETCONE20_REL_MAX = 0.5
 #: resonance-ttbar: lepton + jets selection.
 TTBAR_LEPTON_PT_MIN_GEV = 25.0
 TTBAR_MIN_JETS = 4

@@ -25,6 +25,7 @@ __all__ = [
     "Scenario",
     "build_chunk",
     "hepmass_columns",
+    "loose_preselection",
     "parse_masses",
     "samples_for",
 ]
@@ -68,11 +69,13 @@ SCENARIOS: dict[str, Scenario] = {
     "photon-id": Scenario(
         "photon-id",
         "Prompt photons (PromptPhoton:qg2qgamma, qqbar2ggamma, pTHatMin 25 GeV) vs photon "
-        "candidates in QCD dijets (HardQCD:all, pTHatMin 30 GeV, pT-hat^4-biased sampling with "
-        "compensating weights); one row per photon candidate (E_T > 10 GeV).",
+        "candidates in QCD dijets (HardQCD:all, pTHatMin 30 GeV, pT-hat^4-biased sampling "
+        "with compensating weights); one row per photon candidate (E_T > 10 GeV), flagged "
+        "'loose' when it passes the loose preselection.",
         "OUT/photon-id.parquet (pt, eta, phi [GeV, rad], Rhad, weta2, etcone20, ptcone20, "
-        "ptcone30 [GeV], n_tracks_in_cone, isTightID, convType, label, weight [pb], event_number, "
-        "sample, truth_pt, truth_E [GeV] of the matched generator photon: NaN for background)",
+        "ptcone30 [GeV], n_tracks_in_cone, isTightID, loose (passes the loose preselection), "
+        "convType, label, weight [pb], event_number, sample, truth_pt, truth_E [GeV] of the "
+        "matched generator photon: NaN for background)",
     ),
     "higgs-diphoton": Scenario(
         "higgs-diphoton",
@@ -156,6 +159,11 @@ def _photon_id_samples() -> list[Sample]:
     Pythia's ``PhaseSpace:bias2Selection``; the compensating event weights go to the table's
     ``weight``) so that their photon candidates cover the prompt photons' pT spectrum."""
     pthat = f"PhaseSpace:pTHatMin = {C.PHOTONID_PTHAT_MIN_GEV:g}"
+    # the loose preselection of the table's ``loose`` column, recorded per sample (manifest)
+    loose = {
+        "loose_rhad_max": C.PHOTONID_LOOSE_RHAD_MAX,
+        "loose_etcone20_over_et_max": C.PHOTONID_LOOSE_ETCONE20_REL_MAX,
+    }
     return [
         Sample(
             "prompt_photon",
@@ -163,6 +171,7 @@ def _photon_id_samples() -> list[Sample]:
             ("PromptPhoton:qg2qgamma = on", "PromptPhoton:qqbar2ggamma = on", pthat),
             True,
             "prompt photons; candidates matched (dR < 0.1) to the hard-process photon",
+            extra=dict(loose),
         ),
         Sample(
             "dijet",
@@ -177,6 +186,7 @@ def _photon_id_samples() -> list[Sample]:
             False,
             "QCD dijets, pT-hat biased (weights compensate); candidates not matched to any "
             "prompt photon",
+            extra=dict(loose),
         ),
     ]
 
@@ -433,6 +443,16 @@ def _higgs_chunk(det: Any, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
     return ak.zip(rec, depth_limit=1)[accepted], accepted
 
 
+def loose_preselection(rhad: np.ndarray, etcone20: np.ndarray, et: np.ndarray) -> np.ndarray:
+    """The photon-id loose preselection (bool per candidate): Rhad below
+    ``PHOTONID_LOOSE_RHAD_MAX`` and etcone20 below ``PHOTONID_LOOSE_ETCONE20_REL_MAX`` x E_T
+    (GeV), like the ATLAS loose photon preselection; the jets that pass are the hard fakes."""
+    rhad, etcone20, et = (np.asarray(a, dtype=np.float64) for a in (rhad, etcone20, et))
+    return np.asarray(
+        (rhad < C.PHOTONID_LOOSE_RHAD_MAX) & (etcone20 < C.PHOTONID_LOOSE_ETCONE20_REL_MAX * et)
+    )
+
+
 def _photonid_chunk(det: Any, rng: np.random.Generator, signal: bool) -> tuple[Any, np.ndarray]:
     """One row per photon candidate (GeV); signal = matched to the hard-process photon,
     background = not matched to any prompt photon."""
@@ -457,6 +477,7 @@ def _photonid_chunk(det: Any, rng: np.random.Generator, signal: bool) -> tuple[A
         "ptcone30": ph.ptcone30,
         "n_tracks_in_cone": ph.n_tracks_in_cone.astype(np.int32),
         "isTightID": ph.is_tight_photon,
+        "loose": loose_preselection(ph.rhad, ph.etcone20, ph.et),
         "convType": ph.conv_type.astype(np.int32),
         "label": np.full(len(ph.et), int(signal), dtype=np.int8),
         **matched_truth(ph.event, ph.eta, ph.phi, truth, C.TRUTH_MATCH_DR, signal),

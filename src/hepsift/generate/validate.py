@@ -272,13 +272,21 @@ _PHOTON_VARS = ("Rhad", "weta2", "etcone20", "ptcone20", "ptcone30", "n_tracks_i
 
 def _photon_values(out: Path) -> dict[str, float]:
     """Single-variable AUCs (direction-free, unweighted; pT also weighted) and the fraction of
-    each class where a variable is exactly zero."""
+    each class where a variable is exactly zero, over the candidates passing the loose
+    preselection (column ``loose``; all rows of a table without it), and its efficiency."""
     import pyarrow.parquet as pq
     from sklearn.metrics import roc_auc_score
 
-    tab = pq.read_table(out / "photon-id.parquet").to_pydict()
-    y = np.asarray(tab["label"])
+    tab: dict[str, Any] = pq.read_table(out / "photon-id.parquet").to_pydict()
     fig: dict[str, float] = {}
+    if "loose" in tab:  # the task: candidates passing the loose preselection
+        y_all = np.asarray(tab["label"])
+        keep = np.asarray(tab["loose"], dtype=bool)
+        for k, lab in ((1, "prompt"), (0, "jet")):
+            n_k = max(int((y_all == k).sum()), 1)
+            fig[f"photon-id loose efficiency {lab}"] = float((keep & (y_all == k)).sum()) / n_k
+        tab = {key: np.asarray(v)[keep] for key, v in tab.items()}
+    y = np.asarray(tab["label"])
     if len(np.unique(y)) < 2:
         return fig
     aucs, zeros = [], []

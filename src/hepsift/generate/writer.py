@@ -172,7 +172,12 @@ def write_root(path: Path, branches: Mapping[str, Any], tree: str = "mini") -> N
     record's shared counter is ``<record>_n``, ``uint32`` (as in ATLAS Open Data).
 
     Jagged branches are ROOT variable-size arrays (``float[photon_n]``): uproot cannot write
-    ``std::vector<float>`` branches (scikit-hep/uproot5#1486). ROOT reads them through
+    ``std::vector<float>`` TTree branches (checked with uproot 5.7.7, the newest release on
+    PyPI on 2026-11-28: its TTree writer makes only TBranch/TLeaf of NumPy dtypes and
+    ``var * dtype`` arrays with a counter, ``mktree(..., {"x": "std::vector<float>"})`` raises
+    ``TypeError: len() of unsized object``; ``std::vector`` exists only in its RNTuple writer,
+    which TTree code does not read; feature request scikit-hep/uproot5#1486, open;
+    tests/test_generate_writer.py watches for the change). ROOT reads them through
     ``TTreeReaderArray<float>`` and RDataFrame (``RVec<float>``) like the vectors of the real
     files; code binding ``std::vector<float>*`` with ``SetBranchAddress`` does not."""
     import awkward as ak

@@ -102,6 +102,15 @@ def _manifest_samples(out: Path) -> list[dict[str, Any]]:
         paths = tuple(str(p if Path(p).is_absolute() else out / p) for p in files_list)
         by_file.setdefault(paths, []).append(e)
     scenario = str(data.get("scenario", out.name)) if isinstance(data, dict) else out.name
+    # one table of several samples (photon-id, resonance-ttbar): a label column and a physics
+    # weight per row (pb), also when a folder holds one of them (data.events_per_sample)
+    table: dict[str, Any] = {
+        "kind": "mc",
+        "weight_branch": "weight",
+        "xsection_pb": 1.0,
+        "sum_weights": 1.0,
+    }
+    is_table = scenario in ("photon-id", "resonance-ttbar")
     specs = []
     for paths, group in by_file.items():
         if len(group) == 1:
@@ -115,20 +124,12 @@ def _manifest_samples(out: Path) -> list[dict[str, Any]]:
                 spec["label"] = "signal" if e["is_signal"] else "background"
             if isinstance(e.get("kfactor"), int | float):
                 spec["kfactor"] = float(e["kfactor"])  # the generator's k-factor table
+            if is_table:
+                spec.update(table)
         else:
-            # several samples in one table (photon-id, resonance-ttbar): one row per candidate or
-            # event with its own label column and physics weight per row (pb)
-            spec = {
-                "name": scenario,
-                "files": list(paths),
-                "label_branch": "label",
-                "kind": "mc",
-                "weight_branch": "weight",
-                "xsection_pb": 1.0,
-                "sum_weights": 1.0,
-            }
-            if scenario == "resonance-ttbar":
-                spec["param_branch"] = "mass"
+            spec = {"name": scenario, "files": list(paths), "label_branch": "label", **table}
+        if is_table and scenario == "resonance-ttbar":
+            spec["param_branch"] = "mass"
         specs.append(spec)
     if not specs:
         raise DataError(f"the generator manifest '{manifest}' lists no sample files")
