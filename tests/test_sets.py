@@ -173,3 +173,89 @@ def test_bad_inputs_are_one_line_errors(rng: np.random.Generator) -> None:
         model.predict_proba(X)
     with pytest.raises(ModelError, match="eval_objects"):
         models.create("deepsets", **FAST).fit(X, y, objects=(values, mask), eval_set=(X, y))
+
+
+def _three_sample_dataset(rng: np.random.Generator, n: int = 900) -> Any:
+    from hepsift.dataset import Dataset
+    from hepsift.features.objects import ObjectInputs
+
+    values, mask, _ = _sets(rng, n, slots=5, fields=3)
+    sample = rng.integers(0, 3, n)
+    values[..., 0] += 0.8 * sample[:, None]  # the class shifts a field of every object
+    X = np.column_stack([mask.sum(axis=1), rng.normal(size=n)]).astype(np.float32)
+    return Dataset(
+        X=X,
+        y=np.zeros(n, dtype=np.int64),
+        weight=rng.uniform(0.5, 1.5, n) * np.array([1.0, 0.1, 0.02])[sample],
+        feature_names=("n_obj", "noise"),
+        class_names=("all",),
+        sample=sample,
+        sample_names=("a", "b", "c"),
+        objects=ObjectInputs(values, mask, ("log_pt", "eta_rel", "dphi")),
+    )
+
+
+def _run_config(models_: list[dict[str, Any]], objects: bool = True) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "name": "sets",
+        "seed": 5,
+        "data": {"inline": {"feature_names": ["n_obj", "noise"], "X": [[0, 0]], "y": [0]}},
+        "features": ["n_obj", "noise"],
+        "task": {"type": "multiclass", "classes": {"A": ["a"], "B": ["b"], "C": ["c"]}},
+        "models": models_,
+        "evaluation": {"bootstrap": 8, "importance": True},
+        "output": {"formats": ["png"], "onnx": True},
+    }
+    if objects:
+        cfg["objects"] = {"collections": {"jet": 5}}
+    return cfg
+
+
+def test_run_passes_objects_and_reports_per_class_intervals(
+    rng: np.random.Generator, tmp_path: Path
+) -> None:
+    import json
+
+    from hepsift.prepare import PreparedData
+    from hepsift.run import run
+
+    ds = _three_sample_dataset(rng)
+    specs = [
+        {"name": "ds", "family": "deepsets", "params": {**FAST, "epochs": 3}},
+        {"name": "mlp", "family": "mlp", "params": {"hidden": [8], "epochs": 2, "num_threads": 1}},
+    ]
+    prepared = PreparedData(dataset=ds, source="test")
+    result = run(_run_config(specs), out=tmp_path, prepared=prepared)
+    doc = json.loads((result.path / "metrics.json").read_text())
+    for name in ("ds", "mlp"):
+        entry = doc["models"][name] if "models" in doc else doc[name]
+        ci = entry["auc_per_class_ci68"]
+        assert set(ci) == {"A", "B", "C"}
+        for c, (low, high) in ci.items():
+            assert low <= entry["auc_per_class"][c] + 1e-9 and high >= low
+        fractions = np.asarray(entry["confusion_matrix"]["yield_fractions"])
+        np.testing.assert_allclose(fractions.sum(axis=1), 1.0, atol=1e-9)
+    (ev,) = [e for e in result.evaluations if e.name == "ds"]
+    assert ev.importance is None  # permuting X alone says nothing about a set model
+    model = models.load(result.path / "models" / "ds")
+    _tr, _va, test = prepared.dataset.split(
+        result.config.split.fractions, by=result.config.split.by, seed=result.config.seed
+    )
+    assert model.family == "deepsets"
+    # the saved model and its ONNX graph reproduce the run's test scores from raw inputs
+    np.testing.assert_allclose(
+        model.predict_proba(test.X, objects=test.objects), ev.proba_test, atol=1e-6
+    )
+    onnx = result.path / "models" / "ds.onnx"
+    assert check_parity(model, onnx, test.X, objects=test.objects) <= 1e-5
+    html = (result.path / "report.html").read_text()
+    assert "rows normalised to expected yields" in html and "[68 % interval]" in html
+
+
+def test_run_refuses_a_set_model_without_objects_section(tmp_path: Path) -> None:
+    from hepsift.run import run
+
+    cfg = _run_config([{"name": "ds", "family": "deepsets", "params": FAST}], objects=False)
+    with pytest.raises(ConfigError, match=r"add an 'objects:' section"):
+        run(cfg, out=tmp_path)
+    assert not any(tmp_path.iterdir())
