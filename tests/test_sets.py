@@ -183,6 +183,8 @@ def test_bad_inputs_are_one_line_errors(rng: np.random.Generator) -> None:
         model.predict_proba(X, objects=(values[..., :2], mask))
     with pytest.raises(ModelError, match="needs objects"):
         model.predict_proba(X)
+    with pytest.raises(DataError, match="present objects hold NaN"):
+        model.predict_proba(X, objects=(bad, mask))
     with pytest.raises(ModelError, match="eval_objects"):
         models.create("deepsets", **FAST).fit(X, y, objects=(values, mask), eval_set=(X, y))
 

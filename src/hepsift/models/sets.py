@@ -149,6 +149,13 @@ class DeepSetsNet(nn.Module):
         return out.squeeze(-1) if self.n_out == 1 else out
 
 
+def _finite_present(obj: ObjectInputs) -> bool:
+    """Whether every present object's values are finite (absent slots may hold anything)."""
+    if np.isfinite(obj.values).all():
+        return True
+    return bool(np.isfinite(obj.values[obj.mask]).all())
+
+
 class DeepSets(TorchModel, Classifier):
     """DeepSets classifier of object sets plus optional event features (module docstring)."""
 
@@ -209,7 +216,7 @@ class DeepSets(TorchModel, Classifier):
             return np.zeros((X.shape[0], 0), dtype=dtype)
         return super()._feature_array(X, dtype=dtype)
 
-    def _objects(self, objects: Any, n: int, what: str) -> ObjectInputs:
+    def _objects(self, objects: Any, n: int, what: str, *, check: bool = True) -> ObjectInputs:
         if objects is None:
             raise ModelError(
                 f"DeepSets.{what} needs objects=(values, mask): float32 (n, slots, fields) and "
@@ -224,7 +231,7 @@ class DeepSets(TorchModel, Classifier):
                 f"DeepSets.{what}: objects have {obj.n_fields} fields; the model was trained "
                 f"on {fitted}"
             )
-        if not np.all(np.isfinite(obj.values[obj.mask])):
+        if check and not _finite_present(obj):
             raise DataError(f"DeepSets.{what}: present objects hold NaN or inf values")
         return obj
 
@@ -336,7 +343,8 @@ class DeepSets(TorchModel, Classifier):
 
         check_is_fitted(self, "classes_")
         Xv = self._validate_X(X, reset=False)
-        obj = self._objects(objects, Xv.shape[0], "predict_proba")
+        # absent slots are never read; NaN in a present object shows in the output (below)
+        obj = self._objects(objects, Xv.shape[0], "predict_proba", check=False)
         module = _ExportDeepSets(self).eval()
         x32 = torch.from_numpy(np.ascontiguousarray(Xv, dtype=np.float32))
         v32 = torch.from_numpy(obj.values)
@@ -348,7 +356,10 @@ class DeepSets(TorchModel, Classifier):
             _CHUNK,
             lambda: torch.zeros((0, k)),
         )
-        return out.double().numpy()  # type: ignore[no-any-return]
+        proba: NDArray[np.float64] = out.double().numpy()
+        if not np.isfinite(proba).all() and not _finite_present(obj):
+            raise DataError("DeepSets.predict_proba: present objects hold NaN or inf values")
+        return proba
 
     def predict(  # type: ignore[override]
         self, X: ArrayLike, objects: Any = None
