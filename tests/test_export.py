@@ -26,6 +26,7 @@ FAST: dict[str, dict[str, Any]] = {
     "bdt": {"n_estimators": 20, "max_depth": 3, "n_jobs": 1},
     "mlp": {"hidden": (8,), "epochs": 2, "num_threads": 1},
     "pnn": {"hidden": (8,), "epochs": 2, "num_threads": 1},
+    "deepsets": {"phi": (8,), "rho": (8,), "epochs": 2, "num_threads": 1},
     "easy-ensemble": {
         "base": "bdt",
         "base_params": {"n_estimators": 5, "max_depth": 2},
@@ -57,6 +58,11 @@ def _fit(name: str, rng: np.random.Generator, k: int) -> tuple[Any, np.ndarray, 
     model = models.create(name, **FAST[name])
     if name.endswith("-regressor"):
         return model.fit(X, 3.0 * X[:, 0] + X[:, 1]), X, {}
+    if "objects" in model.inputs:  # one object per feature, the last one absent
+        mask = np.ones(X.shape, dtype=bool)
+        mask[:, -1] = False
+        objects = (X[:, :, None], mask)
+        return model.fit(X, y, objects=objects), X, {"objects": objects}
     if model.parametric:
         mass = np.where(y == 1, np.where(X[:, 3] > 0, 500.0, 1000.0), np.nan)
         return model.fit(X, y, param=mass), X, {"param": np.where(X[:, 4] > 0, 500.0, 900.0)}
@@ -78,7 +84,7 @@ def test_every_family_round_trips_through_onnx(
     assert check_parity(model, path, X, **inputs) <= 1e-5
     session = onnx_session(path)
     names = [i.name for i in session.get_inputs()]
-    assert names == ["X", *sorted(inputs)]
+    assert names == (["X", "values", "mask"] if "objects" in inputs else ["X", *sorted(inputs)])
     outs = onnx_outputs(session, X, **inputs)
     if name.endswith("-regressor"):
         assert outs["predictions"].shape == (len(X),)

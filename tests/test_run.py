@@ -204,6 +204,8 @@ TINY = {
         "models[1].params.n_estimators=10",
         "models[2].params.n_subsets=2",
         "models[3].params.epochs=2",
+        "models[4].params.epochs=15",  # the set models: a few steps per epoch here
+        "models[5].params.epochs=15",
     ],
     # one batch per epoch on this sample: enough epochs for the networks to learn something
     # all candidates: 100 dijet events leave ~2 jets after the config's loose preselection

@@ -31,6 +31,7 @@ CLASSIFIERS: dict[str, str] = {
     "bdt": "hepsift.models.boosting:BDT",
     "mlp": "hepsift.models.mlp:MLP",
     "pnn": "hepsift.models.pnn:PNN",
+    "deepsets": "hepsift.models.sets:DeepSets",
     "easy-ensemble": "hepsift.models.ensemble:EasyEnsemble",
     "undersample": "hepsift.models.ensemble:RandomUndersample",
     "bagging": "hepsift.models.ensemble:Bagging",
