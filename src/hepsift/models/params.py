@@ -236,6 +236,24 @@ PARAMS: dict[str, dict[str, Param]] = {
         "balance": BOOL,
         "negative_weights": NEGATIVE_WEIGHTS,
     },
+    "set-kernel": {
+        "fields": Param(
+            "a list of 1 to 6 object field indices, each an integer in [0, 1,024]",
+            lambda v: (
+                isinstance(v, list | tuple)
+                and 1 <= len(v) <= 6
+                and all(_is_int(f) and 0 <= int(f) <= 1024 for f in v)
+            ),
+        ),
+        "type_field": integer(0, 1024, none=True),
+        "levels": integer(1, 8),
+        "C": real(0.0, low_open=True, high_open=True),
+        "max_train_events": integer(2, 1_000_000),
+        "calibration_folds": integer(2, 20),
+        "class_weight": CLASS_WEIGHT,
+        "negative_weights": NEGATIVE_WEIGHTS,
+        "seed": SEED,
+    },
     "easy-ensemble": _ENSEMBLE,
     "undersample": _ENSEMBLE,
     "bagging": _ENSEMBLE,
