@@ -158,16 +158,19 @@ def test_real_data_gets_unit_weight_and_objects(atlas_file: Path) -> None:
         [{"name": "data_A", "files": str(atlas_file), "label": "background"}],
         features=["lep_pt_0", "lep_n", "m_ll", "met_et"],
         objects={"lep": 4, "jet": 2},
+        object_reference=None,
     )
     assert info.kinds["data_A"] == "data" and np.all(ds.weight == 1.0) and len(ds) == 39
     raw = uproot.open(atlas_file)["mini"].arrays(["lep_pt", "eventNumber"])
     np.testing.assert_allclose(ds.X[:, 0], ak.to_numpy(raw.lep_pt[:, 0]) / 1000, rtol=1e-6)
     np.testing.assert_array_equal(ds.event_number, ak.to_numpy(raw.eventNumber))
     assert ds.objects is not None
-    vals = ak.to_numpy(ds.objects["values"])
-    mask = ak.to_numpy(ds.objects["mask"])
-    assert vals.shape == (39, 6, 4) and mask[:, :4].all()
-    np.testing.assert_allclose(vals[:, 0, 0], ds.X[:, 0], rtol=1e-6)
+    vals, mask = ds.objects
+    assert (
+        ds.objects.fields[0] == "log_pt" and ds.objects.collections == ("lep",) * 4 + ("jet",) * 2
+    )
+    assert vals.shape == (39, 6, 4 + 3 + 2) and mask[:, :4].all()
+    np.testing.assert_allclose(np.exp(vals[:, 0, 0]), ds.X[:, 0], rtol=1e-5)
     sub = ds.subset(np.arange(5))
     assert len(sub.objects) == 5
 

@@ -263,6 +263,23 @@ class StudyConfig(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class ObjectsConfig(_Section):
+    """Object inputs of set models (:func:`hepsift.features.objects.build_objects`):
+    ``collections`` name -> slots (photon, jet, lep, met), optional per-collection ``fields``
+    and the ``reference`` collection eta/phi are taken relative to (null: absolute)."""
+
+    collections: dict[str, int] = Field(min_length=1)
+    fields: dict[str, list[str]] = Field(default_factory=dict)
+    reference: str | None = "photon"
+
+    @model_validator(mode="after")
+    def _known(self) -> ObjectsConfig:
+        from hepsift.features.objects import check_object_spec
+
+        check_object_spec(self.collections, self.fields or None)
+        return self
+
+
 class RunConfig(_Section):
     """A full ``hepsift run`` configuration (see the shipped ``configs/*.yaml``)."""
 
@@ -272,6 +289,7 @@ class RunConfig(_Section):
     data: DataConfig
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     features: list[str] = Field(default_factory=list)
+    objects: ObjectsConfig | None = None  # object inputs for set models (deepsets)
     scaling: Literal["standard", "robust", "none"] = "standard"
     #: missing feature values (absent objects, NaN, the -999 sentinel): ``fill`` with 0, or
     #: ``keep`` them as NaN for models that take missing values (bdt; not scaled)

@@ -4,8 +4,9 @@ A :class:`Dataset` is a frozen value, not a framework: ``X`` float32 (n, d) with
 ``feature_names``, ``y`` int64 (n,) with ``class_names``, ``weight`` float64 (n,) holding the true
 physics weights (may be negative: MC weights), and optional per-event extras: ``param`` (the
 physics parameter of parametric models, e.g. a mass in GeV), ``event_number`` (for the HEP
-k-fold convention), ``sample`` (index into ``sample_names``), ``objects`` (awkward, for set
-models) and ``images`` (n, C, H, W). Splitting returns new Datasets; nothing mutates.
+k-fold convention), ``sample`` (index into ``sample_names``), ``objects``
+(:class:`~hepsift.features.objects.ObjectInputs`, ``values`` float32 (n, slots, fields) and
+``mask`` bool (n, slots), for set models; a ``(values, mask)`` pair is converted) and ``images`` (n, C, H, W). Splitting returns new Datasets; nothing mutates.
 
 Evaluation always uses ``weight``. Training uses :func:`training_weights` (also as
 :meth:`Dataset.training_weight`, and re-exported by :mod:`hepsift.train.weights` for the model
@@ -23,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from hepsift.errors import ConfigError, DataError, suggest
+from hepsift.features.objects import ObjectInputs, as_object_inputs
 
 __all__ = [
     "NEGATIVE_POLICIES",
@@ -51,7 +53,7 @@ class Dataset:
     event_number: NDArray[np.integer[Any]] | None = None
     sample: NDArray[np.int64] | None = None
     sample_names: tuple[str, ...] = ()
-    objects: Any = None
+    objects: ObjectInputs | None = None
     images: NDArray[np.floating[Any]] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     train_factor: NDArray[np.float64] | None = None
@@ -104,8 +106,11 @@ class Dataset:
                 object.__setattr__(self, name, arr)
         if self.images is not None and len(self.images) != n:
             raise DataError(f"Dataset.images has {len(self.images)} entries for {n} events")
-        if self.objects is not None and len(self.objects) != n:
-            raise DataError(f"Dataset.objects has {len(self.objects)} entries for {n} events")
+        if self.objects is not None:
+            objects = as_object_inputs(self.objects, where="Dataset.objects")
+            if len(objects) != n:
+                raise DataError(f"Dataset.objects has {len(objects)} entries for {n} events")
+            object.__setattr__(self, "objects", objects)
 
     # -- shape ---------------------------------------------------------------------------
     def __len__(self) -> int:

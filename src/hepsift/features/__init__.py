@@ -4,6 +4,7 @@
   ``jet_sum_pt``...): :func:`resolve_feature`, :func:`known_features`, :func:`compute_features`;
 - :mod:`hepsift.features.columns`: per-chunk cached column views shared with the selection;
 - :mod:`hepsift.features.jagged`: collections found by name, padding, aggregates, object slots;
+- :mod:`hepsift.features.objects`: object inputs of set models (values, mask) and their scaler;
 - :mod:`hepsift.features.kinematics`: pair quantities with ``vector``;
 - :mod:`hepsift.features.scaling`: the weighted :class:`Scaler` saved with a model.
 
@@ -19,9 +20,12 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "ObjectInputs",
+    "ObjectScaler",
     "ObjectSlots",
     "Scaler",
     "aggregate",
+    "build_objects",
     "compute_features",
     "known_features",
     "pad",
@@ -35,6 +39,9 @@ _LAZY: dict[str, str] = {
     "compute_features": "hepsift.features.names",
     "known_features": "hepsift.features.names",
     "resolve_feature": "hepsift.features.names",
+    "ObjectInputs": "hepsift.features.objects",
+    "ObjectScaler": "hepsift.features.objects",
+    "build_objects": "hepsift.features.objects",
     "ObjectSlots": "hepsift.features.jagged",
     "aggregate": "hepsift.features.jagged",
     "pad": "hepsift.features.jagged",

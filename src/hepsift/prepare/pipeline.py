@@ -21,8 +21,8 @@ from numpy.typing import NDArray
 from hepsift.dataset import Dataset
 from hepsift.errors import ConfigError, DataError
 from hepsift.features.columns import F64, as_float64
-from hepsift.features.jagged import stack_objects
 from hepsift.features.names import compute_features
+from hepsift.features.objects import ObjectInputs, build_objects
 from hepsift.io import iterate
 from hepsift.io.root import convert_units, dask_root
 from hepsift.prepare.samples import (
@@ -86,8 +86,12 @@ def _process(
         param = as_float64(chunk[plan.spec.param_branch])
     objects = None
     if options.get("objects"):
-        slots = stack_objects(chunk, options["objects"], options["object_fields"])
-        objects = (slots.values, slots.mask)
+        objects = build_objects(
+            chunk,
+            options["objects"],
+            options["object_fields"],
+            reference=options["object_reference"],
+        )
     return _ChunkResult(X, w, evno, idx, n_in, label, param, objects, flow)
 
 
@@ -102,7 +106,8 @@ def build_dataset(
     sentinels: Sequence[float] = (-999.0,),
     missing_indicators: Sequence[str] = (),
     objects: Mapping[str, int] | None = None,
-    object_fields: Sequence[str] = ("pt", "eta", "phi", "E"),
+    object_fields: Mapping[str, Sequence[str]] | None = None,
+    object_reference: str | None = "photon",
     step_size: int | str = "100 MB",
     scheduler: Any = None,
 ) -> tuple[Any, BuildInfo]:
@@ -112,8 +117,11 @@ def build_dataset(
     (``"hgamgam"``), YAML path, dict or :class:`~hepsift.select.Selection` (None: keep all).
     ``features``: feature names (module docstring). ``lumi_fb``: integrated luminosity in
     fb^-1 (default 10, the ATLAS Open Data 2020 release). ``objects={"photon": 2, "jet": 4}``
-    also stores per-object slots for set models in ``Dataset.objects`` (an awkward record array
-    with ``values`` (n, slots, len(object_fields)) and ``mask`` (n, slots)).
+    also stores the object inputs of set models in ``Dataset.objects``
+    (:class:`~hepsift.features.objects.ObjectInputs`: ``values`` float32 (n, slots, fields),
+    ``mask`` bool (n, slots)); ``object_fields`` chooses each collection's fields and
+    ``object_reference`` the system eta/phi are relative to
+    (:func:`~hepsift.features.objects.build_objects`).
     ``scheduler``: None reads locally, streaming ``step_size`` chunks; a Dask address
     (``"tcp://host:port"``) or ``distributed.Client`` runs the same steps per partition via
     ``uproot.dask`` (ROOT only).
@@ -122,8 +130,6 @@ def build_dataset(
     the yields table. ``Dataset.event_number`` is the file's eventNumber (else the row index in
     the sample); ``Dataset.sample`` indexes ``Dataset.sample_names``.
     """
-    import awkward as ak
-
     specs = [s if isinstance(s, SampleSpec) else SampleSpec.from_dict(s) for s in samples]
     if not specs:
         raise ConfigError("build_dataset needs at least one sample")
@@ -140,7 +146,8 @@ def build_dataset(
         "sentinels": tuple(float(s) for s in sentinels),
         "missing_indicators": tuple(missing_indicators),
         "objects": dict(objects) if objects else None,
-        "object_fields": tuple(object_fields),
+        "object_fields": None if object_fields is None else dict(object_fields),
+        "object_reference": object_reference,
     }
     info = BuildInfo()
     parts: list[dict[str, Any]] = []
@@ -167,9 +174,7 @@ def build_dataset(
     fnames = (*features, *(f"{m}_missing" for m in missing_indicators))
     ds_objects = None
     if objects:
-        vals = np.concatenate([p["objects"][0] for p in parts])
-        mask = np.concatenate([p["objects"][1] for p in parts])
-        ds_objects = ak.zip({"values": vals, "mask": mask}, depth_limit=1)
+        ds_objects = ObjectInputs.concatenate([p["objects"] for p in parts])
     params = [p["param"] for p in parts]
     param = None
     if any(p is not None for p in params):
@@ -296,10 +301,7 @@ def _merge(
         param = np.full(len(w), float(spec.param))
     objs = None
     if results[0].objects is not None:
-        objs = (
-            np.concatenate([r.objects[0] for r in results]),
-            np.concatenate([r.objects[1] for r in results]),
-        )
+        objs = ObjectInputs.concatenate([r.objects for r in results])
     if sel is not None:
         flow = results[0].cutflow
         for r in results[1:]:

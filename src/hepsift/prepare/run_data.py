@@ -208,6 +208,7 @@ def _pipeline_dataset(
         class_names=class_names,
         scheduler=scheduler,
         fill_value=float("nan") if cfg.missing == "keep" else 0.0,
+        **_object_options(cfg),
     )
     cutflows = {name: cf.as_rows() for name, cf in info.cutflows.items()}
     return PreparedData(
@@ -217,6 +218,18 @@ def _pipeline_dataset(
         data_files=data_files,
         source=source,
     )
+
+
+def _object_options(cfg: RunConfig) -> dict[str, Any]:
+    """build_dataset's object keywords from the config's ``objects:`` section (if any)."""
+    o = cfg.objects
+    if o is None:
+        return {}
+    return {
+        "objects": dict(o.collections),
+        "object_fields": dict(o.fields) or None,
+        "object_reference": o.reference,
+    }
 
 
 def _generated_specs(

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from hepsift.errors import ConfigError, DataError, suggest
 from hepsift.features.columns import F64, as_float64
 from hepsift.features.names import resolve_feature
+from hepsift.features.objects import object_branches
 from hepsift.io import file_kind
 from hepsift.io.root import branch_names, expand_paths, open_tree
 from hepsift.io.schema import detect_root_schema, get_schema
@@ -442,8 +443,10 @@ def _content_branches(
             resolve_feature(name, available, where=f"sample '{spec.name}' features").requires
         )
     if options.get("objects"):
-        for coll in options["objects"]:
-            need |= {f"{coll}_{f}" for f in options["object_fields"] if f"{coll}_{f}" in have}
+        wanted = object_branches(
+            options["objects"], options["object_fields"], reference=options["object_reference"]
+        )
+        need |= wanted & have  # build_objects names a missing one
     for b in (spec.label_branch, spec.param_branch):
         if b is not None:
             if b not in have:
