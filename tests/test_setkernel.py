@@ -19,13 +19,14 @@ Objects = tuple[np.ndarray, np.ndarray]
 
 
 def toy_sets(
-    rng: np.random.Generator, n: int, slots: int = 6, fields: int = 4, classes: int = 2
+    rng: np.random.Generator, n: int, slots: int = 6, fields: int = 6, classes: int = 2
 ) -> tuple[Objects, np.ndarray]:
-    """Object sets (fields: a, b, c, type) whose label is a set property: any present object
+    """Object sets (fields: a, b, c, one-hot type of 3) whose label is a set property: any present object
     with a > 0.8 and b < 0 (class 1); with 3 classes, class 2 when there are more than 4
     objects and no such object. Absent slots hold garbage."""
     values = rng.normal(size=(n, slots, fields)).astype(np.float32)
-    values[..., 3] = rng.integers(0, 3, size=(n, slots))
+    kind = rng.integers(0, 3, size=(n, slots))
+    values[..., 3:] = np.eye(3, dtype=np.float32)[kind][..., : fields - 3]
     count = rng.integers(0, slots + 1, size=n)
     mask = np.arange(slots)[None, :] < count[:, None]
     hit = ((values[..., 0] > 0.8) & (values[..., 1] < 0) & mask).any(axis=1)
@@ -102,7 +103,7 @@ def _fit(rng: np.random.Generator, n: int = 600, classes: int = 2, **params: Any
 
 
 def test_set_property_is_learned_and_invariant(rng: np.random.Generator) -> None:
-    model = _fit(rng, 800, type_field=3)
+    model = _fit(rng, 800, type_fields=(3, 4, 5))
     (values, mask), y = toy_sets(rng, 1500)
     X = np.zeros((1500, 0))
     proba = model.predict_proba(X, objects=(values, mask))
@@ -118,7 +119,7 @@ def test_set_property_is_learned_and_invariant(rng: np.random.Generator) -> None
     again = model.predict_proba(X, objects=(perm_v, perm_m))
     np.testing.assert_allclose(again, proba, atol=1e-12)
     # more slots, all absent: the same sets
-    wide_v = np.concatenate([perm_v, np.full((1500, 3, 4), 7.0, np.float32)], axis=1)
+    wide_v = np.concatenate([perm_v, np.full((1500, 3, 6), 7.0, np.float32)], axis=1)
     wide_m = np.concatenate([perm_m, np.zeros((1500, 3), bool)], axis=1)
     np.testing.assert_allclose(model.predict_proba(X, objects=(wide_v, wide_m)), proba, atol=1e-12)
 
@@ -132,11 +133,11 @@ def test_too_many_training_events_are_refused_in_one_line(rng: np.random.Generat
     assert "\n" not in message and "max_train_events=100" in message and "N^2" in message
 
 
-@pytest.mark.parametrize(("classes", "type_field"), [(2, None), (3, 3)])
+@pytest.mark.parametrize(("classes", "type_fields"), [(2, ()), (3, (3, 4, 5))])
 def test_save_load_and_onnx_parity(
-    classes: int, type_field: int | None, rng: np.random.Generator, tmp_path: Path
+    classes: int, type_fields: tuple[int, ...], rng: np.random.Generator, tmp_path: Path
 ) -> None:
-    model = _fit(rng, 300, classes=classes, type_field=type_field, levels=3)
+    model = _fit(rng, 300, classes=classes, type_fields=type_fields, levels=3)
     (values, mask), _ = toy_sets(rng, 400)
     X = np.zeros((400, 0), dtype=np.float32)
     proba = model.predict_proba(X, objects=(values, mask))
@@ -180,7 +181,7 @@ def test_inputs_are_checked(rng: np.random.Generator) -> None:
 
 def test_events_without_objects_get_the_bias_only(rng: np.random.Generator) -> None:
     model = _fit(rng, 300)
-    values = np.zeros((3, 6, 4), np.float32)
+    values = np.zeros((3, 6, 6), np.float32)
     mask = np.zeros((3, 6), bool)
     proba = model.predict_proba(np.zeros((3, 0)), objects=(values, mask))
     assert np.all(np.isfinite(proba)) and np.ptp(proba, axis=0).max() == 0.0
@@ -194,3 +195,18 @@ def test_fold_and_seed_make_it_deterministic(rng: np.random.Generator) -> None:
     ]
     a, b = (f.predict_proba(np.zeros((300, 0)), objects=(values, mask)) for f in fits)
     np.testing.assert_array_equal(a, b)
+
+
+def test_types_never_match_and_object_inputs_are_taken(rng: np.random.Generator) -> None:
+    from hepsift.features.objects import ObjectInputs
+
+    (values, mask), _ = toy_sets(rng, 30)
+    values[..., 3:] = [1.0, 0.0, 0.0]  # photons only
+    swapped = values.copy()
+    swapped[..., 3:] = [0.0, 1.0, 0.0]  # the same objects as jets
+    both = ObjectInputs(np.concatenate([values, swapped]), np.concatenate([mask, mask]))
+    typed = pyramid_kernel(both, type_fields=(3, 4, 5), levels=3)
+    plain = pyramid_kernel(both, levels=3)
+    cross = typed[:30, 30:]
+    assert np.all(np.diag(cross) == 0.0)
+    np.testing.assert_allclose(np.diag(plain[:30, 30:])[mask.any(axis=1)], 1.0)

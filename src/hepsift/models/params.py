@@ -245,7 +245,14 @@ PARAMS: dict[str, dict[str, Param]] = {
                 and all(_is_int(f) and 0 <= int(f) <= 1024 for f in v)
             ),
         ),
-        "type_field": integer(0, 1024, none=True),
+        "type_fields": Param(
+            "a list of 0 to 64 one-hot type field indices, each an integer in [0, 1,024]",
+            lambda v: (
+                isinstance(v, list | tuple)
+                and len(v) <= 64
+                and all(_is_int(f) and 0 <= int(f) <= 1024 for f in v)
+            ),
+        ),
         "levels": integer(1, 8),
         "C": real(0.0, low_open=True, high_open=True),
         "max_train_events": integer(2, 1_000_000),

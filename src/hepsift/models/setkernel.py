@@ -3,10 +3,11 @@
 The kernel (Grauman & Darrell, "The pyramid match kernel", ICCV 2005) compares two events
 through their objects, whatever their number and order. Each present object is a point in a
 box of ``len(fields)`` coordinates (by default fields 0, 1, 2 of the object values: for
-hepsift's object inputs log pt, eta and phi); the box spans the training objects' range per
+hepsift's object inputs log pt, eta and phi relative to the diphoton system); the box spans the training objects' range per
 coordinate (learned at fit, saved with the model; values outside are clipped to the edge
-bins). Level ``j = 0 .. levels-1`` cuts every coordinate into ``2**j`` bins; with a
-``type_field`` the objects of different types (photon, jet, lepton...) sit in separate
+bins). Level ``j = 0 .. levels-1`` cuts every coordinate into ``2**j`` bins; with
+``type_fields`` (the one-hot type columns ``is_photon``, ``is_jet``...; the type of an object is
+the column holding its largest value) the objects of different types sit in separate
 histograms, so they never match. ``I_j(x, y) = sum_b min(H_j(x)[b], H_j(y)[b])`` counts the
 objects matched at level ``j``; matches first found at a finer level weigh more:
 
@@ -61,20 +62,22 @@ __all__ = ["DEFAULT_MAX_TRAIN_EVENTS", "SetKernelSVM", "pyramid_kernel"]
 #: the default ``max_train_events``: a 4000 x 4000 float64 kernel matrix is 128 MB
 DEFAULT_MAX_TRAIN_EVENTS = 4000
 _PAYLOAD = "setkernel.npz"
-#: the largest number of distinct object types (``type_field``)
+#: the largest number of object types (``type_fields``)
 MAX_TYPES = 64
 _CHUNK = 8192
 
 
 def _check_objects(objects: Any, n: int, where: str) -> tuple[NDArray[np.float32], NDArray[Any]]:
     """``objects=(values, mask)`` checked: float (n, slots, fields), bool (n, slots)."""
-    if not isinstance(objects, tuple | list) or len(objects) != 2:
+    try:
+        raw_values, raw_mask = objects
+    except (TypeError, ValueError):
         raise DataError(
             f"set-kernel {where} needs objects=(values, mask): values float (n, slots, fields), "
             "mask bool (n, slots)"
-        )
-    values = np.asarray(objects[0], dtype=np.float32)
-    mask = np.asarray(objects[1])
+        ) from None
+    values = np.asarray(raw_values, dtype=np.float32)
+    mask = np.asarray(raw_mask)
     if values.ndim != 3 or mask.shape != values.shape[:2] or values.shape[0] != n:
         raise DataError(
             f"set-kernel {where}: objects values have shape {values.shape} and mask "
@@ -104,7 +107,7 @@ class _Pyramid:
     def __init__(
         self,
         fields: tuple[int, ...],
-        type_field: int | None,
+        type_fields: tuple[int, ...],
         levels: int,
         lo: NDArray[np.float32],
         inv_width: NDArray[np.float32],
@@ -112,7 +115,7 @@ class _Pyramid:
         caps: NDArray[np.int64],
     ) -> None:
         self.fields = fields
-        self.type_field = type_field
+        self.type_fields = type_fields
         self.levels = levels
         self.lo = lo.astype(np.float32)
         self.inv_width = inv_width.astype(np.float32)
@@ -142,14 +145,13 @@ class _Pyramid:
         idx = np.minimum(np.floor(z * np.float32(n)), np.float32(n - 1)).astype(np.int64)
         strides = (n ** np.arange(self.dims)).astype(np.int64)
         out = idx @ strides
-        if self.type_field is not None:
+        if self.type_fields:
             out = out + self.type_index(v) * n**self.dims
         return np.asarray(out, dtype=np.int64)
 
     def type_index(self, v: NDArray[np.float32]) -> NDArray[np.int64]:
-        assert self.type_field is not None
-        t = np.clip(np.round(v[..., self.type_field]), 0, self.n_types - 1)
-        return np.asarray(t, dtype=np.int64)
+        """The type of every slot: the type column holding its largest value (first on ties)."""
+        return np.asarray(np.argmax(v[..., list(self.type_fields)], axis=-1), dtype=np.int64)
 
     def counts(self, values: NDArray[np.float32], mask: NDArray[Any], j: int) -> Any:
         """Histogram counts at level ``j``: a scipy CSR (n, bins(j)) of integers."""
@@ -182,7 +184,7 @@ class _Pyramid:
     def state(self) -> dict[str, Any]:
         return {
             "fields": list(self.fields),
-            "type_field": self.type_field,
+            "type_fields": list(self.type_fields),
             "levels": self.levels,
             "n_types": self.n_types,
             "caps": [int(c) for c in self.caps],
@@ -193,7 +195,7 @@ def _learn_pyramid(
     values: NDArray[np.float32],
     mask: NDArray[Any],
     fields: tuple[int, ...],
-    type_field: int | None,
+    type_fields: tuple[int, ...],
     levels: int,
 ) -> _Pyramid:
     present = values[mask]
@@ -203,16 +205,8 @@ def _learn_pyramid(
     lo = coords.min(axis=0)
     span = coords.max(axis=0) - lo
     inv = np.where(span > 0, 1.0 / np.where(span > 0, span, 1.0), 1.0).astype(np.float32)
-    n_types = 1
-    if type_field is not None:
-        types = np.round(present[:, type_field])
-        if types.min() < 0 or types.max() >= MAX_TYPES:
-            raise DataError(
-                f"set-kernel fit: type_field {type_field} holds values outside 0..{MAX_TYPES - 1}"
-                " (it must be a small integer object type)"
-            )
-        n_types = int(types.max()) + 1
-    geo = _Pyramid(fields, type_field, levels, lo, inv, n_types, np.ones(levels, dtype=np.int64))
+    n_types = max(1, len(type_fields))
+    geo = _Pyramid(fields, type_fields, levels, lo, inv, n_types, np.ones(levels, dtype=np.int64))
     caps = []
     for j in range(levels):
         h = geo.counts(values, mask, j)
@@ -223,24 +217,32 @@ def _learn_pyramid(
 
 
 def pyramid_kernel(
-    a: tuple[ArrayLike, ArrayLike],
-    b: tuple[ArrayLike, ArrayLike] | None = None,
+    a: Any,
+    b: Any = None,
     *,
     fields: tuple[int, ...] = (0, 1, 2),
-    type_field: int | None = None,
+    type_fields: tuple[int, ...] = (),
     levels: int = 4,
 ) -> NDArray[np.float64]:
     """The normalised pyramid-match kernel between the object sets ``a`` and ``b`` (default
     ``a``), each ``(values, mask)``; the box and count caps are learned on ``a`` (and ``b``)."""
-    va, ma = _check_objects(a, np.asarray(a[0]).shape[0], "kernel")
-    vb, mb = (va, ma) if b is None else _check_objects(b, np.asarray(b[0]).shape[0], "kernel")
+    va, ma = _check_objects(a, _n_events(a), "kernel")
+    vb, mb = (va, ma) if b is None else _check_objects(b, _n_events(b), "kernel")
     slots = max(va.shape[1], vb.shape[1])
     both_v = np.concatenate([_pad(va, slots), _pad(vb, slots)])
     both_m = np.concatenate([_pad(ma, slots), _pad(mb, slots)])
-    geo = _learn_pyramid(both_v, both_m, tuple(fields), type_field, levels)
+    geo = _learn_pyramid(both_v, both_m, tuple(fields), tuple(type_fields), levels)
     fa = geo.features(va, ma)
     fb = fa if b is None else geo.features(vb, mb)
     return np.asarray((fa @ fb.T).toarray(), dtype=np.float64)
+
+
+def _n_events(objects: Any) -> int:
+    """The number of events of a ``(values, mask)`` pair (-1 when it is not one)."""
+    try:
+        return int(np.shape(next(iter(objects)))[0])
+    except (TypeError, StopIteration, IndexError):
+        return -1
 
 
 def _pad(arr: NDArray[Any], slots: int) -> NDArray[Any]:
@@ -261,8 +263,8 @@ class SetKernelSVM(Classifier):
     ----------
     fields : the object value fields that are the histogram coordinates (default (0, 1, 2):
         log pt, eta, phi in hepsift's object inputs).
-    type_field : the field holding an integer object type (separate histograms per type), or
-        None (all objects alike).
+    type_fields : the one-hot object-type fields (separate histograms per type: an object's
+        type is the column holding its largest value), or () for all objects alike.
     levels : pyramid levels; level j has 2**j bins per coordinate (default 4: 1 to 8 bins).
     C : the SVM's regularisation (larger: fewer training errors, narrower margin).
     max_train_events : the most training events ``fit`` takes (the kernel matrix is N^2).
@@ -280,7 +282,7 @@ class SetKernelSVM(Classifier):
         self,
         *,
         fields: tuple[int, ...] = (0, 1, 2),
-        type_field: int | None = None,
+        type_fields: tuple[int, ...] = (),
         levels: int = 4,
         C: float = 1.0,
         max_train_events: int = DEFAULT_MAX_TRAIN_EVENTS,
@@ -290,7 +292,7 @@ class SetKernelSVM(Classifier):
         seed: int = 0,
     ) -> None:
         self.fields = fields
-        self.type_field = type_field
+        self.type_fields = type_fields
         self.levels = levels
         self.C = C
         self.max_train_events = max_train_events
@@ -311,11 +313,11 @@ class SetKernelSVM(Classifier):
 
     def _check_fields(self, n_fields: int) -> tuple[int, ...]:
         fields = tuple(int(f) for f in self.fields)
-        wanted = [*fields, *([] if self.type_field is None else [int(self.type_field)])]
-        bad = [f for f in wanted if not 0 <= f < n_fields]
+        types = tuple(int(f) for f in self.type_fields)
+        bad = [f for f in (*fields, *types) if not 0 <= f < n_fields]
         if not fields or bad:
             raise ConfigError(
-                f"set-kernel: fields {list(fields)} / type_field {self.type_field} name object "
+                f"set-kernel: fields {list(fields)} / type_fields {list(types)} name object "
                 f"fields {bad or '(none)'} that do not exist (the objects have {n_fields} fields:"
                 f" 0..{n_fields - 1})"
             )
@@ -358,7 +360,8 @@ class SetKernelSVM(Classifier):
         fields = self._check_fields(values.shape[2])
         self.n_slots_ = int(values.shape[1])
         self.n_fields_ = int(values.shape[2])
-        geo = _learn_pyramid(values, mask, fields, self.type_field, int(self.levels))
+        types = tuple(int(f) for f in self.type_fields)
+        geo = _learn_pyramid(values, mask, fields, types, int(self.levels))
         phi = geo.features(values, mask)
         gram = np.asarray((phi @ phi.T).toarray(), dtype=np.float64)
         wt = self._training_weights(y, w)
@@ -397,8 +400,7 @@ class SetKernelSVM(Classifier):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "classes_")
-        n = int(np.shape(objects[0])[0]) if isinstance(objects, tuple | list) else -1
-        values, mask = _check_objects(objects, n, "predict")
+        values, mask = _check_objects(objects, _n_events(objects), "predict")
         if values.shape[2] != self.n_fields_:
             raise DataError(
                 f"set-kernel predict: objects have {values.shape[2]} fields; the model was "
@@ -423,12 +425,13 @@ class SetKernelSVM(Classifier):
         Xv = self._validate_X(X, reset=False)
         if objects is None:
             raise DataError("set-kernel predict_proba needs objects=(values, mask)")
-        if int(np.shape(objects[0])[0]) != Xv.shape[0]:
+        decisions = self.decision_values(objects)
+        if decisions.shape[0] != Xv.shape[0]:
             raise DataError(
-                f"set-kernel predict_proba: objects hold {np.shape(objects[0])[0]} events, "
+                f"set-kernel predict_proba: objects hold {decisions.shape[0]} events, "
                 f"X {Xv.shape[0]}"
             )
-        logits = self.decision_values(objects) @ self.calibration_coef_
+        logits = decisions @ self.calibration_coef_
         logits = logits + self.calibration_intercept_
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
@@ -487,18 +490,22 @@ class SetKernelSVM(Classifier):
         arrays = read_npz(payload_path(directory, state["payload"]), "set-kernel state")
         geo_state = state["pyramid"]
         levels = int(geo_state["levels"])
-        type_field = geo_state["type_field"]
         caps = np.asarray(geo_state["caps"], dtype=np.int64)
         geo = _Pyramid(
             tuple(int(f) for f in geo_state["fields"]),
-            None if type_field is None else int(type_field),
+            tuple(int(f) for f in geo_state["type_fields"]),
             levels,
             np.asarray(arrays["lo"], dtype=np.float32),
             np.asarray(arrays["inv_width"], dtype=np.float32),
             int(geo_state["n_types"]),
             caps,
         )
-        if not 1 <= levels <= 8 or caps.shape != (levels,) or geo.width() > 50_000_000:
+        if (
+            not 1 <= levels <= 8
+            or geo.n_types > MAX_TYPES
+            or caps.shape != (levels,)
+            or geo.width() > 50_000_000
+        ):
             raise ModelError("set-kernel state: levels / caps are out of range")
         n_sv = int(state["n_support"])
         sv = sparse.csr_matrix(
@@ -634,12 +641,11 @@ def _graph_inputs(g: _Graph, geo: _Pyramid) -> None:
     g.node("Clip", ["z0", lo, hi], "z")
     g.node("Cast", ["mask"], "maskf", to=TensorProto.FLOAT)
     g.node("Unsqueeze", ["maskf", "ax_m1"], "maskf3")
-    if geo.type_field is not None:
-        tfield = g.const("tfield", np.array(geo.type_field, dtype=np.int64))
-        g.node("Gather", ["v", tfield], "t0", axis=2)
-        g.node("Round", ["t0"], "t1")
-        t_hi = g.const("t_hi", np.array(geo.n_types - 1, dtype=_F32))
-        g.node("Clip", ["t1", lo, t_hi], "tidx")
+    if geo.type_fields:
+        tfields = g.const("tfields", np.array(geo.type_fields, dtype=np.int64))
+        g.node("Gather", ["v", tfields], "t0", axis=2)
+        g.node("ArgMax", ["t0"], "t1", axis=-1, keepdims=0)
+        g.node("Cast", ["t1"], "tidx", to=TensorProto.FLOAT)
 
 
 def _graph_level(g: _Graph, geo: _Pyramid, j: int) -> str:
@@ -653,7 +659,7 @@ def _graph_level(g: _Graph, geo: _Pyramid, j: int) -> str:
     strides = (n ** np.arange(geo.dims)).astype(_F32)
     g.node("Mul", [f"idx{j}", g.const(f"st{j}", strides)], f"idxs{j}")
     last = g.node("ReduceSum", [f"idxs{j}", "ax_m1"], f"bin{j}", keepdims=0)
-    if geo.type_field is not None:
+    if geo.type_fields:
         offset = g.const(f"ts{j}", np.array(n**geo.dims, dtype=_F32))
         g.node("Mul", ["tidx", offset], f"toff{j}")
         last = g.node("Add", [last, f"toff{j}"], f"bint{j}")
