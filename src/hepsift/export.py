@@ -285,10 +285,15 @@ def _feeds(session: Any, X: ArrayLike, inputs: dict[str, Any]) -> dict[str, NDAr
     n = arr.shape[0]
     names = [i.name for i in session.get_inputs()]
     feeds: dict[str, NDArray[Any]] = {names[0]: arr}
+    if inputs.get("objects") is not None and "values" in names:
+        # set models: objects=(values, mask) feeds the graph inputs 'values' and 'mask'
+        inputs = dict(inputs)
+        inputs["values"], inputs["mask"] = inputs.pop("objects")
     for info in session.get_inputs()[1:]:
         if info.name not in inputs or inputs[info.name] is None:
             raise ModelError(f"the ONNX graph needs the input '{info.name}'; pass {info.name}=")
-        value = np.asarray(inputs[info.name], dtype=np.float32)
+        dtype = bool if info.type == "tensor(bool)" else np.float32
+        value = np.asarray(inputs[info.name], dtype=dtype)
         rank = len(info.shape)
         if value.ndim == 0:
             value = np.full(n, float(value), dtype=np.float32)

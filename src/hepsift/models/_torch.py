@@ -325,15 +325,19 @@ def onnx_proto(
     input_names: Sequence[str],
     *,
     output: str = "probabilities",
+    extra_axes: dict[str, dict[int, str]] | None = None,
 ) -> Any:
     """Export ``module(*inputs) -> output`` with a dynamic batch axis on every input and
-    the output (TorchScript exporter, opset 17); return the ``onnx.ModelProto``."""
+    the output (TorchScript exporter, opset 17); return the ``onnx.ModelProto``.
+    ``extra_axes``: more dynamic axes per input name (a set model's slot axis)."""
     import io
 
     import onnx
     import torch
 
     axes = {name: {0: "n"} for name in [*input_names, output]}
+    for name, more in (extra_axes or {}).items():
+        axes[name] = {**axes[name], **more}
     buf = io.BytesIO()
     with warnings.catch_warnings():
         # the TorchScript exporter is deprecated in favour of the dynamo one, which needs the

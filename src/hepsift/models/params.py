@@ -236,6 +236,17 @@ PARAMS: dict[str, dict[str, Param]] = {
         "balance": BOOL,
         "negative_weights": NEGATIVE_WEIGHTS,
     },
+    "deepsets": {
+        **{k: v for k, v in _TORCH.items() if k not in ("hidden", "batch_norm")},
+        "pooling": choice("sum", "mean", "max", "attention"),
+        "phi": Param(
+            "a list of 1 to 64 layer widths, each an integer in [1, 65,536]",
+            lambda v: _widths(v) and len(v) >= 1,
+        ),
+        "rho": HIDDEN,
+        "class_weight": CLASS_WEIGHT,
+        "negative_weights": NEGATIVE_WEIGHTS,
+    },
     "set-kernel": {
         "fields": Param(
             "a list of 1 to 6 object field indices, each an integer in [0, 1,024]",

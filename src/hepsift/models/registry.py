@@ -30,6 +30,7 @@ CLASSIFIERS: dict[str, str] = {
     "bdt": "hepsift.models.boosting:BDT",
     "mlp": "hepsift.models.mlp:MLP",
     "pnn": "hepsift.models.pnn:PNN",
+    "deepsets": "hepsift.models.sets:DeepSets",
     "set-kernel": "hepsift.models.setkernel:SetKernelSVM",
     "easy-ensemble": "hepsift.models.ensemble:EasyEnsemble",
     "undersample": "hepsift.models.ensemble:RandomUndersample",
