@@ -62,7 +62,7 @@ SLOW = ["easy-ensemble", "bagging"]
 #: checked in test_check_estimator_torch.py (skipped whole without the torch extra)
 TORCH = ["mlp", "pnn"]
 #: families that need object inputs (objects=): checked in their own test files
-OBJECTS = ["set-kernel"]
+OBJECTS = ["set-kernel", "deepsets"]
 
 
 def test_every_classifier_family_is_checked() -> None:

@@ -40,7 +40,7 @@ FAST: dict[str, dict[str, Any]] = {
 
 
 #: families that need object inputs (objects=): ONNX round trips in their own test files
-OBJECT_FAMILIES = frozenset({"set-kernel"})
+OBJECT_FAMILIES = frozenset({"set-kernel", "deepsets"})
 
 
 def test_fast_covers_every_family() -> None:

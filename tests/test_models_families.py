@@ -368,7 +368,7 @@ CAPABILITY_FAST: dict[str, dict[str, Any]] = {
 
 
 #: families that need object inputs (objects=): the same checks in their own test files
-OBJECT_FAMILIES = frozenset({"set-kernel"})
+OBJECT_FAMILIES = frozenset({"set-kernel", "deepsets"})
 TABLE_FAMILIES = sorted(set(models.MODELS) - OBJECT_FAMILIES)
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "MODES",
     "RARE",
     "Contender",
+    "balanced_subsample",
     "default_contenders",
     "select_contenders",
     "study",
@@ -227,20 +228,19 @@ def _balanced(y: NDArray[np.int64], w: NDArray[np.float64], k: int) -> NDArray[n
     return out * (len(out) / max(float(out.sum()), 1e-300))
 
 
-def _subsample(
+def balanced_subsample(
     idx: NDArray[np.int64], y: NDArray[np.int64], limit: int, rng: np.random.Generator
 ) -> NDArray[np.int64]:
     """At most ``limit`` of the events ``idx``, the classes as equal as their counts allow."""
     if len(idx) <= limit:
         return idx
     groups = [rng.permutation(idx[y[idx] == c]) for c in np.unique(y[idx])]
-    quota = limit // len(groups)
-    sizes = [min(len(g), quota) for g in groups]
-    spare = limit - sum(sizes)
-    for i, g in enumerate(groups):  # the spare slots go to the classes with events left
-        extra = min(spare, len(g) - sizes[i])
-        sizes[i] += extra
-        spare -= extra
+    sizes = [0] * len(groups)
+    left = limit
+    order = sorted(range(len(groups)), key=lambda i: len(groups[i]))
+    for done, i in enumerate(order):  # water-filling: small classes whole, the rest equal
+        sizes[i] = min(len(groups[i]), left // (len(groups) - done))
+        left -= sizes[i]
     return np.sort(np.concatenate([g[:s] for g, s in zip(groups, sizes, strict=True)]))
 
 
@@ -303,7 +303,7 @@ def _fit_one(
     k = ds.n_classes
     rng = np.random.default_rng(seed)
     if c.max_train is not None:
-        train = _subsample(train, ds.y, int(c.max_train), rng)
+        train = balanced_subsample(train, ds.y, int(c.max_train), rng)
     cls = model_class(c.family)
     params = _object_params(c, ds.objects) if c.objects else dict(c.params)
     if cls.seed_param is not None:
