@@ -109,6 +109,12 @@ def test_set_property_is_learned_and_invariant(rng: np.random.Generator) -> None
     proba = model.predict_proba(X, objects=(values, mask))
     assert roc_auc_score(y, proba[:, 1]) > 0.85
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # the decision is the SVM's: kernel to the support sets times the dual coefficients
+    head = np.arange(200)
+    svm = model.kernel_to_support((values[head], mask[head])) @ model.dual_coef_
+    np.testing.assert_allclose(
+        model.decision_values((values[head], mask[head])), svm + model.intercept_, atol=1e-10
+    )
     # permute the present objects of every event; write garbage (NaN too) into absent slots
     perm_v, perm_m = values.copy(), mask.copy()
     for i in range(len(y)):

@@ -277,6 +277,8 @@ class SetKernelSVM(Classifier):
     family: ClassVar[str] = "set-kernel"
     inputs: ClassVar[frozenset[str]] = frozenset({"table", "objects"})
     seed_param: ClassVar[str | None] = "seed"
+    #: phi(SV)^T dual, derived from the support sets on first use
+    support_weight_: NDArray[np.float64] | None
 
     def __init__(
         self,
@@ -393,10 +395,10 @@ class SetKernelSVM(Classifier):
         self.intercept_ = np.array([float(s.intercept_[0]) for s in svcs])
         self.pyramid_ = geo
         self.n_support_ = int(support.size)
+        self.support_weight_ = None
 
     # -- predict ---------------------------------------------------------------------------
-    def decision_values(self, objects: Any) -> NDArray[np.float64]:
-        """The SVMs' decision values (n, 1 or classes): kernel to the support sets."""
+    def _objects_checked(self, objects: Any) -> tuple[NDArray[np.float32], NDArray[Any]]:
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self, "classes_")
@@ -406,14 +408,37 @@ class SetKernelSVM(Classifier):
                 f"set-kernel predict: objects have {values.shape[2]} fields; the model was "
                 f"trained with {self.n_fields_}"
             )
+        return values, mask
+
+    def kernel_to_support(self, objects: Any) -> NDArray[np.float64]:
+        """The normalised pyramid-match kernel (n, n_support) between the sets ``objects`` and
+        the support sets kept from training."""
+        values, mask = self._objects_checked(objects)
+        phi = self.pyramid_.features(values, mask)
+        return np.asarray((phi @ self.support_features_.T).toarray(), dtype=np.float64)
+
+    def decision_values(self, objects: Any) -> NDArray[np.float64]:
+        """The SVMs' decision values (n, 1 or classes): ``sum_i dual_i K(x, sv_i) + b``.
+
+        Computed as ``phi(x) . (sum_i dual_i phi(sv_i)) + b`` (the kernel is the dot product
+        of the explicit feature map, :meth:`kernel_to_support` @ ``dual_coef_`` is the same
+        number) so that prediction costs O(objects), not O(support sets)."""
+        values, mask = self._objects_checked(objects)
+        weight = self._support_weight()
         out = np.empty((values.shape[0], self.dual_coef_.shape[1]))
-        sv_t = self.support_features_.T.tocsc()
         for start in range(0, values.shape[0], _CHUNK):
             rows = slice(start, start + _CHUNK)
             phi = self.pyramid_.features(values[rows], mask[rows])
-            kernel = np.asarray((phi @ sv_t).toarray())
-            out[rows] = kernel @ self.dual_coef_ + self.intercept_
+            out[rows] = np.asarray(phi @ weight) + self.intercept_
         return out
+
+    def _support_weight(self) -> NDArray[np.float64]:
+        """``phi(SV)^T dual`` (width, n_decisions), derived from the saved support sets."""
+        weight = getattr(self, "support_weight_", None)
+        if weight is None:
+            weight = np.asarray(self.support_features_.T @ self.dual_coef_, dtype=np.float64)
+            self.support_weight_ = weight
+        return np.asarray(weight)
 
     def predict_proba(  # type: ignore[override]
         self, X: ArrayLike, *, objects: Any = None
@@ -531,10 +556,11 @@ class SetKernelSVM(Classifier):
         self.n_slots_ = int(state["n_slots"])
         self.n_fields_ = int(state["n_fields"])
         self.n_support_ = n_sv
+        self.support_weight_ = None
 
     # -- ONNX ------------------------------------------------------------------------------
     def _onnx_proto(self) -> Any:
-        weight = np.asarray((self.support_features_.T @ self.dual_coef_), dtype=np.float64)
+        weight = self._support_weight()
         return setkernel_graph(
             self.pyramid_,
             weight=weight,
