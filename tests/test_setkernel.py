@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 import hepsift.models as models
 from hepsift.errors import ConfigError, DataError
-from hepsift.export import onnx_session
+from hepsift.export import check_parity, onnx_session
 from hepsift.models.setkernel import level_weights, pyramid_kernel
 
 Objects = tuple[np.ndarray, np.ndarray]
@@ -157,6 +157,7 @@ def test_save_load_and_onnx_parity(
     assert [i.name for i in session.get_inputs()] == ["X", "values", "mask"]
     got = session.run(["probabilities"], {"X": X, "values": values, "mask": mask})[0]
     assert np.max(np.abs(got - proba)) <= 1e-5
+    assert check_parity(loaded, path, X, objects=(values, mask)) <= 1e-5
 
 
 def test_inputs_are_checked(rng: np.random.Generator) -> None:
