@@ -49,7 +49,7 @@ def test_toy_has_the_contract() -> None:
 
 def test_study_measures_every_contender() -> None:
     ds = sets.toy_dataset(60, seed=1)
-    result = sets.study(ds, contenders=_tiny(), seeds=(5,))
+    result = sets.study(ds, contenders=_tiny(), seeds=(5,), rate_events=300)
     assert list(result["summary"]) == ["aggregation + BDT", "DeepSets (sum)", "set kernel"]
     kernel = result["per_seed"]["set kernel"][0]
     assert kernel["n_train"] == 150 and kernel["epochs"] is None  # subsampled, no epochs
@@ -103,7 +103,8 @@ def test_cli_writes_json_figures_and_tables(
 ) -> None:
     out = tmp_path / "study"
     args = ["study", "sets", "--toy", "--toy-events", "40", "--seeds", "2", "--quick"]
-    args += ["--models", "bdt,set-kernel", "--kernel-events", "100", "--out", str(out)]
+    args += ["--models", "bdt,set-kernel", "--kernel-events", "100", "--rate-events", "200"]
+    args += ["--out", str(out)]
     assert main(args) == 0, capsys.readouterr()
     printed = capsys.readouterr().out
     assert "macro AUC" in printed and "TOY DATA" in printed

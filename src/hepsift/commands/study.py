@@ -84,6 +84,9 @@ def register(app: typer.Typer) -> None:
             2000, "--kernel-events", help="Set kernel: training events (subsample; N^2 memory)."
         ),
         threads: int = typer.Option(1, "--threads", help="Threads per model."),
+        rate_events: int = typer.Option(
+            20_000, "--rate-events", help="Events the inference rate is measured on."
+        ),
         quick: bool = typer.Option(False, "--quick", help="Few epochs and trees."),
         out: str = typer.Option("sets-study", "--out", "-o", help="Output folder (JSON + PNG)."),
         force: bool = typer.Option(
@@ -109,6 +112,7 @@ def register(app: typer.Typer) -> None:
             ("--toy-events", toy_events),
             ("--kernel-events", kernel_events),
             ("--threads", threads),
+            ("--rate-events", rate_events),
         ):
             check_count(value, option, minimum=2 if option == "--kernel-events" else 1)
         check_out(out)
@@ -122,7 +126,9 @@ def register(app: typer.Typer) -> None:
         check_output_dir(out, kind=_OUT_KIND, owned=_out_files(), force=force)
         ds = _load(config, toy, toy_events, overrides or [], log)
         log(f"{ds!r}; writing into {out}")
-        result = sets.study(ds, contenders=contenders, seeds=seed_list, log=log)
+        result = sets.study(
+            ds, contenders=contenders, seeds=seed_list, rate_events=rate_events, log=log
+        )
         folder = claim_output_dir(out, kind=_OUT_KIND, owned=_out_files(), force=force)
         try:
             result["files"] = write_sets_study(result, folder)
