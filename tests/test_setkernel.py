@@ -217,3 +217,20 @@ def test_types_never_match_and_object_inputs_are_taken(rng: np.random.Generator)
     cross = typed[:30, 30:]
     assert np.all(np.diag(cross) == 0.0)
     np.testing.assert_allclose(np.diag(plain[:30, 30:])[mask.any(axis=1)], 1.0)
+
+
+def test_a_tampered_saved_model_is_refused(rng: np.random.Generator, tmp_path: Path) -> None:
+    import json
+
+    from hepsift.errors import ModelError
+
+    folder = _fit(rng, 200, type_fields=(3, 4, 5), levels=2).save(tmp_path / "m")
+    meta_path = folder / "model.json"
+    meta = json.loads(meta_path.read_text())
+    for key, bad in (("fields", [0, 1, 99]), ("caps", [1]), ("type_fields", [3])):
+        changed = json.loads(json.dumps(meta))
+        changed["state"]["pyramid"][key] = bad
+        meta_path.write_text(json.dumps(changed))
+        with pytest.raises(ModelError) as info:
+            models.load(folder)
+        assert "\n" not in str(info.value)

@@ -525,13 +525,22 @@ class SetKernelSVM(Classifier):
             int(geo_state["n_types"]),
             caps,
         )
+        n_fields = int(state["n_fields"])
+        used = (*geo.fields, *geo.type_fields)
         if (
             not 1 <= levels <= 8
+            or geo.n_types != max(1, len(geo.type_fields))
             or geo.n_types > MAX_TYPES
             or caps.shape != (levels,)
+            or caps.min() < 1
+            or geo.lo.shape != (geo.dims,)
+            or geo.inv_width.shape != (geo.dims,)
+            or not all(0 <= f < n_fields for f in used)
             or geo.width() > 50_000_000
         ):
-            raise ModelError("set-kernel state: levels / caps are out of range")
+            raise ModelError(
+                "set-kernel state: levels, caps, types, coordinate box or fields are out of range"
+            )
         n_sv = int(state["n_support"])
         sv = sparse.csr_matrix(
             (arrays["sv_data"], arrays["sv_indices"], arrays["sv_indptr"]),
