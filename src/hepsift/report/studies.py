@@ -243,9 +243,9 @@ def _draw_sets_auc(ax: Any, *, result: Mapping[str, Any]) -> None:
     errs = [result["summary"][n]["macro_auc"]["std"] or 0.0 for n in names]
     pos = list(range(len(names)))
     ax.errorbar(means, pos, xerr=errs, fmt="o", capsize=3)
-    ax.set_yticks(pos, names)
-    ax.invert_yaxis()
-    ax.set_xlabel("macro one-vs-rest AUC (mean ± std over seeds)")
+    ax.set_yticks(pos, names, fontsize="x-small")
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_xlabel("macro one-vs-rest AUC (mean ± std over seeds)", fontsize="small")
     ax.set_title(f"production-mode classification{_toy_note(result)}", fontsize="medium")
 
 
@@ -257,9 +257,11 @@ def _draw_sets_recall(ax: Any, *, result: Mapping[str, Any]) -> None:
         vals = [result["summary"][n]["recall"][cls]["mean"] or 0.0 for n in names]
         errs = [result["summary"][n]["recall"][cls]["std"] or 0.0 for n in names]
         ax.barh([p + i * width for p in range(len(names))], vals, width, xerr=errs, label=cls)
-    ax.set_yticks([p + width * (len(rare) - 1) / 2 for p in range(len(names))], names)
-    ax.invert_yaxis()
-    ax.set_xlabel("recall (weighted, most probable class)")
+    ax.set_yticks(
+        [p + width * (len(rare) - 1) / 2 for p in range(len(names))], names, fontsize="x-small"
+    )
+    ax.set_ylim(len(names) - 0.1, -0.3)
+    ax.set_xlabel("recall (weighted, most probable class)", fontsize="small")
     ax.set_xlim(0.0, 1.0)
     ax.legend(fontsize="small")
     ax.set_title(f"rare production modes{_toy_note(result)}", fontsize="medium")
@@ -268,7 +270,7 @@ def _draw_sets_recall(ax: Any, *, result: Mapping[str, Any]) -> None:
 def sets_figures(result: Mapping[str, Any], figures: Any) -> None:
     """Draw the sets study's figures into ``figures`` (keys :data:`SETS_FIGURES`)."""
     height = 1.5 + 0.45 * len(result["summary"])
-    margins = {"left": 0.38, "right": 0.97}
+    margins = {"left": 0.42, "right": 0.97}
     figures.draw(
         "sets_auc",
         partial(_draw_sets_auc, result=result),
