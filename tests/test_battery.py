@@ -712,7 +712,7 @@ def test_spec_words_match_the_families() -> None:
 
     from hepsift.dataset import NEGATIVE_POLICIES
     from hepsift.features import scaling
-    from hepsift.models import ensemble, logistic, nets, pnn
+    from hepsift.models import ensemble, logistic, nets, pnn, sets
     from hepsift.models.params import ACTIVATIONS, PARAMS, SCHEDULES
     from hepsift.train import torch_loop
 
@@ -723,6 +723,7 @@ def test_spec_words_match_the_families() -> None:
     assert PARAMS["bdt"]["negative_weights"].words == tuple(NEGATIVE_POLICIES)
     assert PARAMS["pnn"]["mechanism"].words == tuple(pnn.MECHANISMS)
     assert PARAMS["pnn"]["background_mass"].words == tuple(pnn.BACKGROUND_MASS_POLICIES)
+    assert PARAMS["deepsets"]["pooling"].words == tuple(sets.POOLINGS)
     assert PARAMS["bagging"]["sampling"].words == tuple(ensemble._SAMPLINGS)
 
 

@@ -42,6 +42,11 @@ PARAMS: dict[str, dict[str, Any]] = {
     },
 }
 PARAMS["pnn"] = {k: v for k, v in PARAMS["mlp"].items()}
+PARAMS["deepsets"] = {
+    **{k: v for k, v in PARAMS["mlp"].items() if k != "hidden"},
+    "phi": (8,),
+    "rho": (16,),
+}
 
 EXPECTED: dict[str, dict[str, str]] = {
     # RandomForestClassifier: bootstrap samples drawn per tree
@@ -55,14 +60,19 @@ EXPECTED: dict[str, dict[str, str]] = {
     "bagging": {"check_sample_weight_equivalence_on_dense_data": NOT_REPEAT},
     # SGDClassifier: stochastic mini-batch training (repeated events change the batches)
     "mlp": {"check_sample_weight_equivalence_on_dense_data": NOT_REPEAT},
+    "deepsets": {
+        "check_sample_weight_equivalence_on_dense_data": NOT_REPEAT,
+        # a set model takes events without event-level features: X of shape (n, 0)
+        "check_estimators_empty_data_messages": "X may have zero columns (objects only)",
+    },
 }
 
 FAST = ["logistic", "tree", "forest", "bdt", "scaled", "undersample"]
 SLOW = ["easy-ensemble", "bagging"]
 #: checked in test_check_estimator_torch.py (skipped whole without the torch extra)
-TORCH = ["mlp", "pnn"]
-#: families that need object inputs (objects=): checked in their own test files
-OBJECTS = ["set-kernel", "deepsets"]
+TORCH = ["mlp", "pnn", "deepsets"]
+#: needs object inputs and a precomputed kernel: checked in tests/test_setkernel.py
+OBJECTS = ["set-kernel"]
 
 
 def test_every_classifier_family_is_checked() -> None:

@@ -19,6 +19,7 @@ from sklearn.utils.validation import _num_samples
 
 import hepsift.models as models
 from hepsift.models.pnn import PNN
+from hepsift.models.sets import DeepSets
 from test_check_estimator import PARAMS, TORCH, _expected
 
 
@@ -47,8 +48,47 @@ class _OneMassPNN(PNN):
         return super().score(X, y, sample_weight, param=500.0)
 
 
+def _objects_of(X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.bool_]] | None:
+    """One object per feature (one field), or None when X is not a 2-D numeric array."""
+    try:
+        arr = np.asarray(X)
+        if arr.dtype.kind == "O":
+            arr = arr.astype(np.float64)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim != 2 or arr.dtype.kind not in "biuf":
+        return None
+    return arr[:, :, None], np.ones(arr.shape, dtype=bool)
+
+
+class _FeatureSetDeepSets(DeepSets):
+    """DeepSets whose objects are the features of X (one field each), so the suite can call
+    it without objects=."""
+
+    def fit(  # type: ignore[override]
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> _FeatureSetDeepSets:
+        super().fit(X, y, sample_weight, objects=_objects_of(X))
+        return self
+
+    def predict_proba(self, X: ArrayLike, objects: Any = None) -> NDArray[np.float64]:
+        return super().predict_proba(X, _objects_of(X) if objects is None else objects)
+
+    def predict(self, X: ArrayLike, objects: Any = None) -> NDArray[Any]:
+        return super().predict(X, objects)
+
+    def decision_score(self, X: ArrayLike, objects: Any = None) -> NDArray[np.float64]:
+        return super().decision_score(X, objects)
+
+    def score(  # type: ignore[override]
+        self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None, **_: Any
+    ) -> float:
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        return float(np.average(self.predict(X) == np.asarray(y), weights=w))
+
+
 def test_the_torch_families_are_these() -> None:
-    assert {"mlp", "pnn"} == set(TORCH)
+    assert {"mlp", "pnn", "deepsets"} == set(TORCH)
 
 
 @pytest.mark.slow
@@ -60,4 +100,12 @@ def test_sklearn_checks_mlp(estimator: Any, check: Any) -> None:
 @pytest.mark.slow
 @parametrize_with_checks([_OneMassPNN(**PARAMS["pnn"])], expected_failed_checks=_expected)
 def test_sklearn_checks_pnn(estimator: Any, check: Any) -> None:
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(
+    [_FeatureSetDeepSets(**PARAMS["deepsets"])], expected_failed_checks=_expected
+)
+def test_sklearn_checks_deepsets(estimator: Any, check: Any) -> None:
     check(estimator)

@@ -26,6 +26,8 @@ FAST: dict[str, dict[str, Any]] = {
     "bdt": {"n_estimators": 20, "max_depth": 3, "n_jobs": 1},
     "mlp": {"hidden": (8,), "epochs": 2, "num_threads": 1},
     "pnn": {"hidden": (8,), "epochs": 2, "num_threads": 1},
+    "deepsets": {"phi": (8,), "rho": (8,), "epochs": 2, "num_threads": 1},
+    "set-kernel": {"fields": (0,), "levels": 3},
     "easy-ensemble": {
         "base": "bdt",
         "base_params": {"n_estimators": 5, "max_depth": 2},
@@ -39,12 +41,8 @@ FAST: dict[str, dict[str, Any]] = {
 }
 
 
-#: families that need object inputs (objects=): ONNX round trips in their own test files
-OBJECT_FAMILIES = frozenset({"set-kernel", "deepsets"})
-
-
 def test_fast_covers_every_family() -> None:
-    assert set(FAST) | OBJECT_FAMILIES == set(models.MODELS)
+    assert set(FAST) == set(models.MODELS)
 
 
 def _data(rng: np.random.Generator, k: int, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +59,11 @@ def _fit(name: str, rng: np.random.Generator, k: int) -> tuple[Any, np.ndarray, 
     model = models.create(name, **FAST[name])
     if name.endswith("-regressor"):
         return model.fit(X, 3.0 * X[:, 0] + X[:, 1]), X, {}
+    if "objects" in model.inputs:  # one object per feature, the last one absent
+        mask = np.ones(X.shape, dtype=bool)
+        mask[:, -1] = False
+        objects = (X[:, :, None], mask)
+        return model.fit(X, y, objects=objects), X, {"objects": objects}
     if model.parametric:
         mass = np.where(y == 1, np.where(X[:, 3] > 0, 500.0, 1000.0), np.nan)
         return model.fit(X, y, param=mass), X, {"param": np.where(X[:, 4] > 0, 500.0, 900.0)}
@@ -82,7 +85,7 @@ def test_every_family_round_trips_through_onnx(
     assert check_parity(model, path, X, **inputs) <= 1e-5
     session = onnx_session(path)
     names = [i.name for i in session.get_inputs()]
-    assert names == ["X", *sorted(inputs)]
+    assert names == (["X", "values", "mask"] if "objects" in inputs else ["X", *sorted(inputs)])
     outs = onnx_outputs(session, X, **inputs)
     if name.endswith("-regressor"):
         assert outs["predictions"].shape == (len(X),)

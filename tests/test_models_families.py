@@ -362,17 +362,14 @@ CAPABILITY_FAST: dict[str, dict[str, Any]] = {
     "logistic": {},
     "scaled": {"estimator": "tree"},
     "pnn": {"hidden": (8,), "epochs": 2, "num_threads": 1},
+    "deepsets": {"phi": (8,), "rho": (8,), "epochs": 2, "num_threads": 1},
+    "set-kernel": {"fields": (0,), "levels": 2},
     "bdt-regressor": {"n_estimators": 5},
     "mlp-regressor": {"hidden": (8,), "epochs": 2, "num_threads": 1},
 }
 
 
-#: families that need object inputs (objects=): the same checks in their own test files
-OBJECT_FAMILIES = frozenset({"set-kernel", "deepsets"})
-TABLE_FAMILIES = sorted(set(models.MODELS) - OBJECT_FAMILIES)
-
-
-@pytest.mark.parametrize("name", TABLE_FAMILIES)
+@pytest.mark.parametrize("name", sorted(models.MODELS))
 def test_capabilities_say_what_fit_accepts(name: str, rng: np.random.Generator) -> None:
     """``supports_eval_set``, ``reports_epochs`` and ``inputs`` are what ``fit`` does."""
     cls = models.model_class(name)
@@ -385,15 +382,21 @@ def test_capabilities_say_what_fit_accepts(name: str, rng: np.random.Generator) 
     extra: dict[str, Any] = {}
     if cls.parametric:
         extra = {"param": np.where(y == 1, 500.0, np.nan)}
+    if "objects" in cls.inputs:  # one object per feature, one field
+        extra = {"objects": (X[:, :, None], np.ones(X.shape, dtype=bool))}
     model = models.create(
         name, **{**CAPABILITY_FAST[name], **({"epochs": 2} if cls.reports_epochs else {})}
     )
     epochs: list[int] = []
-    kwargs: dict[str, Any] = {k: v[:300] for k, v in extra.items()}
+    kwargs: dict[str, Any] = {
+        k: tuple(a[:300] for a in v) if isinstance(v, tuple) else v[:300] for k, v in extra.items()
+    }
     if cls.supports_eval_set:
         kwargs["eval_set"] = (X[300:], target[300:])
         if cls.parametric:
             kwargs["eval_param"] = np.full(100, 500.0)
+        if "objects" in cls.inputs:
+            kwargs["eval_objects"] = (X[300:, :, None], np.ones((100, X.shape[1]), dtype=bool))
     if cls.reports_epochs:
         kwargs["on_epoch"] = lambda epoch, history: epochs.append(epoch)
     model.fit(X[:300], target[:300], **kwargs)
@@ -409,7 +412,7 @@ def test_capabilities_say_what_fit_accepts(name: str, rng: np.random.Generator) 
 
 def test_capability_flags_of_the_families() -> None:
     scales = {n for n in models.MODELS if models.model_class(n).scales_inputs}
-    assert scales == {"mlp", "pnn", "mlp-regressor", "scaled"}
+    assert scales == {"mlp", "pnn", "deepsets", "mlp-regressor", "scaled"}
     assert models.model_class("easy-ensemble").supports_eval_set  # missed by the old name list
     assert models.PNN is models.model_class("pnn") and models.PNN.parametric
     assert set(models.REGRESSORS) == {"mlp-regressor", "bdt-regressor"}
@@ -428,11 +431,13 @@ def test_ensembles_take_only_non_parametric_classifier_bases(
         assert "\n" not in message and f"'{base}'" in message and "allowed: " in message
 
 
-@pytest.mark.parametrize("name", TABLE_FAMILIES)
+@pytest.mark.parametrize("name", sorted(models.MODELS))
 def test_all_zero_weights_are_refused(name: str, rng: np.random.Generator) -> None:
     X, y = binary(rng, 100)
     target: Any = X[:, 0] if name.endswith("-regressor") else y
-    extra = {"param": np.where(y == 1, 500.0, np.nan)} if name == "pnn" else {}
+    extra: dict[str, Any] = {"param": np.where(y == 1, 500.0, np.nan)} if name == "pnn" else {}
+    if "objects" in models.model_class(name).inputs:
+        extra = {"objects": (X[:, :, None], np.ones(X.shape, dtype=bool))}
     with pytest.raises(DataError, match="all sample weights are zero"):
         models.create(name, **CAPABILITY_FAST[name]).fit(
             X, target, sample_weight=np.zeros(100), **extra

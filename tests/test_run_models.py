@@ -36,11 +36,8 @@ NAMES = ("pt", "eta", "mass", "noise")
 
 
 def test_fast_covers_every_run_family() -> None:
-    runnable = {
-        n
-        for n in CLASSIFIERS
-        if not model_class(n).parametric and "objects" not in model_class(n).inputs
-    }
+    # families taking only the table (set / image models: tests/test_sets.py, ...)
+    runnable = {n for n in CLASSIFIERS if model_class(n).inputs == {"table"}}
     assert set(FAST) == runnable
 
 

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from hepsift.config import RunConfig, load_config
 from hepsift.dataset import Dataset
-from hepsift.errors import HepsiftError, ModelError
+from hepsift.errors import ConfigError, HepsiftError, ModelError
 from hepsift.prepare import PreparedData, finalise, prepare_data
 
 __all__ = ["RunResult", "TrainedModel", "run"]
@@ -111,6 +111,48 @@ def _gain_of(model: Any, names: Sequence[str]) -> dict[str, float] | None:
     return {n: float(g) for n, g in zip(names, gain, strict=True)}
 
 
+def _inputs_of(cls: Any, ds: Dataset, *, prefix: str = "") -> dict[str, Any]:
+    """The keyword inputs a family declares beyond the table (``param``, ``objects``,
+    ``images``), taken from the Dataset attribute of the same name (``eval_`` + name with
+    ``prefix="eval_"``)."""
+    out: dict[str, Any] = {}
+    for name in sorted(cls.inputs - {"table"}):
+        value = getattr(ds, name, None)
+        if value is None:
+            raise ConfigError(f"model family '{cls.family}' takes {name}= but the data have none")
+        out[prefix + name] = value
+    return out
+
+
+def _check_inputs(cfg: RunConfig) -> None:
+    """Before any data are read: every model's extra inputs can be built from the config
+    (``objects`` needs an ``objects:`` section)."""
+    from hepsift.models import model_class
+
+    for spec in cfg.models:
+        if "objects" in model_class(spec.family).inputs and cfg.objects is None:
+            raise ConfigError(
+                f"model '{spec.name}' ({spec.family}) takes object inputs: add an 'objects:' "
+                "section (collections and slots, e.g. {collections: {photon: 2, jet: 4}})"
+            )
+
+
+def _proba_fn(model: Any, cls: Any, datasets: Sequence[Dataset | None]) -> Any:
+    """``predict_proba`` of a table-only model; for a family with extra inputs, a function of
+    the X of one of ``datasets`` that adds that dataset's inputs (evaluation passes ds.X)."""
+    if cls.inputs == {"table"}:
+        return model.predict_proba
+    known = [ds for ds in datasets if ds is not None]
+
+    def proba(X: Any) -> Any:
+        for ds in known:
+            if X is ds.X:
+                return model.predict_proba(X, **_inputs_of(cls, ds))
+        raise ModelError(f"model family '{cls.family}' needs the inputs of the events it scores")
+
+    return proba
+
+
 def _create(spec: Any, cfg: RunConfig) -> Any:
     """The unfitted model of a config's model ``spec``: the run's seed in the family's
     ``seed_param``, its progress bar (``progress_param``) off."""
@@ -159,6 +201,8 @@ def _train_one(
             negative=cfg.weights.negative, balance_classes=cfg.weights.balance
         )
         fit_kwargs["eval_set"] = (valid.X, valid.y, wv)
+        fit_kwargs.update(_inputs_of(cls, valid, prefix="eval_"))
+    fit_kwargs.update(_inputs_of(cls, train))
     log(f"training {spec.name} ({spec.family}) on {len(train)} events")
     t0 = time.perf_counter()
     try:
@@ -226,6 +270,7 @@ def run(
     log = log or _null_log
     clock = _Clock(started=datetime.now(UTC), t0=time.perf_counter())
     cfg = _resolve_config(config, overrides)
+    _check_inputs(cfg)
     if cfg.task.type == "regression":
         return _run_regression(
             cfg, out=out, scheduler=scheduler, log=log, prepared=prepared, progress=progress
@@ -325,6 +370,7 @@ def _evaluate_all(
     chosen on the validation split and its Z quoted on the test split.
     """
     from hepsift.evaluate import evaluate_model, expected_yield_scale
+    from hepsift.models import model_class
 
     train, valid, test = splits.train, splits.valid, splits.test
     test_scale, sample_scale = expected_yield_scale(test, ds)
@@ -332,9 +378,11 @@ def _evaluate_all(
     evaluations = []
     for i, tm in enumerate(trained):
         log(f"evaluating {tm.name}")
+        cls = model_class(tm.family)
+        table_only = cls.inputs == {"table"}  # permutation importance permutes X alone
         ev = evaluate_model(
             tm.name,
-            tm.model.predict_proba,
+            _proba_fn(tm.model, cls, (train, valid, test)),
             train,
             test,
             family=tm.family,
@@ -345,7 +393,7 @@ def _evaluate_all(
             yield_scale=test_scale,
             validation=valid,
             validation_yield_scale=valid_scale,
-            importance=cfg.evaluation.importance,
+            importance=cfg.evaluation.importance and table_only,
             importance_repeats=cfg.evaluation.importance_repeats,
             importance_events=cfg.evaluation.importance_events,
             seed=cfg.seed + i,

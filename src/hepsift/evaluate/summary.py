@@ -33,6 +33,7 @@ from hepsift._files import jsonable
 from hepsift.dataset import Dataset
 from hepsift.errors import DataError
 from hepsift.evaluate.importance import Importance, permutation_importance
+from hepsift.evaluate.multiclass import per_class_auc_intervals, yield_fractions
 from hepsift.evaluate.stats import KSResult, poisson_bootstrap, weighted_ks
 
 __all__ = [
@@ -314,7 +315,13 @@ def evaluate_model(
         "counts": cm_counts.tolist(),
         "row_normalised": cm_row.tolist(),
         "expected_yields": cm_yield.tolist(),
+        "yield_fractions": yield_fractions(cm_yield),  # rows normalised to expected yields
     }
+    per_class_ci = (
+        per_class_auc_intervals(y, p_test, w, test.class_names, n=bootstrap, seed=rng)
+        if k > 2
+        else {}
+    )
 
     imp = None
     if importance and test.n_features > 0:
@@ -346,7 +353,8 @@ def evaluate_model(
         scan=scan,
         proba_train=p_train,
         proba_test=p_test,
-        extra={"ks_alpha": ks_alpha},
+        extra={"ks_alpha": ks_alpha}
+        | ({"auc_per_class_ci68": per_class_ci} if per_class_ci else {}),
     )
 
 

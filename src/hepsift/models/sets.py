@@ -204,9 +204,8 @@ class DeepSets(TorchModel, Classifier):
     # -- inputs ----------------------------------------------------------------------------
     def _feature_array(self, X: ArrayLike, *, dtype: Any) -> Any:
         """``X`` may have zero columns (a pure set model): (n, 0) passes through."""
-        arr = np.asarray(X) if not hasattr(X, "shape") else X
-        if getattr(arr, "ndim", 0) == 2 and arr.shape[1] == 0:
-            return np.zeros((arr.shape[0], 0), dtype=dtype)
+        if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[1] == 0 and X.shape[0] > 0:
+            return np.zeros((X.shape[0], 0), dtype=dtype)
         return super()._feature_array(X, dtype=dtype)
 
     def _objects(self, objects: Any, n: int, what: str) -> ObjectInputs:
@@ -272,9 +271,6 @@ class DeepSets(TorchModel, Classifier):
         """Train on event features ``X`` (n, d >= 0), labels ``y`` and ``objects=(values,
         mask)``; ``eval_set=(X_val, y_val[, w_val])`` with ``eval_objects`` drives early
         stopping. ``on_epoch=callback(epoch, history)`` is passed to the training loop."""
-        self._check_fit_keywords(fit_params)
-        if objects is None:
-            self._objects(None, 0, "fit")
         return super().fit(  # type: ignore[return-value]
             X,
             y,

@@ -414,13 +414,31 @@ def _comparison_section(
         _binary_comparison(figs, blk, cfg, evaluations)
     else:
         cols = ["model"] + [f"AUC {c} vs rest" for c in class_names]
-        rows = [
-            [ev.name] + [ev.per_class_auc.get(c, float("nan")) for c in class_names]
-            for ev in evaluations
-        ]
-        blk.tables.append(Table("One-vs-rest AUC per class", cols, rows))
+        rows = [[ev.name, *_per_class_cells(ev, class_names)] for ev in evaluations]
+        blk.tables.append(
+            Table(
+                "One-vs-rest AUC per class",
+                cols,
+                rows,
+                note="[68 % interval]: central 68 % of a weighted Poisson bootstrap "
+                f"({cfg.evaluation.bootstrap} replicas) of each class's AUC.",
+            )
+        )
     blocks = [blk] if study is None else [blk, _study_block(figs, study)]
     return Section("comparison", "Comparison", blocks)
+
+
+def _per_class_cells(ev: Any, class_names: Sequence[str]) -> list[Any]:
+    """Each class's one-vs-rest AUC, with its bootstrap 68 % interval when there is one."""
+    ci = ev.extra.get("auc_per_class_ci68", {})
+    cells: list[Any] = []
+    for c in class_names:
+        auc = ev.per_class_auc.get(c, float("nan"))
+        if c in ci:
+            cells.append(f"{auc:.4f} [{ci[c][0]:.4f}, {ci[c][1]:.4f}]")
+        else:
+            cells.append(auc)
+    return cells
 
 
 def _provenance_section(cfg: Any, timings: Mapping[str, float]) -> Section:
@@ -646,6 +664,8 @@ def _model_block(figs: FigureSet, tm: Any, ev: Any, *, train: Any, test: Any, cf
     ]
     if len(class_names) != 2:
         cm_items.append(("expected_yields", "expected yields", ".3g"))
+        if "yield_fractions" in ev.confusion:
+            cm_items.append(("yield_fractions", "rows normalised to expected yields", ".3f"))
     blk.figures.append(
         figs.draw_figure(
             f"{slug}_confusion",
