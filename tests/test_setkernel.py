@@ -234,3 +234,21 @@ def test_a_tampered_saved_model_is_refused(rng: np.random.Generator, tmp_path: P
         with pytest.raises(ModelError) as info:
             models.load(folder)
         assert "\n" not in str(info.value)
+
+
+def test_fields_by_name(rng: np.random.Generator) -> None:
+    from hepsift.features.objects import ObjectInputs
+
+    (values, mask), y = toy_sets(rng, 200)
+    names = ("a", "b", "c", "is_photon", "is_jet", "is_lep")
+    named = ObjectInputs(values, mask, names)
+    X = np.zeros((200, 0))
+    by_name = models.create("set-kernel", fields=("a", "b", "c"), type_fields=names[3:])
+    by_index = models.create("set-kernel", type_fields=(3, 4, 5))
+    a = by_name.fit(X, y, objects=named).predict_proba(X, objects=named)
+    b = by_index.fit(X, y, objects=(values, mask)).predict_proba(X, objects=(values, mask))
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="did you mean 'is_jet'"):
+        models.create("set-kernel", type_fields=("is_jets",)).fit(X, y, objects=named)
+    with pytest.raises(ConfigError, match="unnamed"):
+        models.create("set-kernel", fields=("a",)).fit(X, y, objects=(values, mask))

@@ -54,7 +54,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from hepsift.errors import ConfigError, DataError, ModelError
+from hepsift.errors import ConfigError, DataError, ModelError, suggest
 from hepsift.models.base import Classifier, check_features, payload_path, read_npz
 
 __all__ = ["DEFAULT_MAX_TRAIN_EVENTS", "SetKernelSVM", "pyramid_kernel"]
@@ -261,10 +261,12 @@ class SetKernelSVM(Classifier):
 
     Parameters
     ----------
-    fields : the object value fields that are the histogram coordinates (default (0, 1, 2):
-        log pt, eta, phi in hepsift's object inputs).
-    type_fields : the one-hot object-type fields (separate histograms per type: an object's
-        type is the column holding its largest value), or () for all objects alike.
+    fields : the object value fields that are the histogram coordinates, as indices or, for
+        named object inputs (``ObjectInputs``), names (default (0, 1, 2): log pt, eta, phi in
+        hepsift's object inputs).
+    type_fields : the one-hot object-type fields (indices or names such as ``is_photon``;
+        separate histograms per type: an object's type is the column holding its largest
+        value), or () for all objects alike.
     levels : pyramid levels; level j has 2**j bins per coordinate (default 4: 1 to 8 bins).
     C : the SVM's regularisation (larger: fewer training errors, narrower margin).
     max_train_events : the most training events ``fit`` takes (the kernel matrix is N^2).
@@ -277,6 +279,9 @@ class SetKernelSVM(Classifier):
     family: ClassVar[str] = "set-kernel"
     inputs: ClassVar[frozenset[str]] = frozenset({"table", "objects"})
     seed_param: ClassVar[str | None] = "seed"
+    #: its coordinate box is learned on the training objects (its own scaling) and X is not
+    #: used: a run never wraps it in Scaled
+    scales_inputs: ClassVar[bool] = True
     #: phi(SV)^T dual, derived from the support sets on first use
     support_weight_: NDArray[np.float64] | None
 
@@ -313,9 +318,24 @@ class SetKernelSVM(Classifier):
         self._check_n_features(arr, reset=reset)
         return arr
 
-    def _check_fields(self, n_fields: int) -> tuple[int, ...]:
-        fields = tuple(int(f) for f in self.fields)
-        types = tuple(int(f) for f in self.type_fields)
+    def _check_fields(
+        self, n_fields: int, names: tuple[str, ...]
+    ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(coordinate fields, type fields) as indices; a name is looked up in the objects'
+        field names (``ObjectInputs.fields``: ``log_pt``, ``is_jet``...)."""
+
+        def index(f: Any, what: str) -> int:
+            if isinstance(f, str):
+                if f not in names:
+                    raise ConfigError(
+                        f"set-kernel {what}: no object field '{f}'{suggest(f, names)} "
+                        f"(fields: {', '.join(names) or 'unnamed: give indices'})"
+                    )
+                return names.index(f)
+            return int(f)
+
+        fields = tuple(index(f, "fields") for f in self.fields)
+        types = tuple(index(f, "type_fields") for f in self.type_fields)
         bad = [f for f in (*fields, *types) if not 0 <= f < n_fields]
         if not fields or bad:
             raise ConfigError(
@@ -323,7 +343,7 @@ class SetKernelSVM(Classifier):
                 f"fields {bad or '(none)'} that do not exist (the objects have {n_fields} fields:"
                 f" 0..{n_fields - 1})"
             )
-        return fields
+        return fields, types
 
     # -- fit -------------------------------------------------------------------------------
     def fit(  # type: ignore[override]
@@ -359,10 +379,10 @@ class SetKernelSVM(Classifier):
         **fit_params: Any,
     ) -> None:
         values, mask = _check_objects(fit_params.get("objects"), X.shape[0], "fit")
-        fields = self._check_fields(values.shape[2])
+        names = tuple(str(f) for f in getattr(fit_params.get("objects"), "fields", ()) or ())
+        fields, types = self._check_fields(values.shape[2], names)
         self.n_slots_ = int(values.shape[1])
         self.n_fields_ = int(values.shape[2])
-        types = tuple(int(f) for f in self.type_fields)
         geo = _learn_pyramid(values, mask, fields, types, int(self.levels))
         phi = geo.features(values, mask)
         gram = np.asarray((phi @ phi.T).toarray(), dtype=np.float64)

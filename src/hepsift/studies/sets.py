@@ -251,10 +251,8 @@ def _object_params(c: Contender, objects: Any) -> dict[str, Any]:
     names = tuple(getattr(objects, "fields", ()) or ())
     if c.family == "set-kernel" and names and "fields" not in params:
         if all(f in names for f in KERNEL_FIELDS):
-            params["fields"] = tuple(names.index(f) for f in KERNEL_FIELDS)
-        params.setdefault(
-            "type_fields", tuple(i for i, f in enumerate(names) if f.startswith("is_"))
-        )
+            params["fields"] = KERNEL_FIELDS
+        params.setdefault("type_fields", tuple(f for f in names if f.startswith("is_")))
     return params
 
 
