@@ -17,8 +17,8 @@ leptons 2, MET; 8 fields with the one-hot types) — the kernel's cost depends o
 number of slots, not on the physics. ``--study`` also runs ``hepsift study sets`` on the
 generated higgs-modes data (all contenders, 3 seeds) and prints its tables.
 
-    .venv/bin/python benchmarks/sets.py
-    .venv/bin/python benchmarks/sets.py --sizes 1000,2000 --threads 1
+    .venv/bin/python benchmarks/setkernel.py
+    .venv/bin/python benchmarks/setkernel.py --sizes 1000,2000 --threads 1
 """
 
 from __future__ import annotations
