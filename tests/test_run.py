@@ -204,6 +204,8 @@ TINY = {
         "models[1].params.n_estimators=10",
         "models[2].params.n_subsets=2",
         "models[3].params.epochs=2",
+        "models[4].params.epochs=2",
+        "models[5].params.epochs=2",
     ],
     # one batch per epoch on this sample: enough epochs for the networks to learn something
     "photon-id": ["data.events=100", "models[1].params.epochs=40", "models[2].params.epochs=40"],

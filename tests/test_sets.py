@@ -121,6 +121,18 @@ def test_save_load_and_onnx_parity(
     np.testing.assert_allclose(out, ref, atol=1e-5)
 
 
+def test_event_features_off_ignores_X(rng: np.random.Generator, tmp_path: Path) -> None:
+    values, mask, y = _sets(rng, 300)
+    X = rng.normal(size=(300, 3)).astype(np.float32)
+    model = models.create("deepsets", event_features=False, **FAST)
+    model.fit(X, y, objects=(values, mask))
+    ref = model.predict_proba(X, objects=(values, mask))
+    other = rng.normal(size=(300, 3)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict_proba(other, objects=(values, mask)), ref)
+    path = export_onnx(models.load(model.save(tmp_path / "m")), tmp_path / "m.onnx")
+    assert check_parity(model, path, other, objects=(values, mask)) <= 1e-5
+
+
 def test_weights_early_stopping_and_determinism(rng: np.random.Generator) -> None:
     values, mask, y = _sets(rng, 600)
     X = rng.normal(size=(600, 1)).astype(np.float32)

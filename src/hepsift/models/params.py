@@ -251,6 +251,7 @@ PARAMS: dict[str, dict[str, Param]] = {
             lambda v: _widths(v) and len(v) >= 1,
         ),
         "rho": HIDDEN,
+        "event_features": BOOL,
         "class_weight": CLASS_WEIGHT,
         "negative_weights": NEGATIVE_WEIGHTS,
     },

@@ -11,7 +11,8 @@ to the class logits::
 
 ``objects=(values, mask)``: float32 (n, slots, fields) and bool (n, slots), True where an object
 is present (:class:`hepsift.features.objects.ObjectInputs`); ``X`` (n, d) may have zero
-columns. Absent slots are never read: their values are replaced by 0 before ``phi`` (so NaN or
+columns, and ``event_features=False`` ignores it (a pure set model inside a run whose other
+models read the aggregated features). Absent slots are never read: their values are replaced by 0 before ``phi`` (so NaN or
 garbage there changes nothing) and left out of the pooling. An event without objects pools to
 the zero vector.
 
@@ -65,7 +66,7 @@ from hepsift.models.nets import make_activation
 __all__ = ["POOLINGS", "DeepSets", "DeepSetsNet"]
 
 POOLINGS = ("sum", "mean", "max", "attention")
-_CHUNK = 8192  # events per forward pass at inference
+_CHUNK = 2048  # events per forward pass at inference (activations stay in cache)
 _NEG = -1e9  # "minus infinity" for masked max / attention (finite: ONNX- and NaN-safe)
 
 
@@ -126,21 +127,19 @@ class DeepSetsNet(nn.Module):
 
     def pool(self, h: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Masked pooling of ``h`` (n, slots, latent) over the slots."""
-        m = mask.unsqueeze(-1)
-        h = torch.where(m, h, torch.zeros_like(h))
-        if self.pooling == "sum":
-            return h.sum(dim=1)
-        count = mask.sum(dim=1, keepdim=True).to(h.dtype)
-        if self.pooling == "mean":
-            return h.sum(dim=1) / torch.clamp(count, min=1.0)
+        # h is finite (absent slots enter phi as zeros), so masking by products is exact;
+        # the weighted sums are one batched product (n, 1, slots) @ (n, slots, latent)
+        w = mask.to(h.dtype)
         if self.pooling == "max":
-            top = torch.where(m, h, torch.full_like(h, _NEG)).amax(dim=1)
-            return torch.where(count > 0, top, torch.zeros_like(top))
-        assert self.score is not None
-        s = self.score(h).squeeze(-1)
-        s = torch.where(mask, s, torch.full_like(s, _NEG))
-        a = torch.softmax(s, dim=1).unsqueeze(-1)
-        return (a * h).sum(dim=1)
+            top = (h + (w.unsqueeze(-1) - 1.0) * -_NEG).amax(dim=1)
+            return top * (w.sum(dim=1, keepdim=True) > 0).to(h.dtype)
+        if self.pooling == "mean":
+            w = w / torch.clamp(w.sum(dim=1, keepdim=True), min=1.0)
+        elif self.pooling == "attention":
+            assert self.score is not None
+            s = self.score(h).squeeze(-1) + (w - 1.0) * -_NEG
+            w = torch.softmax(s, dim=1) * w
+        return torch.bmm(w.unsqueeze(1), h).squeeze(1)
 
     def forward(self, x: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         mask = mask.to(torch.bool)
@@ -164,6 +163,7 @@ class DeepSets(TorchModel, Classifier):
         pooling: str = "sum",
         phi: tuple[int, ...] = (64, 64),
         rho: tuple[int, ...] = (64,),
+        event_features: bool = True,
         activation: str = "relu",
         dropout: float = 0.0,
         lr: float = 1e-3,
@@ -184,6 +184,7 @@ class DeepSets(TorchModel, Classifier):
         self.pooling = pooling
         self.phi = phi
         self.rho = rho
+        self.event_features = event_features
         self.activation = activation
         self.dropout = dropout
         self.lr = lr
@@ -232,7 +233,7 @@ class DeepSets(TorchModel, Classifier):
         k = len(self.classes_)
         return {
             "n_fields": int(self.n_fields_in_),
-            "n_event": int(self.n_features_in_),
+            "n_event": int(self.n_features_in_) if self.event_features else 0,
             "phi": [int(h) for h in self.phi],
             "rho": [int(h) for h in self.rho],
             "n_out": 1 if k == 2 else k,
@@ -309,9 +310,11 @@ class DeepSets(TorchModel, Classifier):
         scaler = fit_scaler(self.scaling, self.clip_quantile, X, wt)
         self.object_scaler_ = ObjectScaler().fit(obj, np.abs(wt) if np.any(wt) else None)
 
+        n_event = int(self._net_args()["n_event"])
+
         def inputs(Xa: NDArray[np.float64], oa: ObjectInputs) -> tuple[Any, ...]:
             values, mask = self.object_scaler_.transform(oa)
-            return (scaled32(scaler, Xa), values, mask)
+            return (scaled32(scaler, Xa)[:, :n_event], values, mask)
 
         train_net(
             self,
@@ -426,6 +429,7 @@ class _ExportDeepSets(nn.Module):
         super().__init__()
         self.net = model.net_
         self.n_out = int(model.net_.n_out)
+        self.n_event = int(model.net_args_["n_event"])
         register_scaler_buffers(self, model.scaler_)
         sc = model.object_scaler_
         assert sc.mean_ is not None and sc.scale_ is not None
@@ -433,7 +437,7 @@ class _ExportDeepSets(nn.Module):
         self.register_buffer("obj_scale", torch.tensor(sc.scale_, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        z = apply_scaler_buffers(self, x)
+        z = apply_scaler_buffers(self, x)[:, : self.n_event]
         v = (values - self.obj_mean) / self.obj_scale
         out = self.net(z, v, mask)
         if self.n_out == 1:
