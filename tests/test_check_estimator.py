@@ -71,10 +71,12 @@ FAST = ["logistic", "tree", "forest", "bdt", "scaled", "undersample"]
 SLOW = ["easy-ensemble", "bagging"]
 #: checked in test_check_estimator_torch.py (skipped whole without the torch extra)
 TORCH = ["mlp", "pnn", "deepsets"]
+#: needs object inputs and a precomputed kernel: checked in tests/test_setkernel.py
+OBJECTS = ["set-kernel"]
 
 
 def test_every_classifier_family_is_checked() -> None:
-    assert set(FAST) | set(SLOW) | set(TORCH) == set(models.CLASSIFIERS)
+    assert set(FAST) | set(SLOW) | set(TORCH) | set(OBJECTS) == set(models.CLASSIFIERS)
 
 
 def _expected(estimator: Any) -> dict[str, str]:

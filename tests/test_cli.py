@@ -61,7 +61,16 @@ def test_help_names_no_issue_numbers(
     """The product speaks about itself, not about its tracker ("pnn ... (issue 6)")."""
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("NO_COLOR", "1")
-    commands = [[], ["pnn"], ["pnn", "study"], ["run"], ["tune"], ["models"], ["generate"]]
+    commands = [
+        [],
+        ["pnn"],
+        ["pnn", "study"],
+        ["study", "sets"],
+        ["run"],
+        ["tune"],
+        ["models"],
+        ["generate"],
+    ]
     for command in commands:
         assert main([*command, "--help"]) == 0
         text = capsys.readouterr().out

@@ -27,6 +27,7 @@ FAST: dict[str, dict[str, Any]] = {
     "mlp": {"hidden": (8,), "epochs": 2, "num_threads": 1},
     "pnn": {"hidden": (8,), "epochs": 2, "num_threads": 1},
     "deepsets": {"phi": (8,), "rho": (8,), "epochs": 2, "num_threads": 1},
+    "set-kernel": {"fields": (0,), "levels": 3},
     "easy-ensemble": {
         "base": "bdt",
         "base_params": {"n_estimators": 5, "max_depth": 2},

@@ -363,6 +363,7 @@ CAPABILITY_FAST: dict[str, dict[str, Any]] = {
     "scaled": {"estimator": "tree"},
     "pnn": {"hidden": (8,), "epochs": 2, "num_threads": 1},
     "deepsets": {"phi": (8,), "rho": (8,), "epochs": 2, "num_threads": 1},
+    "set-kernel": {"fields": (0,), "levels": 2},
     "bdt-regressor": {"n_estimators": 5},
     "mlp-regressor": {"hidden": (8,), "epochs": 2, "num_threads": 1},
 }
@@ -411,7 +412,7 @@ def test_capabilities_say_what_fit_accepts(name: str, rng: np.random.Generator) 
 
 def test_capability_flags_of_the_families() -> None:
     scales = {n for n in models.MODELS if models.model_class(n).scales_inputs}
-    assert scales == {"mlp", "pnn", "deepsets", "mlp-regressor", "scaled"}
+    assert scales == {"mlp", "pnn", "deepsets", "set-kernel", "mlp-regressor", "scaled"}
     assert models.model_class("easy-ensemble").supports_eval_set  # missed by the old name list
     assert models.PNN is models.model_class("pnn") and models.PNN.parametric
     assert set(models.REGRESSORS) == {"mlp-regressor", "bdt-regressor"}

@@ -114,6 +114,13 @@ def _max_features(v: Any) -> bool:
     return _is_real(v) and 0.0 < float(v) <= 1.0
 
 
+def _object_fields(v: Any, low: int, high: int) -> bool:
+    """A list of object fields (names, or indices in [0, 1024]) of length in [low, high]."""
+    if isinstance(v, str | bytes) or not isinstance(v, list | tuple) or not low <= len(v) <= high:
+        return False
+    return all((isinstance(f, str) and f) or (_is_int(f) and 0 <= int(f) <= 1024) for f in v)
+
+
 def _base_params(v: Any) -> bool:
     return v is None or (isinstance(v, Mapping) and all(isinstance(k, str) for k in v))
 
@@ -247,6 +254,23 @@ PARAMS: dict[str, dict[str, Param]] = {
         "event_features": BOOL,
         "class_weight": CLASS_WEIGHT,
         "negative_weights": NEGATIVE_WEIGHTS,
+    },
+    "set-kernel": {
+        "fields": Param(
+            "a list of 1 to 6 object fields, each a name or an index in [0, 1,024]",
+            lambda v: _object_fields(v, 1, 6),
+        ),
+        "type_fields": Param(
+            "a list of 0 to 64 one-hot type fields, each a name or an index in [0, 1,024]",
+            lambda v: _object_fields(v, 0, 64),
+        ),
+        "levels": integer(1, 8),
+        "C": real(0.0, low_open=True, high_open=True),
+        "max_train_events": integer(2, 1_000_000),
+        "calibration_folds": integer(2, 20),
+        "class_weight": CLASS_WEIGHT,
+        "negative_weights": NEGATIVE_WEIGHTS,
+        "seed": SEED,
     },
     "easy-ensemble": _ENSEMBLE,
     "undersample": _ENSEMBLE,

@@ -32,6 +32,7 @@ CLASSIFIERS: dict[str, str] = {
     "mlp": "hepsift.models.mlp:MLP",
     "pnn": "hepsift.models.pnn:PNN",
     "deepsets": "hepsift.models.sets:DeepSets",
+    "set-kernel": "hepsift.models.setkernel:SetKernelSVM",
     "easy-ensemble": "hepsift.models.ensemble:EasyEnsemble",
     "undersample": "hepsift.models.ensemble:RandomUndersample",
     "bagging": "hepsift.models.ensemble:Bagging",

@@ -2,7 +2,9 @@
 
 The studies compute; this module presents: :func:`write_pnn_study` writes a pNN study's
 ``pnn-study.json`` and its figures (drawn by :mod:`hepsift.plots`, saved by
-:class:`~hepsift.report.figures.FigureSet`), :func:`pnn_tables` renders it as rich tables.
+:class:`~hepsift.report.figures.FigureSet`), :func:`pnn_tables` renders it as rich tables;
+:func:`write_sets_study` / :func:`sets_tables` do the same for the set-model study
+(``sets-study.json``, :data:`SETS_FIGURES`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,16 @@ from typing import Any
 
 from hepsift._files import atomic_write_json
 
-__all__ = ["PNN_FIGURES", "pnn_figures", "pnn_tables", "write_pnn_study"]
+__all__ = [
+    "PNN_FIGURES",
+    "SETS_FIGURES",
+    "pnn_figures",
+    "pnn_tables",
+    "sets_figures",
+    "sets_tables",
+    "write_pnn_study",
+    "write_sets_study",
+]
 
 #: the figure files of a pNN study (PNG, beside pnn-study.json)
 PNN_FIGURES = ("auc_vs_mass", "rejection_vs_mass", "mechanisms")
@@ -215,3 +226,131 @@ def pnn_tables(result: Mapping[str, Any]) -> list[Any]:
             "yes" if tg["timing_cpu_ratio"] <= 1.5 else "NO",
         )
     return [t1, t2, t3]
+
+
+# -- the set-model study -----------------------------------------------------------------------
+#: the figure files of a sets study (PNG, beside sets-study.json)
+SETS_FIGURES = ("sets_auc", "sets_recall")
+
+
+def _toy_note(result: Mapping[str, Any]) -> str:
+    return " (TOY DATA)" if result["data"].get("toy") else ""
+
+
+def _draw_sets_auc(ax: Any, *, result: Mapping[str, Any]) -> None:
+    names = list(result["summary"])
+    means = [result["summary"][n]["macro_auc"]["mean"] for n in names]
+    errs = [result["summary"][n]["macro_auc"]["std"] or 0.0 for n in names]
+    pos = list(range(len(names)))
+    ax.errorbar(means, pos, xerr=errs, fmt="o", capsize=3)
+    ax.set_yticks(pos, names, fontsize="x-small")
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_xlabel("macro one-vs-rest AUC (mean ± std over seeds)", fontsize="small")
+    ax.set_title(f"production-mode classification{_toy_note(result)}", fontsize="medium")
+
+
+def _draw_sets_recall(ax: Any, *, result: Mapping[str, Any]) -> None:
+    names = list(result["summary"])
+    rare = list(result["settings"]["rare"])
+    width = 0.8 / max(len(rare), 1)
+    for i, cls in enumerate(rare):
+        vals = [result["summary"][n]["recall"][cls]["mean"] or 0.0 for n in names]
+        errs = [result["summary"][n]["recall"][cls]["std"] or 0.0 for n in names]
+        ax.barh([p + i * width for p in range(len(names))], vals, width, xerr=errs, label=cls)
+    ax.set_yticks(
+        [p + width * (len(rare) - 1) / 2 for p in range(len(names))], names, fontsize="x-small"
+    )
+    ax.set_ylim(len(names) - 0.1, -0.3)
+    ax.set_xlabel("recall (weighted, most probable class)", fontsize="small")
+    ax.set_xlim(0.0, 1.0)
+    ax.legend(fontsize="small")
+    ax.set_title(f"rare production modes{_toy_note(result)}", fontsize="medium")
+
+
+def sets_figures(result: Mapping[str, Any], figures: Any) -> None:
+    """Draw the sets study's figures into ``figures`` (keys :data:`SETS_FIGURES`)."""
+    height = 1.5 + 0.45 * len(result["summary"])
+    margins = {"left": 0.42, "right": 0.97}
+    figures.draw(
+        "sets_auc",
+        partial(_draw_sets_auc, result=result),
+        title="macro one-vs-rest AUC per model",
+        label=False,
+        figsize=(8.0, height),
+        margins=margins,
+    )
+    figures.draw(
+        "sets_recall",
+        partial(_draw_sets_recall, result=result),
+        title="recall of the rare modes per model",
+        label=False,
+        figsize=(8.0, height + 1.0),
+        margins=margins,
+    )
+
+
+def write_sets_study(result: Mapping[str, Any], out: str | Path) -> dict[str, str]:
+    """Write ``sets-study.json`` and the PNG figures (:data:`SETS_FIGURES`) into ``out``
+    (atomically); return the file paths by file name."""
+    from hepsift.report.figures import FigureSet
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = FigureSet(folder, formats=("png",), dpi=110)
+    sets_figures(result, figures)
+    files = {f.name: str(f) for record in figures.records.values() for f in record.files}
+    files["sets-study.json"] = str(folder / "sets-study.json")
+    atomic_write_json(folder / "sets-study.json", {**result, "files": files})
+    return files
+
+
+def _ms(stat: Mapping[str, Any], digits: int = 4) -> str:
+    if stat.get("mean") is None:
+        return "-"
+    return f"{_fmt(stat['mean'], digits)}±{_fmt(stat['std'], digits)}"
+
+
+def _rate(stat: Mapping[str, Any]) -> str:
+    return "-" if stat.get("mean") is None else f"{float(stat['mean']):.3g}"
+
+
+def sets_tables(result: Mapping[str, Any]) -> list[Any]:
+    """rich Tables: per model the macro AUC, rare-class recalls, costs; and the targets."""
+    from rich.table import Table
+
+    rare = list(result["settings"]["rare"])
+    seeds = len(result["settings"]["seeds"])
+    toy = " [red](TOY DATA: not physics)[/red]" if result["data"].get("toy") else ""
+    t1 = Table(title=f"production modes: test split, mean±std over {seeds} seed(s){toy}")
+    t1.add_column("model")
+    t1.add_column("train events", justify="right")
+    t1.add_column("macro AUC", justify="right")
+    for cls in rare:
+        t1.add_column(f"recall {cls}", justify="right")
+    for col in ("fit [s]", "epoch [s]", "inference [ev/s]"):
+        t1.add_column(col, justify="right")
+    for name, s in result["summary"].items():
+        t1.add_row(
+            name,
+            str(s["n_train"]),
+            _ms(s["macro_auc"]),
+            *[_ms(s["recall"][c], 3) for c in rare],
+            _ms(s["fit_seconds"], 1),
+            _ms(s["seconds_per_epoch"], 3),
+            _rate(s["inference_rate"]),
+        )
+    t2 = Table(title="targets")
+    t2.add_column("target")
+    t2.add_column("measured", justify="right")
+    t2.add_column("met", justify="center")
+    tg = result.get("targets", {})
+    best = tg.get("best_aggregated")
+    for name, d in tg.get("deepsets_minus_best_aggregated", {}).items():
+        met = d["mean"] is not None and d["mean"] >= d["target"]
+        t2.add_row(
+            f"{name} - {best} macro AUC >= -0.01", _pm(d["mean"], d["std"]), "yes" if met else "NO"
+        )
+    for name, ratio in tg.get("epoch_time_over_mlp", {}).items():
+        ok = ratio is not None and math.isfinite(ratio) and ratio <= 3.0
+        t2.add_row(f"{name} epoch time / MLP's <= 3", _fmt(ratio, 2), "yes" if ok else "NO")
+    return [t1, t2] if tg else [t1]
