@@ -126,7 +126,9 @@ def test_parity_needs_the_extra_inputs(rng: np.random.Generator, tmp_path: Path)
     assert max(a, b) <= 1e-5
 
 
-@pytest.mark.parametrize("name", ["logistic", "pnn", "bagging", "bdt-regressor", "scaled"])
+@pytest.mark.parametrize(
+    "name", ["logistic", "pnn", "bagging", "bdt-regressor", "scaled", "deepsets", "set-kernel"]
+)
 def test_hepsift_onnx_command(
     name: str, rng: np.random.Generator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -136,3 +138,18 @@ def test_hepsift_onnx_command(
     assert code == 0, capsys.readouterr()
     assert "parity on 200 events" in capsys.readouterr().out
     assert (tmp_path / f"{name}.onnx").is_file()
+
+
+def test_hepsift_onnx_command_on_a_set_model_without_event_features(
+    rng: np.random.Generator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """X with zero columns (objects only): the parity inputs come from the graph's shapes."""
+    values = rng.normal(size=(200, 4, 3)).astype(np.float32)
+    mask = rng.random((200, 4)) < 0.7
+    y = ((values[:, :, 0] * mask).sum(axis=1) > 0).astype(int)
+    model = models.create("deepsets", epochs=2, seed=0)
+    model.fit(np.zeros((200, 0), np.float32), y, objects=(values, mask))
+    folder = model.save(tmp_path / "ds")
+    code = main(["onnx", str(folder), str(tmp_path / "ds.onnx"), "--events", "50"])
+    assert code == 0, capsys.readouterr()
+    assert "parity on 50 events" in capsys.readouterr().out

@@ -12,6 +12,7 @@ Heavy imports happen inside the command functions so the CLI starts at once.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import typer
@@ -153,23 +154,25 @@ def _written_by_hepsift(path: Any) -> bool:
 
 
 def _parity_inputs(
-    model: Any, model_dir: str, events: int, param: float | None
-) -> tuple[Any, dict[str, float], str]:
+    model: Any, model_dir: str, events: int, param: float | None, proto: Any
+) -> tuple[Any, dict[str, Any], str]:
     """(X float32, extra inputs, a note on missing values) for the parity check, in the
-    model's own units; a model that accepts NaN gets 10 % of its values missing."""
+    model's own units; a model that accepts NaN gets 10 % of its values missing. Object and
+    image inputs are drawn with the shapes the ONNX graph declares (8 slots where free)."""
     import numpy as np
 
     n_features = int(model.n_features_in_)
-    n = max(1, min(events, PARITY_VALUES // n_features))
+    per_event = max(1, n_features) + _extra_values_per_event(proto)
+    n = max(1, min(events, PARITY_VALUES // per_event))
     rng = np.random.default_rng(0)
     X = rng.normal(size=(n, n_features))
-    if hasattr(model, "scaler_"):  # draw inputs in the model's own units
+    if hasattr(model, "scaler_") and n_features:  # draw inputs in the model's own units
         X = model.scaler_.inverse_transform(X)
     missing = ""
     if model.accepts_nan():  # the graph must treat missing values as the model does
         X[rng.random(X.shape) < 0.1] = np.nan
         missing = ", 10 % of the values missing (NaN)"
-    inputs: dict[str, float] = {}
+    inputs: dict[str, Any] = {}
     if model.parametric:
         value = param if param is not None else getattr(model, "param_center_", None)
         if value is None:  # the pNN has its training masses' centre
@@ -177,7 +180,33 @@ def _parity_inputs(
 
             raise ConfigError(f"'{model_dir}' is a parametric model: pass --param VALUE")
         inputs["param"] = float(value)
+    shapes = _graph_input_shapes(proto, n)
+    if "objects" in model.inputs and "values" in shapes and "mask" in shapes:
+        values = rng.normal(size=shapes["values"]).astype(np.float32)
+        mask = rng.random(shapes["mask"]) < 0.7  # some absent slots, some empty events
+        inputs["objects"] = (values, mask)
+    if "images" in model.inputs and "images" in shapes:
+        inputs["images"] = rng.exponential(size=shapes["images"]).astype(np.float32)
     return X.astype(np.float32), inputs, missing
+
+
+def _graph_input_shapes(proto: Any, n: int) -> dict[str, tuple[int, ...]]:
+    """Shapes of the graph's inputs with ``n`` events (a free axis other than the first: 8)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for inp in proto.graph.input:
+        dims = inp.type.tensor_type.shape.dim
+        shape = [n] + [d.dim_value if d.dim_value > 0 else 8 for d in list(dims)[1:]]
+        shapes[inp.name] = tuple(shape)
+    return shapes
+
+
+def _extra_values_per_event(proto: Any) -> int:
+    """Values per event of the graph's inputs beyond the first (object slots, image pixels)."""
+    total = 0
+    for name, shape in _graph_input_shapes(proto, 1).items():
+        if name != proto.graph.input[0].name:
+            total += math.prod(shape[1:]) if len(shape) > 1 else 1
+    return total
 
 
 def onnx_cmd(
@@ -214,8 +243,8 @@ def onnx_cmd(
         raise ConfigError(f"--atol must be a number > 0; got {atol}")
     target = check_output_file(output, owned=_written_by_hepsift, force=force, option="OUTPUT")
     model = load(model_dir)
-    X, inputs, missing = _parity_inputs(model, model_dir, events, param)
     proto = onnx_proto_of(model)
+    X, inputs, missing = _parity_inputs(model, model_dir, events, param, proto)
     diffs: list[float] = []
 
     def write(tmp: Path) -> None:
