@@ -30,6 +30,7 @@ CLASSIFIERS: dict[str, str] = {
     "bdt": "hepsift.models.boosting:BDT",
     "mlp": "hepsift.models.mlp:MLP",
     "pnn": "hepsift.models.pnn:PNN",
+    "cnn": "hepsift.models.cnn:CNN",
     "easy-ensemble": "hepsift.models.ensemble:EasyEnsemble",
     "undersample": "hepsift.models.ensemble:RandomUndersample",
     "bagging": "hepsift.models.ensemble:Bagging",
