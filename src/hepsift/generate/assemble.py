@@ -245,6 +245,30 @@ def _write_photon_id(
     return files, summaries
 
 
+def _write_multijet(
+    samples: Sequence[Sample], loaded: _Loaded, out: Path, seed: int
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """One Parquet table per sample (eventNumber, the ``ll_`` and ``hl_`` columns, bookkeeping,
+    weight in pb per event, XSection, SumWeights) and its images beside it."""
+    import awkward as ak
+
+    files: list[str] = []
+    summaries: list[dict[str, Any]] = []
+    for s in samples:
+        table, metas, _, _, cfg_of_row = loaded[s.name]
+        name = f"{s.name}.parquet"
+        summary = _sample_summary(s, metas, seed, name)
+        cols = {f: np.asarray(table[f]) for f in ak.fields(table)}
+        cols["weight"] = _row_weights(table, metas, cfg_of_row)
+        cols["XSection"] = np.full(len(table), summary["xsection_pb"])
+        cols["SumWeights"] = np.full(len(table), summary["sum_weights"])
+        write_parquet(out / name, cols)
+        files.append(name)
+        _images_out(s, loaded, out, files)
+        summaries.append(summary)
+    return files, summaries
+
+
 def background_masses(masses_gev: Sequence[float], n: int, seed: int, sample: str) -> np.ndarray:
     """HEPMASS policy: ``n`` masses drawn uniformly from the generated signal masses, with a
     random stream fixed by (seed, sample name)."""
@@ -300,6 +324,8 @@ def assemble(
     loaded = {s.name: _load(chunk_files[s.name]) for s in samples}
     if scenario == "resonance-ttbar":
         files, summaries = _write_resonance(samples, loaded, out, seed, config["masses_gev"])
+    elif scenario == "multijet-bsm":
+        files, summaries = _write_multijet(samples, loaded, out, seed)
     else:
         writer = _write_higgs if scenario == "higgs-diphoton" else _write_photon_id
         files, summaries = writer(samples, loaded, out, seed)
@@ -328,6 +354,10 @@ def assemble(
             f">= {C.NTUPLE_MIN_PHOTONS} photon candidates (no matched track) with "
             f"E_T > {C.NTUPLE_PHOTON_ET_MIN_GEV:g} GeV"
         )
+    elif scenario == "multijet-bsm":
+        from hepsift.generate.bsm import table_layout
+
+        manifest.update(table_layout())
     else:
         manifest["units"] = "GeV, rad; weight in pb per candidate (sigma * mcWeight / SumWeights)"
     return manifest

@@ -131,6 +131,8 @@ class Sample:
     alt_settings: tuple[str, ...] | None = None
     extra: dict[str, float] = field(default_factory=dict)
     veto: ProcessVeto | None = None
+    #: a parton-level model of :mod:`hepsift.generate.bsm` whose events Pythia reads (LHEF)
+    parton_model: str | None = None
 
     @property
     def n_configurations(self) -> int:
@@ -158,6 +160,10 @@ class Sample:
             out["pythia_settings_odd_chunks"] = list(BASE_SETTINGS) + list(self.alt_settings)
         if self.veto is not None:
             out["generator_filter"] = self.veto.as_dict()
+        if self.parton_model is not None:
+            from hepsift.generate.bsm import model_description
+
+            out["parton_model"] = model_description(self.parton_model)
         out.update(self.extra)
         return out
 
@@ -201,9 +207,20 @@ def run_pythia(
     n_events: int,
     pythia_seed: int,
     veto: ProcessVeto | None = None,
+    parton_model: str | None = None,
 ) -> PythiaBatch:
     """Initialise Pythia with ``settings`` and generate ``n_events`` events with ``nextBatch``
-    (events passing ``veto``, when given)."""
+    (events passing ``veto``, when given). With ``parton_model`` (a model of
+    :mod:`hepsift.generate.bsm`) the hard events are hepsift's own, seeded by ``pythia_seed``,
+    handed to Pythia as a Les Houches event file to shower and hadronise."""
+    if parton_model is not None:
+        import tempfile
+
+        from hepsift.generate.bsm import lhef_settings
+
+        with tempfile.TemporaryDirectory(prefix="hepsift-lhef-") as tmp:
+            lhef = lhef_settings(parton_model, n_events, pythia_seed, tmp)
+            return run_pythia((*settings, *lhef), n_events=n_events, pythia_seed=pythia_seed)
     import time
 
     import awkward as ak

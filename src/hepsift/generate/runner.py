@@ -81,6 +81,7 @@ def run_chunk(task: ChunkTask) -> dict[str, Any]:
         n_events=task.n_events,
         pythia_seed=pythia_seed,
         veto=task.sample.veto,
+        parton_model=task.sample.parton_model,
     )
     rng = np.random.default_rng(np_seed)
     det = simulate(batch.events, batch.charge_of, rng)
@@ -374,6 +375,7 @@ def generate(
     if scenario != "resonance-ttbar" and masses is not None:
         raise ConfigError(f"--masses applies to scenario 'resonance-ttbar' only, not {scenario!r}")
     mass_list = parse_masses(masses) if scenario == "resonance-ttbar" else None
+    images = images or scenario == "multijet-bsm"  # its images are one of its outputs
     out_dir = Path(out)
     _check_out(out_dir)
     all_samples = samples_for(scenario, mass_list)

@@ -86,6 +86,16 @@ SCENARIOS: dict[str, Scenario] = {
         "slices; exactly one lepton pT > 25 GeV, >= 4 jets, >= 1 b-tag.",
         "OUT/resonance-ttbar.parquet and OUT/resonance-ttbar.csv (UCI HEPMASS layout, GeV)",
     ),
+    "multijet-bsm": Scenario(
+        "multijet-bsm",
+        "Simplified models of many-jet BSM final states at sqrt(s-hat) >= 9 TeV: sphaleron "
+        "(q q -> 7 antiquarks + e+ mu+ tau+) and microscopic black hole (n = 4, M_D = 1 TeV, "
+        "thermal evaporation), partons by hepsift, shower and hadronisation by Pythia (LHEF); "
+        "QCD multi-jet background (pT-hat > 2.5 TeV, m-hat > 7 TeV); every event kept.",
+        "OUT/<sample>.parquet (eventNumber, 45 low-level ll_* and 39 high-level hl_* columns, "
+        "bookkeeping, weight [pb]; GeV, rad; missing objects 0) and OUT/<sample>.images.npz "
+        "((n, 3, 50, 50) float16 ECAL E_T, HCAL E_T, track pT in (eta, phi), by event number)",
+    ),
 }
 
 
@@ -231,6 +241,10 @@ def samples_for(scenario: str, masses: Sequence[float] | None = None) -> list[Sa
         return _photon_id_samples()
     if scenario == "higgs-diphoton":
         return _higgs_samples()
+    if scenario == "multijet-bsm":
+        from hepsift.generate.bsm import samples as bsm_samples
+
+        return bsm_samples()
     # resonance-ttbar: one W -> e/mu nu, the other W -> q q'; the charge alternates by chunk
     lep_plus = ("24:onMode = off", "24:onPosIfAny = 11 13", "24:onNegIfAny = 1 2 3 4 5")
     lep_minus = ("24:onMode = off", "24:onPosIfAny = 1 2 3 4 5", "24:onNegIfAny = 11 13")
@@ -549,4 +563,11 @@ def build_chunk(
         return _photonid_chunk(det, rng, sample.is_signal)
     if scenario == "resonance-ttbar":
         return _ttbar_chunk(det, rng)
+    if scenario == "multijet-bsm":
+        import awkward as ak
+
+        from hepsift.generate.bsm import chunk_rows
+
+        rows, accepted = chunk_rows(det, rng)
+        return ak.zip(rows), accepted
     raise ConfigError(f"unknown scenario {scenario!r}{suggest(scenario, SCENARIOS)}")
