@@ -12,13 +12,13 @@ import sys
 import typer
 
 from hepsift import __version__
-from hepsift.commands import data, example, generate, models, pnn, run
+from hepsift.commands import data, example, generate, images_study, models, pnn, run
 from hepsift.errors import HepsiftError, one_line
 
 __all__ = ["app", "main"]
 
 #: Command modules, each with a ``register(app)`` function. Keep them light at import time.
-COMMAND_MODULES = (example, generate, data, models, run, pnn)
+COMMAND_MODULES = (example, generate, data, models, run, pnn, images_study)
 
 app = typer.Typer(
     name="hepsift",
