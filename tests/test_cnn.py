@@ -167,7 +167,12 @@ def test_images_only_and_float16_storage(rng: np.random.Generator, tmp_path: Pat
     model = models.create("cnn", epochs=1, validation_fraction=0.25, **SMALL)
     model.fit(X0, y, images=img)
     assert model.n_features_in_ == 0 and model.image_shape_ == (1, 8, 8)
-    path = model.to_onnx(tmp_path / "c.onnx")
+    loaded = models.load(model.save(tmp_path / "c"))
+    assert loaded.n_features_in_ == 0
+    np.testing.assert_array_equal(
+        loaded.predict_proba(X0, images=img), model.predict_proba(X0, images=img)
+    )
+    path = loaded.to_onnx(tmp_path / "c.onnx")
     assert check_parity(model, path, X0, atol=1e-4, images=img) <= 1e-4
     # the loop keeps float16 images as float16 (half the memory)
     seen: list[torch.dtype] = []

@@ -97,3 +97,14 @@ def test_command_refuses_bad_options(
     assert main(["study", "images", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_draws_the_mean_images_when_the_data_have_images(
+    rng: np.random.Generator,
+) -> None:
+    from hepsift.report.build import _images_figure
+    from hepsift.report.figures import FigureSet
+
+    ds = _toy(rng, 60)
+    record = _images_figure(FigureSet(None, formats=("png",), dpi=30), ds)
+    assert record.key == "mean_images" and record.png.startswith(b"\x89PNG")

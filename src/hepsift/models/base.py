@@ -740,11 +740,13 @@ def _meta_error(meta_path: Path, what: str) -> ModelError:
     return ModelError(f"'{meta_path}' is not a valid hepsift model.json: {what}")
 
 
-def _check_count(meta: dict[str, Any], key: str, high: int, meta_path: Path) -> None:
+def _check_count(
+    meta: dict[str, Any], key: str, high: int, meta_path: Path, *, low: int = 1
+) -> None:
     value = meta.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= high:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise _meta_error(
-            meta_path, f"'{key}' is {str(value)[:40]!r}; expected an integer in 1..{high}"
+            meta_path, f"'{key}' is {str(value)[:40]!r}; expected an integer in {low}..{high}"
         )
 
 
@@ -778,7 +780,8 @@ def read_model_meta(directory: Path) -> dict[str, Any]:
     for key, kind in (("family", str), ("params", dict), ("state", dict), ("n_features_in", int)):
         if not isinstance(meta.get(key), kind):
             raise ModelError(f"'{meta_path}' lacks a valid '{key}' entry")
-    _check_count(meta, "n_features_in", MAX_FEATURES, meta_path)
+    # 0 feature columns: an image model may take its images only (its _probe checks the rest)
+    _check_count(meta, "n_features_in", MAX_FEATURES, meta_path, low=0)
     if "n_outputs" in meta:
         _check_count(meta, "n_outputs", MAX_FEATURES, meta_path)
     _check_classes(meta, meta_path)
