@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -33,7 +35,7 @@ def _toy(rng: np.random.Generator, n: int = 400) -> Dataset:
 @pytest.mark.slow
 def test_compare_trains_each_table_and_the_images(rng: np.random.Generator) -> None:
     ds = _toy(rng, 240)
-    models = [
+    models: list[tuple[str, str, dict[str, Any]]] = [
         ("cnn", "cnn", {"width": 2, "blocks": [1], "head": 4, "epochs": 2, "num_threads": 1}),
         ("bdt", "bdt", {"n_estimators": 5, "max_depth": 2, "n_jobs": 1}),
     ]

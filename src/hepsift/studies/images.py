@@ -178,6 +178,10 @@ def compare(
             proba, seconds = _fit_predict(plan, (train, valid, test), int(seed))
             row = {"seed": int(seed), "train_seconds": seconds}
             row.update(_measure(proba, test.y, bootstrap, rng))
+            log(
+                f"seed {seed}: {plan.name} accuracy {row['accuracy']:.3f} +- "
+                f"{row['accuracy_bootstrap_std']:.3f} AUC {row['auc']:.3f} ({seconds:.0f} s)"
+            )
             entry = out.setdefault(
                 plan.name,
                 {
