@@ -61,10 +61,15 @@ FAST = ["logistic", "tree", "forest", "bdt", "scaled", "undersample"]
 SLOW = ["easy-ensemble", "bagging"]
 #: checked in test_check_estimator_torch.py (skipped whole without the torch extra)
 TORCH = ["mlp", "pnn"]
+#: families whose fit needs an input check_estimator cannot give (cnn: images=); their
+#: contract is tested in their own files (tests/test_cnn.py) and in test_models_families.py
+NOT_CHECKED = ["cnn"]
 
 
 def test_every_classifier_family_is_checked() -> None:
-    assert set(FAST) | set(SLOW) | set(TORCH) == set(models.CLASSIFIERS)
+    checked = set(FAST) | set(SLOW) | set(TORCH)
+    assert checked | set(NOT_CHECKED) == set(models.CLASSIFIERS)
+    assert all("images" in models.model_class(n).inputs for n in NOT_CHECKED)
 
 
 def _expected(estimator: Any) -> dict[str, str]:
