@@ -28,6 +28,7 @@ FAST: dict[str, dict[str, Any]] = {
     "pnn": {"hidden": (8,), "epochs": 2, "num_threads": 1},
     "deepsets": {"phi": (8,), "rho": (8,), "epochs": 2, "num_threads": 1},
     "set-kernel": {"fields": (0,), "levels": 3},
+    "cnn": {"width": 2, "blocks": (1,), "head": 4, "epochs": 1, "num_threads": 1},
     "easy-ensemble": {
         "base": "bdt",
         "base_params": {"n_estimators": 5, "max_depth": 2},
@@ -67,6 +68,9 @@ def _fit(name: str, rng: np.random.Generator, k: int) -> tuple[Any, np.ndarray, 
     if model.parametric:
         mass = np.where(y == 1, np.where(X[:, 3] > 0, 500.0, 1000.0), np.nan)
         return model.fit(X, y, param=mass), X, {"param": np.where(X[:, 4] > 0, 500.0, 900.0)}
+    if "images" in model.inputs:  # images built from the features: (n, 2, 4, 6)
+        images = np.repeat(X[:, :2, None, None], 24, axis=2).reshape(-1, 2, 4, 6)
+        return model.fit(X, y, images=images), X, {"images": images}
     return model.fit(X, y), X, {}
 
 

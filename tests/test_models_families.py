@@ -364,9 +364,15 @@ CAPABILITY_FAST: dict[str, dict[str, Any]] = {
     "pnn": {"hidden": (8,), "epochs": 2, "num_threads": 1},
     "deepsets": {"phi": (8,), "rho": (8,), "epochs": 2, "num_threads": 1},
     "set-kernel": {"fields": (0,), "levels": 2},
+    "cnn": {"width": 2, "blocks": (1,), "head": 4, "epochs": 2, "num_threads": 1},
     "bdt-regressor": {"n_estimators": 5},
     "mlp-regressor": {"hidden": (8,), "epochs": 2, "num_threads": 1},
 }
+
+
+def _images(X: np.ndarray) -> np.ndarray:
+    """Toy event images (n, 1, 3, 4) for the image families, built from the features."""
+    return np.repeat(X[:, :1, None, None], 12, axis=2).reshape(-1, 1, 3, 4).astype(np.float16)
 
 
 @pytest.mark.parametrize("name", sorted(models.MODELS))
@@ -384,6 +390,8 @@ def test_capabilities_say_what_fit_accepts(name: str, rng: np.random.Generator) 
         extra = {"param": np.where(y == 1, 500.0, np.nan)}
     if "objects" in cls.inputs:  # one object per feature, one field
         extra = {"objects": (X[:, :, None], np.ones(X.shape, dtype=bool))}
+    if "images" in cls.inputs:
+        extra = {"images": _images(X)}
     model = models.create(
         name, **{**CAPABILITY_FAST[name], **({"epochs": 2} if cls.reports_epochs else {})}
     )
@@ -397,6 +405,8 @@ def test_capabilities_say_what_fit_accepts(name: str, rng: np.random.Generator) 
             kwargs["eval_param"] = np.full(100, 500.0)
         if "objects" in cls.inputs:
             kwargs["eval_objects"] = (X[300:, :, None], np.ones((100, X.shape[1]), dtype=bool))
+        if "images" in cls.inputs:
+            kwargs["eval_images"] = _images(X[300:])
     if cls.reports_epochs:
         kwargs["on_epoch"] = lambda epoch, history: epochs.append(epoch)
     model.fit(X[:300], target[:300], **kwargs)
@@ -412,7 +422,7 @@ def test_capabilities_say_what_fit_accepts(name: str, rng: np.random.Generator) 
 
 def test_capability_flags_of_the_families() -> None:
     scales = {n for n in models.MODELS if models.model_class(n).scales_inputs}
-    assert scales == {"mlp", "pnn", "deepsets", "set-kernel", "mlp-regressor", "scaled"}
+    assert scales == {"mlp", "pnn", "deepsets", "set-kernel", "cnn", "mlp-regressor", "scaled"}
     assert models.model_class("easy-ensemble").supports_eval_set  # missed by the old name list
     assert models.PNN is models.model_class("pnn") and models.PNN.parametric
     assert set(models.REGRESSORS) == {"mlp-regressor", "bdt-regressor"}
@@ -438,6 +448,8 @@ def test_all_zero_weights_are_refused(name: str, rng: np.random.Generator) -> No
     extra: dict[str, Any] = {"param": np.where(y == 1, 500.0, np.nan)} if name == "pnn" else {}
     if "objects" in models.model_class(name).inputs:
         extra = {"objects": (X[:, :, None], np.ones(X.shape, dtype=bool))}
+    if name == "cnn":
+        extra = {"images": _images(X)}
     with pytest.raises(DataError, match="all sample weights are zero"):
         models.create(name, **CAPABILITY_FAST[name]).fit(
             X, target, sample_weight=np.zeros(100), **extra

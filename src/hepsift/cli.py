@@ -12,13 +12,25 @@ import sys
 import typer
 
 from hepsift import __version__
-from hepsift.commands import apply, data, example, fit, generate, models, plot, pnn, run, study
+from hepsift.commands import (
+    apply,
+    data,
+    example,
+    fit,
+    generate,
+    images_study,
+    models,
+    plot,
+    pnn,
+    run,
+    study,
+)
 from hepsift.errors import HepsiftError, one_line
 
 __all__ = ["app", "main"]
 
 #: Command modules, each with a ``register(app)`` function. Keep them light at import time.
-COMMAND_MODULES = (example, generate, data, models, run, pnn, fit, apply, plot, study)
+COMMAND_MODULES = (example, generate, data, models, run, pnn, fit, apply, plot, study, images_study)
 
 app = typer.Typer(
     name="hepsift",

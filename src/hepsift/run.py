@@ -153,6 +153,13 @@ def _proba_fn(model: Any, cls: Any, datasets: Sequence[Dataset | None]) -> Any:
     return proba
 
 
+def _needs_images(cfg: RunConfig) -> bool:
+    """Whether a model of the config takes event images (its family's ``inputs``)."""
+    from hepsift.models import model_class
+
+    return any("images" in model_class(m.family).inputs for m in cfg.models)
+
+
 def _create(spec: Any, cfg: RunConfig) -> Any:
     """The unfitted model of a config's model ``spec``: the run's seed in the family's
     ``seed_param``, its progress bar (``progress_param``) off."""
@@ -278,7 +285,9 @@ def run(
 
     with clock.step("data_s"):
         if prepared is None:
-            prepared = prepare_data(cfg, log=log, scheduler=scheduler, progress=progress)
+            prepared = prepare_data(
+                cfg, log=log, scheduler=scheduler, progress=progress, images=_needs_images(cfg)
+            )
         else:
             prepared = finalise(prepared, cfg)
     log(f"dataset: {prepared.dataset!r}")

@@ -22,6 +22,7 @@ from hepsift.models.registry import (
 __all__ = [
     "BDT",
     "CLASSIFIERS",
+    "CNN",
     "MLP",
     "MODELS",
     "PNN",
@@ -48,6 +49,7 @@ __all__ = [
 #: lazily imported family classes: name -> module
 _LAZY = {
     "BDT": "hepsift.models.boosting",
+    "CNN": "hepsift.models.cnn",
     "MLP": "hepsift.models.mlp",
     "PNN": "hepsift.models.pnn",
     "DeepSets": "hepsift.models.sets",

@@ -780,7 +780,7 @@ def read_model_meta(directory: Path) -> dict[str, Any]:
     for key, kind in (("family", str), ("params", dict), ("state", dict), ("n_features_in", int)):
         if not isinstance(meta.get(key), kind):
             raise ModelError(f"'{meta_path}' lacks a valid '{key}' entry")
-    # 0: a set (or image) model without event-level features
+    # 0 feature columns: a set or image model may take its objects/images only
     _check_count(meta, "n_features_in", MAX_FEATURES, meta_path, low=0)
     if "n_outputs" in meta:
         _check_count(meta, "n_outputs", MAX_FEATURES, meta_path)

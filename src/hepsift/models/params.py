@@ -272,6 +272,26 @@ PARAMS: dict[str, dict[str, Param]] = {
         "negative_weights": NEGATIVE_WEIGHTS,
         "seed": SEED,
     },
+    "cnn": {
+        **{k: v for k, v in _TORCH.items() if k not in ("hidden", "activation", "batch_norm")},
+        "width": integer(1, 1024),
+        "blocks": Param(
+            "a list of 1 to 8 stage depths, each an integer in [1, 64]",
+            lambda v: (
+                isinstance(v, list | tuple)
+                and 1 <= len(v) <= 8
+                and all(isinstance(b, int) and not isinstance(b, bool) and 1 <= b <= 64 for b in v)
+            ),
+        ),
+        "stem": choice("downsample", "stride2", "full"),
+        "head": integer(1, 65_536),
+        "log_scale": BOOL,
+        "augment": BOOL,
+        "flip_eta": BOOL,
+        "roll_phi": BOOL,
+        "class_weight": CLASS_WEIGHT,
+        "negative_weights": NEGATIVE_WEIGHTS,
+    },
     "easy-ensemble": _ENSEMBLE,
     "undersample": _ENSEMBLE,
     "bagging": _ENSEMBLE,

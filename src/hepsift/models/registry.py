@@ -33,6 +33,7 @@ CLASSIFIERS: dict[str, str] = {
     "pnn": "hepsift.models.pnn:PNN",
     "deepsets": "hepsift.models.sets:DeepSets",
     "set-kernel": "hepsift.models.setkernel:SetKernelSVM",
+    "cnn": "hepsift.models.cnn:CNN",
     "easy-ensemble": "hepsift.models.ensemble:EasyEnsemble",
     "undersample": "hepsift.models.ensemble:RandomUndersample",
     "bagging": "hepsift.models.ensemble:Bagging",

@@ -185,7 +185,12 @@ def _generated_samples(cfg: RunConfig) -> list[str] | None:
 
 
 def _pipeline_dataset(
-    cfg: RunConfig, *, log: Log, scheduler: str | None, progress: bool = False
+    cfg: RunConfig,
+    *,
+    log: Log,
+    scheduler: str | None,
+    progress: bool = False,
+    images: bool = False,
 ) -> PreparedData:
     if cfg.data.scenario is not None:
         specs, data_files, source = _generated_specs(
@@ -211,6 +216,11 @@ def _pipeline_dataset(
         fill_value=float("nan") if cfg.missing == "keep" else 0.0,
         **_object_options(cfg),
     )
+    if images:
+        from hepsift.prepare.images import attach_images
+
+        log("reading the event images beside the tables")
+        dataset = attach_images(dataset, {s["name"]: s["files"] for s in specs})
     cutflows = {name: cf.as_rows() for name, cf in info.cutflows.items()}
     return PreparedData(
         dataset=dataset,
@@ -352,12 +362,21 @@ def prepare_data(
     log: Log = _null_log,
     scheduler: str | None = None,
     progress: bool = False,
+    images: bool = False,
 ) -> PreparedData:
-    """The selected, labelled events of a config (generating or reusing samples as needed)."""
+    """The selected, labelled events of a config (generating or reusing samples as needed).
+
+    ``images=True`` also reads each sample's ``<sample>.images.npz`` into ``Dataset.images``
+    (:func:`hepsift.prepare.images.attach_images`; the run asks for it when a model takes
+    images)."""
     if cfg.data.inline is not None:
+        if images:
+            raise ConfigError("a model takes images, but inline data rows carry none")
         prepared = _inline_dataset(cfg)
     else:
-        prepared = _pipeline_dataset(cfg, log=log, scheduler=scheduler, progress=progress)
+        prepared = _pipeline_dataset(
+            cfg, log=log, scheduler=scheduler, progress=progress, images=images
+        )
     return finalise(prepared, cfg)
 
 

@@ -359,7 +359,30 @@ def _features_section(
     )
     feat_block.tables.append(_feature_table(raw_train, note))
     feat_block.figures.extend(_feature_figures(figs, raw_train))
+    if raw_train.images is not None:  # models that take event images: their mean per class
+        feat_block.figures.append(_images_figure(figs, raw_train))
     return Section("features", "Features", [feat_block])
+
+
+def _draw_mean_images(train: Any, fig: Any) -> Any:
+    from hepsift.plots.images import plot_mean_images
+
+    return plot_mean_images(train.images, train.y, train.class_names, weight=train.weight, fig=fig)
+
+
+def _images_figure(figs: FigureSet, train: Any) -> FigureRecord:
+    """The mean event image of each class (rows) and channel (columns), train split."""
+    from functools import partial
+
+    _, c, _, _ = train.images.shape
+    return figs.draw_figure(
+        "mean_images",
+        partial(_draw_mean_images, train),
+        title="Mean event image per class and channel (train split, weighted; eta vs phi)",
+        figsize=(3.4 * c + 0.6, 2.6 * train.n_classes + 0.4),
+        label=False,
+        margins={"left": 0.07, "right": 0.92, "bottom": 0.1, "top": 0.9, "hspace": 0.7},
+    )
 
 
 def _binary_comparison(figs: FigureSet, blk: Block, cfg: Any, evaluations: Sequence[Any]) -> None:

@@ -23,8 +23,9 @@ Signature::
     ) -> History
 
 ``inputs`` is a tuple so that any model fits: a plain MLP passes ``(X,)``, a parametric network
-``(X, mass)``, a set model ``(objects, mask)``. NumPy floating arrays become float32 tensors,
-integer and boolean arrays keep their kind. The loss of a mini-batch is
+``(X, mass)``, a set model ``(objects, mask)``. NumPy floating arrays become float32 tensors
+(float16 ones stay float16: images, half the memory; the module casts), integer and boolean
+arrays keep their kind. The loss of a mini-batch is
 ``sum(w_i * l_i) / (batch * mean|w|)`` with ``mean|w|`` taken over the whole training set, so
 that batches with negative or tiny weights do not blow up the step size.
 
@@ -138,8 +139,11 @@ def _as_tensor(a: Any) -> torch.Tensor:
     import torch
 
     if isinstance(a, torch.Tensor):
-        return a.float() if a.is_floating_point() and a.dtype != torch.float32 else a
+        keep = a.dtype in (torch.float32, torch.float16)
+        return a.float() if a.is_floating_point() and not keep else a
     arr = np.asarray(a)
+    if arr.dtype == np.float16:  # images stored in half precision: the module computes in float32
+        return torch.from_numpy(np.ascontiguousarray(arr))
     if arr.dtype == bool:
         return torch.from_numpy(np.ascontiguousarray(arr))
     if np.issubdtype(arr.dtype, np.integer):
