@@ -234,6 +234,12 @@ TINY = {
         "output.onnx=true",
     ],
     "explore-photon-id": ["data.events=200", "output.onnx=true"],
+    "multijet-images": [
+        "data.events=100",
+        "models[0].params.epochs=2",
+        "models[1].params.n_estimators=20",
+        "models[2].params.epochs=5",
+    ],
 }
 
 #: shipped configs whose end-to-end test lives elsewhere (a regression task has no AUC)
@@ -256,6 +262,7 @@ MIN_AUC = {
     "nand": 0.99,
     "anomaly-hgg": 0.6,
     "explore-photon-id": 0.6,
+    "multijet-images": 0.6,
 }
 
 
