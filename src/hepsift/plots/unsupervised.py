@@ -85,22 +85,34 @@ def projection(
     axis_names: Sequence[str] = ("component 1", "component 2"),
     ax: Any = None,
 ) -> list[Any]:
-    """Events in the first two components (one component: a histogram per class)."""
+    """Events in the first two components (one component: a histogram per class, common bins
+    over the central 99 % of the events, the tails gathered in the edge bins). A few outliers
+    never squeeze the bulk into one corner: the axes span the central 99 % as well."""
     ax = get_axes(ax)
     P = np.asarray(points, dtype=np.float64)
     y = np.asarray(labels)
+    two_d = P.ndim == 2 and P.shape[1] >= 2
+    flat = P[:, :2] if two_d else P.reshape(len(P), -1)[:, :1]
+    finite = np.all(np.isfinite(flat), axis=1)
+    if not finite.any():
+        finite = np.ones(len(flat), dtype=bool)
+    lo, hi = np.percentile(flat[finite], [0.5, 99.5], axis=0) if finite.any() else (0.0, 1.0)
+    lo, hi = np.atleast_1d(lo), np.atleast_1d(hi)
     artists = []
     for i, name in enumerate(class_names):
-        m = y == i
+        m = (y == i) & finite
         color = COLORS[i % len(COLORS)]
-        if P.ndim == 2 and P.shape[1] >= 2:
+        if two_d:
             artists.append(ax.scatter(P[m, 0], P[m, 1], s=3, alpha=0.4, color=color, label=name))
-        else:
-            artists.append(
-                ax.hist(
-                    P[m].ravel(), bins=50, histtype="step", density=True, color=color, label=name
-                )[2]
-            )
+            continue
+        edges: Any = np.linspace(lo[0], hi[0], 51) if hi[0] > lo[0] else 50
+        values = np.clip(flat[m, 0], lo[0], hi[0])
+        hist = ax.hist(values, bins=edges, histtype="step", density=True, color=color, label=name)
+        artists.append(hist[2])
+    if two_d and np.all(hi > lo):
+        pad = 0.05 * (hi - lo)
+        ax.set_xlim(lo[0] - pad[0], hi[0] + pad[0])
+        ax.set_ylim(lo[1] - pad[1], hi[1] + pad[1])
     ax.set_xlabel(axis_names[0])
     ax.set_ylabel(axis_names[1] if P.ndim == 2 and P.shape[1] >= 2 else "density")
     ax.legend(loc="best", fontsize="small", markerscale=3)
