@@ -200,7 +200,9 @@ TINY = {
         "models[2].params.epochs=2",
     ],
     "higgs-modes": [
-        "data.events=200",  # with 100 the 10-resample AUC interval can miss the AUC
+        "data.events=200",
+        # the percentile interval of 10 resamples can miss the AUC of ~40 events per class
+        "evaluation.bootstrap=40",
         "models[1].params.n_estimators=10",
         "models[2].params.n_subsets=2",
         "models[3].params.epochs=2",
@@ -226,7 +228,8 @@ TINY = {
     "nand": [],
     # 5 % injection: 1 % of the tiny sample is no signal event at all
     "anomaly-hgg": [
-        "data.events=600",  # with 300 the 10-resample AUC interval can miss the AUC
+        "data.events=300",
+        "evaluation.bootstrap=40",  # 10 resamples: the interval can miss the AUC
         "data.events_per_sample={}",
         "unsupervised.injection=0.05",
         "unsupervised.detectors.autoencoder.epochs=2",
@@ -276,11 +279,11 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_shipped_config_smoke(name, tmp_path, shared_cache):
     cfg = load_config(name)
-    overrides = [
-        *TINY[name],
+    overrides = [  # a config's own TINY entries come last and win
         f"data.cache={shared_cache}",
         "evaluation.bootstrap=10",
         "output.formats=[png]",
+        *TINY[name],
     ]
     result = run(name, overrides=overrides, out=tmp_path / "runs")
     assert (result.path / "DONE").is_file()
