@@ -190,3 +190,27 @@ def test_observed_significance_and_limit_with_data() -> None:
     assert s.z_observed < 2.0  # background-only data: no discovery
     assert s.mu_limit_band[0] <= s.mu_limit_observed <= s.mu_limit_band[3]
     assert r.observed is not None and sum(r.observed) == data.size
+
+
+def test_limits_above_the_first_mu_range_are_found_not_clipped() -> None:
+    """A 20 % background uncertainty in each bin pushes the limit far above the one-bin
+    estimate of the mu range: the range widens until the limit is inside it (it was returned
+    as the range's edge, 10, for every band), and the limit matches pyhf's own search."""
+    import pyhf
+
+    score, weight, y = _toy(2000, 3)
+    weight = np.where(y == 1, 0.1, 50.0 * weight)  # ~7e4 background events, ~60 signal
+    syst = [inf.Systematic(name="unc", kind="shapesys", rel=0.2, samples=("bkg",))]
+    r = inf.sensitivity(
+        score, weight, y, sample_names=["bkg", "sig"], signal=["sig"], systematics=syst,
+        staterror=False, edges=np.array([0.0, 0.5, 1.0]),
+    )  # fmt: skip
+    mu_max = r.workspace["measurements"][0]["config"]["parameters"][0]["bounds"][0][1]
+    s = r.sensitivity
+    assert 10.0 < s.mu_limit_expected < 0.99 * mu_max
+    assert s.mu_limit_band[0] < s.mu_limit_expected < s.mu_limit_band[3] < 0.99 * mu_max
+    model = pyhf.Workspace(r.workspace).model()
+    pars = model.config.suggested_init()
+    pars[model.config.poi_index] = 0.0
+    _, ref = pyhf.infer.intervals.upper_limits.upper_limit(model.expected_data(pars), model)
+    assert s.mu_limit_expected == pytest.approx(float(ref[2]), rel=5e-3)

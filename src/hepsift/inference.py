@@ -34,8 +34,9 @@ a Poisson mean cannot be negative.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -461,8 +462,46 @@ def sensitivity(
     bkg = sum(np.maximum(c, TINY) for k, (c, _) in templates.items() if k not in signal)
     observed = None if data_score is None else _hist(np.asarray(data_score, float), None, e)
     obs = observed if observed is not None else np.asarray(bkg, dtype=np.float64)
-    ws = workspace(spec, list(obs), mu_max=_mu_max(templates, signal))
-    return _fit(ws, templates, e, observed)
+    mu_max = _mu_max(templates, signal)
+    for _ in range(MU_MAX_WIDENINGS):
+        ws = workspace(spec, list(obs), mu_max=mu_max)
+        result = _fit(ws, templates, e, observed)
+        if _highest_limit(result.sensitivity) < LIMIT_AT_BOUND * mu_max:
+            return result
+        mu_max *= 10.0  # a limit at the edge of the mu range is the range, not a limit
+    return _limits_beyond(result, mu_max / 10.0)
+
+
+#: the mu range is widened (x10) at most this many times while a limit sits at its edge
+MU_MAX_WIDENINGS = 4
+#: a limit above this fraction of the upper bound of mu counts as "at the bound"
+LIMIT_AT_BOUND = 0.99
+
+
+def _highest_limit(sens: Sensitivity) -> float:
+    limits = [sens.mu_limit_expected, *sens.mu_limit_band]
+    if sens.mu_limit_observed is not None:
+        limits.append(sens.mu_limit_observed)
+    return max(limits)
+
+
+def _limits_beyond(result: FitResult, mu_max: float) -> FitResult:
+    """Limits still at the edge of the widest mu range become ``inf`` (no limit below it)."""
+    sens = result.sensitivity
+
+    def cap(x: float) -> float:
+        return math.inf if x >= LIMIT_AT_BOUND * mu_max else x
+
+    band = sens.mu_limit_band
+    obs = sens.mu_limit_observed
+    capped = replace(
+        sens,
+        mu_limit_expected=cap(sens.mu_limit_expected),
+        mu_limit_band=(cap(band[0]), cap(band[1]), cap(band[2]), cap(band[3])),
+        mu_limit_observed=None if obs is None else cap(obs),
+    )
+    note = f"some limits lie above mu = {mu_max:g}, the widest range tried: inf"
+    return replace(result, sensitivity=capped, notes=[*result.notes, note])
 
 
 def _spec_with_systematics(
