@@ -9,7 +9,8 @@ only, so :mod:`hepsift.models.cnn` can rebuild a network from ``model.json``.
 :class:`ResNetImage` is ResNet-18 style (He et al. 2016, arXiv:1512.03385): a stem, four stages
 of basic blocks (``blocks=(2, 2, 2, 2)``) with widths ``width * (1, 2, 4, 8)``, the stages
 after the first halving the image, global average pooling, then a small head that may take
-event features joined after pooling. Stems: ``"downsample"`` (3x3 conv stride 2 then 3x3 max
+event features joined after pooling (and, with ``channel_sums``, the standardised log channel
+sums; see :mod:`hepsift.models.cnn` for why, with ``norm="group"``, they are needed). Stems: ``"downsample"`` (3x3 conv stride 2 then 3x3 max
 pool stride 2, as the original ResNet reduces its input 4x; 50x50 -> 13x13), ``"stride2"``
 (3x3 conv stride 2 only) and ``"full"`` (3x3 conv stride 1: the full-resolution net).
 
@@ -97,8 +98,8 @@ class EtaPhiMaxPool(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    """ResNet basic block: two 3x3 eta-phi convolutions with batch norm, identity shortcut (a
-    1x1 convolution with batch norm when the stride or the width changes)."""
+    """ResNet basic block: two 3x3 eta-phi convolutions with ``norm`` (batch or group norm),
+    identity shortcut (a 1x1 convolution with the same norm when the stride or width changes)."""
 
     def __init__(self, c_in: int, c_out: int, stride: int = 1, norm: str = "batch") -> None:
         super().__init__()
