@@ -286,6 +286,8 @@ PARAMS: dict[str, dict[str, Param]] = {
         "stem": choice("downsample", "stride2", "full"),
         "head": integer(1, 65_536),
         "log_scale": BOOL,
+        "norm": choice("group", "batch"),
+        "channel_sums": BOOL,
         "augment": BOOL,
         "flip_eta": BOOL,
         "roll_phi": BOOL,

@@ -9,7 +9,8 @@ only, so :mod:`hepsift.models.cnn` can rebuild a network from ``model.json``.
 :class:`ResNetImage` is ResNet-18 style (He et al. 2016, arXiv:1512.03385): a stem, four stages
 of basic blocks (``blocks=(2, 2, 2, 2)``) with widths ``width * (1, 2, 4, 8)``, the stages
 after the first halving the image, global average pooling, then a small head that may take
-event features joined after pooling. Stems: ``"downsample"`` (3x3 conv stride 2 then 3x3 max
+event features joined after pooling (and, with ``channel_sums``, the standardised log channel
+sums; see :mod:`hepsift.models.cnn` for why, with ``norm="group"``, they are needed). Stems: ``"downsample"`` (3x3 conv stride 2 then 3x3 max
 pool stride 2, as the original ResNet reduces its input 4x; 50x50 -> 13x13), ``"stride2"``
 (3x3 conv stride 2 only) and ``"full"`` (3x3 conv stride 1: the full-resolution net).
 
@@ -21,6 +22,7 @@ In evaluation mode (and in the exported graph) the network is deterministic.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -30,16 +32,30 @@ from torch import nn
 from hepsift.errors import ConfigError, suggest
 
 __all__ = [
+    "NORMS",
     "STEMS",
     "BasicBlock",
     "EtaPhiConv",
     "EtaPhiMaxPool",
     "ResNetImage",
     "augment_images",
+    "norm_layer",
     "pad_eta_phi",
 ]
 
 STEMS = ("downsample", "stride2", "full")
+NORMS = ("group", "batch")
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """``"batch"``: batch norm (running statistics in evaluation mode); ``"group"``: group norm
+    with groups of (about) 8 channels (per image: training and evaluation compute the same
+    function)."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        return nn.GroupNorm(math.gcd(int(channels), max(1, int(channels) // 8)), channels)
+    raise ConfigError(f"norm '{kind}' is not one of {list(NORMS)}{suggest(kind, NORMS)}")
 
 
 def pad_eta_phi(x: torch.Tensor, pad: int) -> torch.Tensor:
@@ -82,19 +98,19 @@ class EtaPhiMaxPool(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    """ResNet basic block: two 3x3 eta-phi convolutions with batch norm, identity shortcut (a
-    1x1 convolution with batch norm when the stride or the width changes)."""
+    """ResNet basic block: two 3x3 eta-phi convolutions with ``norm`` (batch or group norm),
+    identity shortcut (a 1x1 convolution with the same norm when the stride or width changes)."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int = 1) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int = 1, norm: str = "batch") -> None:
         super().__init__()
         self.conv1 = EtaPhiConv(c_in, c_out, 3, stride)
-        self.bn1 = nn.BatchNorm2d(c_out)
+        self.bn1 = norm_layer(norm, c_out)
         self.conv2 = EtaPhiConv(c_out, c_out, 3, 1)
-        self.bn2 = nn.BatchNorm2d(c_out)
+        self.bn2 = norm_layer(norm, c_out)
         self.short: nn.Module = nn.Identity()
         if stride != 1 or c_in != c_out:
             self.short = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
+                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), norm_layer(norm, c_out)
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -126,6 +142,8 @@ class ResNetImage(nn.Module):
     """
 
     scale: torch.Tensor
+    sum_center: torch.Tensor
+    sum_scale: torch.Tensor
 
     def __init__(
         self,
@@ -142,8 +160,12 @@ class ResNetImage(nn.Module):
         augment: bool = True,
         flip_eta: bool = True,
         roll_phi: bool = True,
+        norm: str = "group",
+        channel_sums: bool = True,
     ) -> None:
         super().__init__()
+        if norm not in NORMS:
+            raise ConfigError(f"norm '{norm}' is not one of {list(NORMS)}{suggest(norm, NORMS)}")
         if stem not in STEMS:
             raise ConfigError(f"stem '{stem}' is not one of {list(STEMS)}{suggest(stem, STEMS)}")
         depths = [int(b) for b in blocks]
@@ -157,7 +179,7 @@ class ResNetImage(nn.Module):
         w0 = int(width)
         stem_layers: list[nn.Module] = [
             EtaPhiConv(int(channels), w0, 3, 1 if stem == "full" else 2),
-            nn.BatchNorm2d(w0),
+            norm_layer(norm, w0),
             nn.ReLU(),
         ]
         if stem == "downsample":
@@ -168,32 +190,48 @@ class ResNetImage(nn.Module):
         for i, depth in enumerate(depths):
             c_out = w0 * 2**i
             for j in range(depth):
-                stages.append(BasicBlock(c_in, c_out, 2 if (i > 0 and j == 0) else 1))
+                stages.append(BasicBlock(c_in, c_out, 2 if (i > 0 and j == 0) else 1, norm))
                 c_in = c_out
         self.stages = nn.Sequential(*stages)
         self.n_table = int(n_table)
         self.n_out = int(n_out)
+        self.channel_sums = bool(channel_sums)
+        n_sums = int(channels) if self.channel_sums else 0
         self.head = nn.Sequential(
-            nn.Linear(c_in + self.n_table, int(head)),
+            nn.Linear(c_in + n_sums + self.n_table, int(head)),
             nn.ReLU(),
             nn.Dropout(float(dropout)) if dropout > 0 else nn.Identity(),
             nn.Linear(int(head), self.n_out),
         )
         self.register_buffer("scale", torch.ones(int(channels)))
+        # standardisation of the log channel sums (set by the model from the training images)
+        self.register_buffer("sum_center", torch.zeros(int(channels)))
+        self.register_buffer("sum_scale", torch.ones(int(channels)))
         self.log_scale = bool(log_scale)
         self.augment = bool(augment)
         self.flip_eta = bool(flip_eta)
         self.roll_phi = bool(roll_phi)
 
+    def log_sums(self, images: torch.Tensor) -> torch.Tensor:
+        """Per image and channel: ``log1p`` of the summed pixels (in units of ``scale``),
+        before standardisation (n, C)."""
+        x = images.float() / self.scale[None, :, None, None]
+        return torch.log1p(torch.clamp(x, min=0.0).sum(dim=(-2, -1)))
+
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """The pooled image features (n, width * 2**(stages - 1)) of raw images."""
+        """The pooled image features (n, width * 2**(stages - 1)) of raw images, followed by
+        the standardised log channel sums when ``channel_sums`` (the total energies a global
+        average of log-compressed pixels does not carry)."""
         x = images.float() / self.scale[None, :, None, None]
         if self.log_scale:
             x = torch.log1p(torch.clamp(x, min=0.0))
         if self.training and self.augment:
             x = augment_images(x, flip_eta=self.flip_eta, roll_phi=self.roll_phi)
-        h: torch.Tensor = self.stages(self.stem(x))
-        return h.mean(dim=(-2, -1))
+        h: torch.Tensor = self.stages(self.stem(x)).mean(dim=(-2, -1))
+        if self.channel_sums:
+            sums = (self.log_sums(images) - self.sum_center) / self.sum_scale
+            h = torch.cat([h, sums], dim=1)
+        return h
 
     def forward(self, images: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(images)
