@@ -121,3 +121,21 @@ def test_density_methods_find_the_blobs() -> None:
         labels, info = cluster(X, method, min_samples=8)
         assert info["method"] == method
         assert purity_table(labels, y).ari > 0.8
+
+
+def test_cluster_purity_plot_stacks_the_fractions_of_each_cluster() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from hepsift.plots.unsupervised import cluster_purity
+
+    fig, ax = plt.subplots()
+    fractions = [[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]]
+    artists = cluster_purity([-1, 0, 1], fractions, ["bkg", "sig"], weights=[1, 2, 1], ax=ax)
+    heights = np.array([[bar.get_height() for bar in container] for container in artists]).T
+    assert np.allclose(heights, fractions)  # one stacked bar per cluster, classes in order
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["noise", "0", "1"]
+    assert [t.get_text() for t in ax.texts] == ["25%", "50%", "25%"]
+    plt.close(fig)

@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike
 
 from hepsift.plots._common import COLORS, get_axes
 
-__all__ = ["bump_hunt", "cluster_scan", "projection", "sic_curves"]
+__all__ = ["bump_hunt", "cluster_purity", "cluster_scan", "projection", "sic_curves"]
 
 
 def sic_curves(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], *, ax: Any = None) -> list[Any]:
@@ -133,3 +133,36 @@ def cluster_scan(
     (b,) = twin.plot(ks, inertia, marker="s", color=COLORS[1], label="inertia (elbow)")
     twin.set_ylabel("weighted inertia", color=COLORS[1])
     return [a, star, b]
+
+
+def cluster_purity(
+    clusters: Sequence[int],
+    fractions: Sequence[Sequence[float]],
+    class_names: Sequence[str],
+    *,
+    weights: Sequence[float] | None = None,
+    ax: Any = None,
+) -> list[Any]:
+    """Weighted class fractions per cluster as stacked bars (cluster -1: DBSCAN/HDBSCAN noise);
+    with ``weights`` each bar is labelled with its share of the total weight."""
+    ax = get_axes(ax)
+    frac = np.asarray(fractions, dtype=np.float64).reshape(len(clusters), len(class_names))
+    x = np.arange(len(clusters))
+    bottom = np.zeros(len(clusters))
+    artists = []
+    for i, name in enumerate(class_names):
+        artists.append(
+            ax.bar(x, frac[:, i], bottom=bottom, color=COLORS[i % len(COLORS)], label=name)
+        )
+        bottom += frac[:, i]
+    if weights is not None:
+        w = np.asarray(weights, dtype=np.float64)
+        share = w / w.sum() if w.sum() > 0 else np.zeros_like(w)
+        for xi, sh in zip(x, share, strict=True):
+            ax.text(xi, 1.01, f"{100 * sh:.0f}%", ha="center", va="bottom", fontsize="x-small")
+    ax.set_xticks(x, [("noise" if c == -1 else str(c)) for c in clusters])
+    ax.set_xlabel("cluster (label above: share of the total weight)")
+    ax.set_ylabel("weighted class fraction")
+    ax.set_ylim(0.0, 1.4)  # room above the bars for the shares and the legend
+    ax.legend(loc="upper right", fontsize="small", ncols=min(len(class_names), 3))
+    return artists

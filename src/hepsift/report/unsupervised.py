@@ -43,6 +43,12 @@ def _scan(scan: Any, ax: Any) -> Any:
     return cluster_scan(scan["ks"], scan["silhouette"], scan["inertia"], ax=ax)
 
 
+def _purity(pur: Any, names: Any, ax: Any) -> Any:
+    from hepsift.plots.unsupervised import cluster_purity
+
+    return cluster_purity(pur["clusters"], pur["fractions"], names, weights=pur["weight"], ax=ax)
+
+
 def unsupervised_section(figs: FigureSet, result: Mapping[str, Any]) -> Section:
     """The ``unsupervised`` section of the report."""
     if result.get("kind") == "anomaly":
@@ -167,6 +173,13 @@ def _explore(figs: FigureSet, res: Mapping[str, Any]) -> list[Block]:
                 ["cluster (-1: noise)", "weight", *[f"fraction {n}" for n in names]],
                 rows,
                 note=", ".join(f"{k}={v}" for k, v in r["info"].items() if k != "scan"),
+            )
+        )
+        clu.figures.append(
+            figs.draw(
+                f"unsupervised_{method}_purity",
+                partial(_purity, pur, names),
+                title=f"{method}: weighted class fractions per cluster (ARI {pur['ari']:.3f})",
             )
         )
         scan = r["info"].get("scan")
