@@ -52,6 +52,17 @@ def test_hepsift_models_lists_the_detectors(
     out = capsys.readouterr().out
     for name in FAST:
         assert name in out
+    assert main(["models", "isolation-forest"]) == 0
+    assert "max_features" in capsys.readouterr().out
+
+
+def test_hepsift_models_shows_the_autoencoder_hyperparameters(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("torch")  # the autoencoder is a torch family (extra 'torch')
+    from hepsift.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
     assert main(["models", "autoencoder"]) == 0
     assert "validation_fraction" in capsys.readouterr().out
 
