@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hepsift.generate import bsm
+from hepsift.generate.scenarios import samples_for
 
 # zeta(3), zeta(4): the mean energy of a massless Bose (Fermi) gas emitted with E^2 / (e^E/T -+ 1)
 _ZETA3 = 1.2020569031595942
@@ -178,7 +179,7 @@ def test_table_layout_has_45_low_and_39_high_level_columns() -> None:
     assert len(hl) == len(set(hl)) == 39 and all(c.startswith("hl_") for c in hl)
     assert ll[:3] == ["ll_ecal0_E", "ll_ecal0_eta", "ll_ecal0_phi"]
     assert hl[-1] == "hl_met" and "hl_jet7_m" in hl and "hl_lep1_phi" in hl
-    names = [s.name for s in bsm.samples()]
+    names = [s.name for s in samples_for("multijet-bsm")]
     assert names == ["sphaleron", "black-hole", "qcd"]
 
 

@@ -57,7 +57,6 @@ from hepsift.generate import constants as C
 
 if TYPE_CHECKING:
     from hepsift.generate.detector import Detector, SparseGrid
-    from hepsift.generate.processes import Sample
 
 __all__ = [
     "BH_MD_GEV",
@@ -78,7 +77,6 @@ __all__ = [
     "model_description",
     "rambo",
     "sample_summary",
-    "samples",
     "sphaleron_events",
     "sphericity",
     "table_columns",
@@ -687,45 +685,6 @@ def model_description(model: str) -> dict[str, object]:
 #: sum pT in the range of the two models (showers then make it multi-jet)
 QCD_PTHAT_MIN_GEV = 2750.0
 QCD_MHAT_MIN_GEV = 7500.0
-
-
-def samples() -> list[Sample]:
-    """The samples of the ``multijet-bsm`` scenario: the two simplified models (hepsift's
-    partons, showered and hadronised by Pythia) and the QCD multi-jet background."""
-    from hepsift.generate.processes import Sample
-
-    return [
-        Sample(
-            "sphaleron",
-            990001,
-            (),
-            True,
-            "sphaleron-like B+L violation, q q -> 7 antiquarks + e+ mu+ tau+, sqrt(s-hat) >= "
-            f"{SQRT_SHAT_MIN_GEV / 1000:g} TeV, isotropic (simplified model)",
-            parton_model="sphaleron",
-        ),
-        Sample(
-            "black-hole",
-            990002,
-            (),
-            True,
-            f"microscopic black hole, n = {BH_N_EXTRA_DIMS}, M_D = {BH_MD_GEV / 1000:g} TeV, "
-            f"M >= {SQRT_SHAT_MIN_GEV / 1000:g} TeV, thermal evaporation (simplified model)",
-            parton_model="black-hole",
-        ),
-        Sample(
-            "qcd",
-            990003,
-            (
-                "HardQCD:all = on",
-                f"PhaseSpace:pTHatMin = {QCD_PTHAT_MIN_GEV:g}",
-                f"PhaseSpace:mHatMin = {QCD_MHAT_MIN_GEV:g}",
-            ),
-            False,
-            f"QCD multi-jets, HardQCD:all, pT-hat > {QCD_PTHAT_MIN_GEV:g} GeV, m-hat > "
-            f"{QCD_MHAT_MIN_GEV:g} GeV",
-        ),
-    ]
 
 
 #: bookkeeping columns of every sample table besides the ``ll_`` and ``hl_`` ones

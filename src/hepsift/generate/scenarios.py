@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from hepsift.errors import ConfigError, suggest
+from hepsift.generate import bsm
 from hepsift.generate import constants as C
 from hepsift.generate.hadron_filter import PhotonLikeFilter
 from hepsift.generate.processes import ProcessVeto, Sample
@@ -251,6 +252,43 @@ def _higgs_samples() -> list[Sample]:
     return out
 
 
+def _multijet_bsm_samples() -> list[Sample]:
+    """The samples of the ``multijet-bsm`` scenario: the two simplified models (hepsift's
+    partons, showered and hadronised by Pythia) and the QCD multi-jet background."""
+    return [
+        Sample(
+            "sphaleron",
+            990001,
+            (),
+            True,
+            "sphaleron-like B+L violation, q q -> 7 antiquarks + e+ mu+ tau+, sqrt(s-hat) >= "
+            f"{bsm.SQRT_SHAT_MIN_GEV / 1000:g} TeV, isotropic (simplified model)",
+            parton_model="sphaleron",
+        ),
+        Sample(
+            "black-hole",
+            990002,
+            (),
+            True,
+            f"microscopic black hole, n = {bsm.BH_N_EXTRA_DIMS}, M_D = {bsm.BH_MD_GEV / 1000:g} TeV, "
+            f"M >= {bsm.SQRT_SHAT_MIN_GEV / 1000:g} TeV, thermal evaporation (simplified model)",
+            parton_model="black-hole",
+        ),
+        Sample(
+            "qcd",
+            990003,
+            (
+                "HardQCD:all = on",
+                f"PhaseSpace:pTHatMin = {bsm.QCD_PTHAT_MIN_GEV:g}",
+                f"PhaseSpace:mHatMin = {bsm.QCD_MHAT_MIN_GEV:g}",
+            ),
+            False,
+            f"QCD multi-jets, HardQCD:all, pT-hat > {bsm.QCD_PTHAT_MIN_GEV:g} GeV, m-hat > "
+            f"{bsm.QCD_MHAT_MIN_GEV:g} GeV",
+        ),
+    ]
+
+
 def samples_for(scenario: str, masses: Sequence[float] | None = None) -> list[Sample]:
     """The samples (Pythia cards, channel numbers, generator filters) of a scenario."""
     check_scenario(scenario)
@@ -259,9 +297,7 @@ def samples_for(scenario: str, masses: Sequence[float] | None = None) -> list[Sa
     if scenario == "higgs-diphoton":
         return _higgs_samples()
     if scenario == "multijet-bsm":
-        from hepsift.generate.bsm import samples as bsm_samples
-
-        return bsm_samples()
+        return _multijet_bsm_samples()
     # resonance-ttbar: one W -> e/mu nu, the other W -> q q'; the charge alternates by chunk
     lep_plus = ("24:onMode = off", "24:onPosIfAny = 11 13", "24:onNegIfAny = 1 2 3 4 5")
     lep_minus = ("24:onMode = off", "24:onPosIfAny = 1 2 3 4 5", "24:onNegIfAny = 11 13")
