@@ -18,7 +18,6 @@ from hepsift.commands import (
     example,
     fit,
     generate,
-    images_study,
     models,
     plot,
     pnn,
@@ -30,7 +29,7 @@ from hepsift.errors import HepsiftError, one_line
 __all__ = ["app", "main"]
 
 #: Command modules, each with a ``register(app)`` function. Keep them light at import time.
-COMMAND_MODULES = (example, generate, data, models, run, pnn, fit, apply, plot, study, images_study)
+COMMAND_MODULES = (example, generate, data, models, run, pnn, fit, apply, plot, study)
 
 app = typer.Typer(
     name="hepsift",

@@ -24,19 +24,8 @@ def _out_files() -> dict[str, Any]:
     return {"images-study.json": json_with("models"), "mean-images.png": None}
 
 
-def _study_app(app: typer.Typer) -> typer.Typer:
-    """The ``study`` command group (shared with the other studies when they exist)."""
-    for group in app.registered_groups:
-        if group.name == "study" and group.typer_instance is not None:
-            return group.typer_instance
-    study = typer.Typer(name="study", help="Method comparisons on a run config's data.")
-    app.add_typer(study, name="study")
-    return study
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``hepsift study images`` to ``app``."""
-    study = _study_app(app)
+def register(study: typer.Typer) -> None:
+    """Add ``images`` to the ``study`` command group (:mod:`hepsift.commands.study`)."""
 
     @study.command("images")
     def images_command(

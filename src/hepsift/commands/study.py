@@ -58,13 +58,18 @@ def _load(config: str, toy: bool, toy_events: int, overrides: list[str], log: An
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``study`` command group (``hepsift study sets``) to ``app``."""
+    """Add the ``study`` command group (``hepsift study sets``, ``hepsift study images``) to
+    ``app``."""
+    from hepsift.commands import images_study
+
     study = typer.Typer(
         name="study",
-        help="Method comparisons: set models (aggregation, DeepSets, set kernel).",
+        help="Method comparisons: set models (aggregation, DeepSets, set kernel); a CNN on "
+        "event images vs tables.",
         no_args_is_help=True,
     )
     app.add_typer(study, name="study")
+    images_study.register(study)
 
     @study.command("sets")
     def sets_command(
