@@ -10,7 +10,7 @@ then each chunk of the files is read (:mod:`hepsift.io`, energies in GeV), weigh
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -245,7 +245,6 @@ def _run_dask(
     scheduler: Any,
 ) -> list[_ChunkResult]:
     import dask
-    from distributed import Client
 
     if plan.spec.entry_stop is not None:
         raise ConfigError(f"sample '{plan.spec.name}': entry_stop is not supported with scheduler=")
@@ -256,10 +255,18 @@ def _run_dask(
         dask.delayed(_process)(part, plan, sel, list(features), dict(options), schema)
         for part in arr.to_delayed()
     ]
+    return _on_client(scheduler, lambda client: list(client.gather(client.compute(tasks))))
+
+
+def _on_client(scheduler: Any, work: Callable[[Any], list[_ChunkResult]]) -> list[_ChunkResult]:
+    """``work(client)`` on the given ``distributed.Client``, or on one opened (and closed) for
+    the scheduler address."""
+    from distributed import Client
+
     if isinstance(scheduler, Client):
-        return list(scheduler.gather(scheduler.compute(tasks)))
+        return work(scheduler)
     with Client(scheduler) as client:
-        return list(client.gather(client.compute(tasks)))
+        return work(client)
 
 
 def _table_file(
@@ -288,8 +295,6 @@ def _run_dask_tables(
     """CSV/Parquet on a Dask cluster: one task per file, each reading its file in ``step_size``
     chunks on the worker; the chunk results come back in file order, so the merge (cutflows,
     yields, row-index event numbers) is exactly the local one."""
-    from distributed import Client
-
     if plan.spec.entry_stop is not None:
         raise ConfigError(f"sample '{plan.spec.name}': entry_stop is not supported with scheduler=")
 
@@ -302,10 +307,7 @@ def _run_dask_tables(
         ]
         return [r for part in client.gather(futures) for r in part]
 
-    if isinstance(scheduler, Client):
-        return gather(scheduler)
-    with Client(scheduler) as client:
-        return gather(client)
+    return _on_client(scheduler, gather)
 
 
 def _merge(
